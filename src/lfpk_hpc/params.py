@@ -1,0 +1,718 @@
+"""The model schema: typed, frozen dataclasses keyed by population name.
+
+A params file is a Python module that defines ``model = Model(...)``. Loading it
+(:func:`load`) imports the module, checks every value and returns the
+:class:`Model`; any problem raises :class:`ParamsError` with one line naming the
+parameter, the bad value and what is allowed.
+
+Units: lengths and depths in µm, times in ms, rates in spikes/s, potentials in mV,
+conductances of synapses in µS, currents in nA, specific membrane conductance in
+S/cm², capacitance in µF/cm², axial resistance in Ω·cm, conductivity in S/m.
+
+This module imports neither NEURON nor MPI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CellModel",
+    "Connection",
+    "CurrentDipoleProbe",
+    "Distribution",
+    "Extrinsic",
+    "GaussCylinderProbe",
+    "Geometry",
+    "KernelSettings",
+    "Model",
+    "ParamsError",
+    "Placement",
+    "Population",
+    "Section",
+    "Synapse",
+    "load",
+    "norm",
+    "truncnorm",
+    "validate",
+]
+
+
+class ParamsError(ValueError):
+    """A parameter is missing or has a value that is not allowed."""
+
+
+def _fail(param: str, value, allowed: str):
+    raise ParamsError(f"{param} = {value!r} is invalid: {allowed}")
+
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
+
+#: synapse models: name -> (conductance based?, unit of the weight)
+SYNAPSE_MODELS = {"Exp2Syn": (True, "µS"), "Exp2SynI": (False, "nA")}
+
+#: morphology file types LFPy can load
+MORPHOLOGY_SUFFIXES = (".hoc", ".swc", ".asc", ".xml")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A ``scipy.stats`` continuous distribution, by name and keyword parameters.
+
+    Example: ``Distribution("truncnorm", {"a": -2.2, "b": math.inf, "loc": 1.3, "scale": 0.5})``.
+    """
+
+    name: str
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    def frozen(self):
+        """The frozen ``scipy.stats`` distribution."""
+        import scipy.stats as st
+
+        return getattr(st, self.name)(**dict(self.params))
+
+
+def truncnorm(loc: float, scale: float, a: float = -math.inf, b: float = math.inf):
+    """Truncated normal; ``a`` and ``b`` are in units of ``scale`` relative to ``loc``."""
+    return Distribution("truncnorm", {"a": a, "b": b, "loc": loc, "scale": scale})
+
+
+def norm(loc: float, scale: float):
+    """Normal distribution."""
+    return Distribution("norm", {"loc": loc, "scale": scale})
+
+
+@dataclass(frozen=True)
+class Section:
+    """One straight cylindrical section of a generated morphology (µm).
+
+    The section runs from ``start`` to ``end`` (x, y, z) with diameter ``diam``;
+    its 0-end is attached at position ``parent_x`` (0 or 1) of ``parent``.
+    """
+
+    name: str
+    start: tuple[float, float, float]
+    end: tuple[float, float, float]
+    diam: float
+    parent: str | None = None
+    parent_x: float = 1.0
+
+
+@dataclass(frozen=True)
+class CellModel:
+    """The passive multicompartment cell representing a postsynaptic population.
+
+    ``morphology`` is either a file (.hoc/.swc/.asc/.xml; a relative path is taken
+    relative to the params file) or a tuple of :class:`Section` built by lfpk_hpc.
+    Every section gets Ra (Ω·cm), cm (µF/cm²) and a passive leak g_pas (S/cm²) with
+    reversal ``e_pas`` (mV; ``None`` = the kernel's Vrest). Segments follow LFPy's
+    d_lambda rule at ``lambda_f`` Hz (d_lambda 0.1). ``rotation`` holds angles
+    (radians) about x, y, z, applied in that order before positioning.
+    """
+
+    morphology: str | tuple[Section, ...]
+    Ra: float = 100.0
+    cm: float = 1.0
+    g_pas: float = 3e-4
+    e_pas: float | None = None
+    lambda_f: float = 100.0
+    rotation: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Population geometry: disc ``radius`` (µm) in the xy-plane, somata at depth
+    z ~ N(``loc``, ``scale``) (µm)."""
+
+    radius: float
+    loc: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class Population:
+    """A population: ``N`` neurons firing at ``nu`` spikes/s.
+
+    A population that is postsynaptic somewhere needs a ``cell`` and a ``geometry``.
+    """
+
+    name: str
+    N: int
+    nu: float
+    cell: CellModel | None = None
+    geometry: Geometry | None = None
+
+
+@dataclass(frozen=True)
+class Synapse:
+    """Synapse parameters.
+
+    ``model`` ``"Exp2Syn"``: conductance-based, ``weight`` in µS, reversal ``e`` (mV);
+    linearised around Vrest for the kernels. ``"Exp2SynI"``: current-based,
+    ``weight`` in nA (peak current −weight). Rise/decay time constants ``tau1`` <
+    ``tau2`` in ms.
+    """
+
+    model: str
+    weight: float
+    tau1: float
+    tau2: float
+    e: float | None = None
+
+    @property
+    def conductance_based(self) -> bool:
+        return SYNAPSE_MODELS.get(self.model, (True,))[0]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a pathway's synapses sit on the postsynaptic cell.
+
+    Segments of the sections whose names contain one of ``sections`` (``"allsec"``
+    for all) receive synapses in proportion to membrane area times
+    Σ_k weights[k]·pdf_k(z) of the ``depth`` distributions (absolute z, µm), each
+    widened by the population's soma spread (scale → √(scale² + geometry.scale²)).
+    """
+
+    sections: tuple[str, ...]
+    depth: tuple[Distribution, ...]
+    weights: tuple[float, ...] = (1.0,)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The pathway from presynaptic population ``pre`` (X) to ``post`` (Y).
+
+    ``C``: pairwise connection probability; ``multapses``: distribution of synapses
+    per connection (its pdf is evaluated at 1..99); ``delay``: conduction delay
+    distribution (ms).
+    """
+
+    pre: str
+    post: str
+    C: float
+    multapses: Distribution
+    delay: Distribution
+    synapse: Synapse
+    placement: Placement
+
+
+@dataclass(frozen=True)
+class Extrinsic:
+    """Extrinsic input onto a postsynaptic population: ``n_ext`` synapses per cell,
+    spread uniformly over the membrane area, each activated at ``nu_ext`` spikes/s.
+    Enters the kernels only through the effective leak (``g_eff``)."""
+
+    n_ext: float
+    nu_ext: float
+    synapse: Synapse
+
+
+@dataclass(frozen=True)
+class GaussCylinderProbe:
+    """Extracellular potential (mV) at contacts on the z-axis (µm) from current
+    sources spread uniformly over a disc of radius ``R`` (µm) and Gaussian along z
+    with SD ``sigma_z`` (µm), in a medium of conductivity ``sigma`` (S/m)
+    (Hagen et al. 2022)."""
+
+    name: str
+    z: tuple[float, ...]
+    sigma: float = 0.3
+    R: float = 100.0
+    sigma_z: float = 50.0
+
+
+@dataclass(frozen=True)
+class CurrentDipoleProbe:
+    """Current dipole moment (nA·µm); x and y rows are zero (rotational symmetry)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """Kernel computation settings.
+
+    ``dt``: time step (ms); ``tau``: kernel half-width (ms), kernels span lags
+    [−tau, tau] in 2·tau/dt + 1 samples; ``t_X``: time of the presynaptic event
+    (ms), at least tau; ``Vrest``: potential (mV) the conductance-based synapses are
+    linearised around, one value, or per postsynaptic population a value or one
+    value per segment; ``g_eff``: add the mean synaptic conductances to the leak.
+    """
+
+    dt: float = 2**-4
+    tau: float = 50.0
+    t_X: float = 500.0
+    Vrest: float | Mapping[str, float | Sequence[float]] = -65.0
+    g_eff: bool = True
+
+    def vrest_of(self, Y: str):
+        """Vrest for population Y: a float or a per-segment array."""
+        if isinstance(self.Vrest, Mapping):
+            v = self.Vrest[Y]
+            return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)
+        return float(self.Vrest)
+
+
+Probe = GaussCylinderProbe | CurrentDipoleProbe
+
+
+@dataclass(frozen=True)
+class Model:
+    """A complete kernel model.
+
+    ``synapse_count``: ``"linear"`` K_YX = C·N_X·N_Y (lfpykernels) or ``"log"``
+    K_YX = ln(1−C)/ln(1−1/(N_X·N_Y)) (Potjans & Diesmann 2014); either is
+    multiplied by the mean multapse count.
+    """
+
+    name: str
+    populations: tuple[Population, ...]
+    connections: tuple[Connection, ...]
+    probes: tuple[Probe, ...]
+    kernel: KernelSettings = field(default_factory=KernelSettings)
+    extrinsic: Mapping[str, Extrinsic] = field(default_factory=dict)
+    synapse_count: str = "linear"
+    #: directory of the params file; relative morphology paths are resolved against it
+    base_dir: str = "."
+
+    # ---- lookups by name
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def connection(self, X: str, Y: str) -> Connection:
+        for c in self.connections:
+            if c.pre == X and c.post == Y:
+                return c
+        raise KeyError((X, Y))
+
+    @property
+    def postsynaptic(self) -> tuple[str, ...]:
+        """Names of the postsynaptic populations Y, in population order."""
+        posts = {c.post for c in self.connections}
+        return tuple(p.name for p in self.populations if p.name in posts)
+
+    def presynaptic(self, Y: str) -> tuple[str, ...]:
+        """Names of the presynaptic populations X of Y, in population order."""
+        pres = {c.pre for c in self.connections if c.post == Y}
+        return tuple(p.name for p in self.populations if p.name in pres)
+
+    def tasks(self) -> list[tuple[str, str]]:
+        """All (X, Y) pairs, Y-major in population order."""
+        return [(X, Y) for Y in self.postsynaptic for X in self.presynaptic(Y)]
+
+    def morphology_path(self, Y: str) -> Path | None:
+        m = self.population(Y).cell.morphology
+        if isinstance(m, str):
+            p = Path(m)
+            return p if p.is_absolute() else Path(self.base_dir) / p
+        return None
+
+    # ---- provenance
+    def to_dict(self) -> dict:
+        """The effective parameters as plain JSON-able data (without base_dir; a
+        morphology file is recorded by name and SHA-256 of its content)."""
+        d = _plain(self)
+        d.pop("base_dir")
+        for pop in d["populations"]:
+            cell = pop.get("cell")
+            if cell and isinstance(cell["morphology"], str):
+                path = self.morphology_path(pop["name"])
+                cell["morphology"] = {
+                    "file": path.name,
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                }
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=True)
+
+    def hash(self) -> str:
+        """SHA-256 of the effective parameters (independent of where files live)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def _plain(obj):
+    if is_dataclass(obj):
+        d = {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, (GaussCylinderProbe, CurrentDipoleProbe)):
+            d["type"] = type(obj).__name__
+        return d
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _finite(param, value, low=None, high=None, low_open=False, what="a finite number"):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        _fail(param, value, f"must be {what}")
+    v = float(value)
+    if not math.isfinite(v):
+        _fail(param, value, f"must be {what}")
+    if low is not None and (v < low or (low_open and v == low)):
+        _fail(param, value, f"must be {what}")
+    if high is not None and v > high:
+        _fail(param, value, f"must be {what}")
+    return v
+
+
+def _positive(param, value):
+    return _finite(param, value, low=0.0, low_open=True, what="a finite number > 0")
+
+
+def _nonneg(param, value):
+    return _finite(param, value, low=0.0, what="a finite number >= 0")
+
+
+def _check_distribution(param, dist, support=None):
+    import scipy.stats as st
+
+    if not isinstance(dist, Distribution):
+        _fail(param, dist, "must be a Distribution (e.g. truncnorm(loc, scale, a, b))")
+    gen = getattr(st, dist.name, None) if isinstance(dist.name, str) else None
+    if not isinstance(gen, st.rv_continuous):
+        _fail(f"{param}.name", dist.name, "must name a continuous scipy.stats distribution")
+    try:
+        frozen = dist.frozen()
+        values = frozen.pdf(np.asarray(support if support is not None else [0.0]))
+    except Exception as exc:  # scipy raises TypeError for unknown keywords
+        _fail(
+            f"{param}.params", dict(dist.params), f"not accepted by scipy.stats.{dist.name}: {exc}"
+        )
+    if not np.all(np.isfinite(values)):
+        _fail(f"{param}.params", dict(dist.params), "give a pdf with non-finite values")
+    return values
+
+
+def _check_synapse(param, syn, g_eff):
+    if not isinstance(syn, Synapse):
+        _fail(param, syn, "must be a Synapse")
+    if syn.model not in SYNAPSE_MODELS:
+        _fail(f"{param}.model", syn.model, f"allowed: {', '.join(SYNAPSE_MODELS)}")
+    _finite(f"{param}.weight", syn.weight)
+    t1 = _positive(f"{param}.tau1", syn.tau1)
+    t2 = _positive(f"{param}.tau2", syn.tau2)
+    if t1 >= t2:
+        _fail(f"{param}.tau1", syn.tau1, f"must be smaller than tau2 = {syn.tau2} ms")
+    if syn.conductance_based:
+        if syn.e is None:
+            _fail(
+                f"{param}.e", None, "a conductance-based synapse needs its reversal potential (mV)"
+            )
+        _finite(f"{param}.e", syn.e)
+    elif g_eff:
+        _fail(
+            "kernel.g_eff",
+            True,
+            f"g_eff needs conductance-based synapses, but {param} is current-based "
+            f"({syn.model}); set g_eff=False",
+        )
+
+
+def validate(model: Model) -> Model:
+    """Check every parameter of ``model``; raise :class:`ParamsError` on the first problem."""
+    if not isinstance(model, Model):
+        _fail("model", type(model).__name__, "the params file must define model = Model(...)")
+    if not isinstance(model.name, str) or not model.name:
+        _fail("model.name", model.name, "must be a non-empty string")
+    ks = model.kernel
+    if not isinstance(ks, KernelSettings):
+        _fail("kernel", ks, "must be a KernelSettings")
+    dt = _positive("kernel.dt", ks.dt)
+    tau = _positive("kernel.tau", ks.tau)
+    t_X = _finite("kernel.t_X", ks.t_X)
+    for name, v in (("kernel.tau", tau), ("kernel.t_X", t_X)):
+        steps = v / dt
+        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+            _fail(name, v, f"must be a whole multiple of kernel.dt = {dt} ms")
+    if t_X < tau:
+        _fail("kernel.t_X", t_X, f"must be >= kernel.tau = {tau} ms")
+    if not isinstance(ks.g_eff, bool):
+        _fail("kernel.g_eff", ks.g_eff, "must be True or False")
+    if model.synapse_count not in ("linear", "log"):
+        _fail("model.synapse_count", model.synapse_count, "allowed: 'linear', 'log'")
+
+    # populations
+    if not model.populations:
+        _fail("model.populations", model.populations, "need at least one population")
+    names = []
+    for pop in model.populations:
+        if not isinstance(pop, Population):
+            _fail("model.populations", pop, "entries must be Population(...)")
+        if not isinstance(pop.name, str) or not _NAME.match(pop.name):
+            _fail(
+                "populations.name",
+                pop.name,
+                "must start with a letter and use A-Z a-z 0-9 _ ( ) + -",
+            )
+        if pop.name in names:
+            _fail("populations.name", pop.name, "population names must be unique")
+        names.append(pop.name)
+        p = f"populations[{pop.name}]"
+        if isinstance(pop.N, bool) or not isinstance(pop.N, (int, np.integer)) or pop.N < 1:
+            _fail(f"{p}.N", pop.N, "must be a whole number >= 1")
+        _nonneg(f"{p}.nu", pop.nu)
+
+    # connections
+    seen = set()
+    if not model.connections:
+        _fail("model.connections", model.connections, "need at least one connection")
+    for con in model.connections:
+        if not isinstance(con, Connection):
+            _fail("model.connections", con, "entries must be Connection(...)")
+        p = f"connections[{con.pre}->{con.post}]"
+        if con.pre not in names:
+            _fail(f"{p}.pre", con.pre, f"unknown population; defined: {', '.join(names)}")
+        if con.post not in names:
+            _fail(f"{p}.post", con.post, f"unknown population; defined: {', '.join(names)}")
+        if (con.pre, con.post) in seen:
+            _fail(p, (con.pre, con.post), "each (pre, post) pair may appear only once")
+        seen.add((con.pre, con.post))
+        _finite(f"{p}.C", con.C, 0.0, 1.0, what="a probability within [0, 1]")
+        if model.synapse_count == "log" and con.C >= 1.0:
+            _fail(f"{p}.C", con.C, "must be < 1 with synapse_count='log'")
+        pk = _check_distribution(f"{p}.multapses", con.multapses, np.arange(1, 100))
+        if not pk.sum() > 0:
+            _fail(f"{p}.multapses", con.multapses, "its pdf must be > 0 somewhere in 1..99")
+        lags = np.linspace(-tau, tau, int(2 * tau // dt + 1))
+        h = _check_distribution(f"{p}.delay", con.delay, lags)
+        if not h.sum() > 0:
+            _fail(f"{p}.delay", con.delay, f"must have probability within [-tau, tau] = ±{tau} ms")
+        if np.any(h[lags < 0] > 0):
+            _fail(f"{p}.delay", con.delay, "delays must not be negative (pdf > 0 at t < 0 ms)")
+        _check_synapse(f"{p}.synapse", con.synapse, ks.g_eff)
+        pl = con.placement
+        if not isinstance(pl, Placement):
+            _fail(f"{p}.placement", pl, "must be a Placement")
+        if (
+            isinstance(pl.sections, str)
+            or not pl.sections
+            or not all(isinstance(s, str) and s for s in pl.sections)
+        ):
+            _fail(f"{p}.placement.sections", pl.sections, "must be a non-empty tuple of names")
+        if len(pl.depth) == 0 or len(pl.depth) != len(pl.weights):
+            _fail(
+                f"{p}.placement.weights",
+                pl.weights,
+                f"need one weight per depth distribution ({len(pl.depth)})",
+            )
+        for i, (d, w) in enumerate(zip(pl.depth, pl.weights, strict=True)):
+            _check_distribution(f"{p}.placement.depth[{i}]", d)
+            if "scale" not in d.params:
+                _fail(f"{p}.placement.depth[{i}]", d, "needs a 'scale' parameter (µm)")
+            _nonneg(f"{p}.placement.weights[{i}]", w)
+        if not sum(pl.weights) > 0:
+            _fail(f"{p}.placement.weights", pl.weights, "must not all be zero")
+
+    # postsynaptic populations: cell, geometry, Vrest, extrinsic input
+    for Y in model.postsynaptic:
+        pop = model.population(Y)
+        p = f"populations[{Y}]"
+        if not isinstance(pop.geometry, Geometry):
+            _fail(
+                f"{p}.geometry",
+                pop.geometry,
+                "a postsynaptic population needs Geometry(radius, loc, scale)",
+            )
+        _positive(f"{p}.geometry.radius", pop.geometry.radius)
+        _finite(f"{p}.geometry.loc", pop.geometry.loc)
+        _nonneg(f"{p}.geometry.scale", pop.geometry.scale)
+        _check_cell(f"{p}.cell", pop.cell, model, Y)
+        if isinstance(ks.Vrest, Mapping):
+            if Y not in ks.Vrest:
+                _fail(
+                    "kernel.Vrest", dict(ks.Vrest), f"has no entry for postsynaptic population {Y}"
+                )
+            v = np.asarray(ks.Vrest[Y], dtype=float)
+            if v.ndim > 1 or v.size == 0 or not np.all(np.isfinite(v)):
+                _fail(
+                    f"kernel.Vrest[{Y}]", ks.Vrest[Y], "must be a finite number or one per segment"
+                )
+        if model.kernel.g_eff and Y not in model.extrinsic:
+            _fail(
+                "model.extrinsic",
+                sorted(model.extrinsic),
+                f"g_eff needs the extrinsic input of {Y}",
+            )
+    if isinstance(ks.Vrest, Mapping):
+        for key in ks.Vrest:
+            if key not in model.postsynaptic:
+                _fail(
+                    "kernel.Vrest",
+                    key,
+                    f"unknown postsynaptic population; allowed: {', '.join(model.postsynaptic)}",
+                )
+    else:
+        _finite("kernel.Vrest", ks.Vrest)
+    for Y, ext in model.extrinsic.items():
+        if Y not in model.postsynaptic:
+            _fail(
+                "model.extrinsic",
+                Y,
+                f"unknown postsynaptic population; allowed: {', '.join(model.postsynaptic)}",
+            )
+        if not isinstance(ext, Extrinsic):
+            _fail(f"extrinsic[{Y}]", ext, "must be an Extrinsic")
+        _nonneg(f"extrinsic[{Y}].n_ext", ext.n_ext)
+        _nonneg(f"extrinsic[{Y}].nu_ext", ext.nu_ext)
+        _check_synapse(f"extrinsic[{Y}].synapse", ext.synapse, ks.g_eff)
+
+    # probes
+    if not model.probes:
+        _fail("model.probes", model.probes, "need at least one probe")
+    pnames = []
+    for probe in model.probes:
+        if not isinstance(probe, (GaussCylinderProbe, CurrentDipoleProbe)):
+            _fail("model.probes", probe, "entries must be GaussCylinderProbe or CurrentDipoleProbe")
+        if not isinstance(probe.name, str) or not _NAME.match(probe.name):
+            _fail(
+                "probes.name", probe.name, "must start with a letter and use A-Z a-z 0-9 _ ( ) + -"
+            )
+        if probe.name in pnames:
+            _fail("probes.name", probe.name, "probe names must be unique")
+        pnames.append(probe.name)
+        if isinstance(probe, GaussCylinderProbe):
+            p = f"probes[{probe.name}]"
+            z = np.asarray(probe.z, dtype=float) if np.ndim(probe.z) == 1 else None
+            if z is None or z.size == 0:
+                _fail(f"{p}.z", probe.z, "need at least one contact depth (µm)")
+            if not np.all(np.isfinite(z)):
+                _fail(f"{p}.z", probe.z, "contact depths must be finite (µm)")
+            _positive(f"{p}.sigma", probe.sigma)
+            _positive(f"{p}.R", probe.R)
+            _positive(f"{p}.sigma_z", probe.sigma_z)
+    return model
+
+
+def _check_cell(param, cell, model, Y):
+    if not isinstance(cell, CellModel):
+        _fail(param, cell, "a postsynaptic population needs CellModel(morphology, ...)")
+    m = cell.morphology
+    if isinstance(m, str):
+        path = model.morphology_path(Y)
+        if path.suffix.lower() not in MORPHOLOGY_SUFFIXES:
+            _fail(
+                f"{param}.morphology",
+                m,
+                f"file type must be one of {', '.join(MORPHOLOGY_SUFFIXES)}",
+            )
+        if not path.is_file():
+            _fail(f"{param}.morphology", m, f"no such file ({path})")
+    elif isinstance(m, tuple) and m and all(isinstance(s, Section) for s in m):
+        secnames = []
+        for s in m:
+            q = f"{param}.morphology[{s.name}]"
+            if not isinstance(s.name, str) or not re.match(r"^[A-Za-z_]\w*$", s.name):
+                _fail(
+                    f"{param}.morphology.name", s.name, "must be an identifier (letters, digits, _)"
+                )
+            if s.name in secnames:
+                _fail(f"{param}.morphology.name", s.name, "section names must be unique")
+            if s.parent is not None and s.parent not in secnames:
+                _fail(
+                    f"{q}.parent",
+                    s.parent,
+                    f"must be a section defined before it ({', '.join(secnames) or 'none'})",
+                )
+            if s.parent_x not in (0, 1, 0.0, 1.0):
+                _fail(f"{q}.parent_x", s.parent_x, "must be 0 or 1")
+            for key in ("start", "end"):
+                v = getattr(s, key)
+                if len(v) != 3 or not all(math.isfinite(float(c)) for c in v):
+                    _fail(f"{q}.{key}", v, "must be three finite coordinates (µm)")
+            if np.allclose(s.start, s.end):
+                _fail(f"{q}.end", s.end, "must differ from start (zero-length section)")
+            _positive(f"{q}.diam", s.diam)
+            secnames.append(s.name)
+        if sum(s.parent is None for s in m) != 1:
+            _fail(
+                f"{param}.morphology",
+                [s.name for s in m],
+                "exactly one section must have no parent",
+            )
+    else:
+        _fail(f"{param}.morphology", m, "must be a file path or a non-empty tuple of Section")
+    _positive(f"{param}.Ra", cell.Ra)
+    _positive(f"{param}.cm", cell.cm)
+    _nonneg(f"{param}.g_pas", cell.g_pas)
+    if cell.e_pas is not None:
+        _finite(f"{param}.e_pas", cell.e_pas)
+    _positive(f"{param}.lambda_f", cell.lambda_f)
+    if not isinstance(cell.rotation, Mapping):
+        _fail(
+            f"{param}.rotation",
+            cell.rotation,
+            "must be a mapping like {'x': 0.0, 'z': 1.57} (radians)",
+        )
+    for k, v in cell.rotation.items():
+        if k not in ("x", "y", "z"):
+            _fail(f"{param}.rotation", k, "allowed axes: x, y, z")
+        _finite(f"{param}.rotation[{k}]", v)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(path: str | Path, **overrides) -> Model:
+    """Import a params file, take its ``model`` and validate it.
+
+    Raises :class:`ParamsError` (one line) for a missing file, an import error, a
+    missing ``model`` or any invalid value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file {str(path)!r} does not exist")
+    if path.suffix != ".py":
+        raise ParamsError(f"params file {str(path)!r} must be a Python module (.py)")
+    modname = f"_lfpk_hpc_params_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except ParamsError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure of user code is reported in one line
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        tb = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == str(path):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        where = f" (line {line})" if line else ""
+        raise ParamsError(
+            f"params file {str(path)!r} does not import{where}: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        sys.modules.pop(modname, None)
+    model = getattr(module, "model", None)
+    if model is None:
+        raise ParamsError(f"params file {str(path)!r} defines no 'model' (model = Model(...))")
+    if isinstance(model, Model):
+        model = replace(model, base_dir=str(path.resolve().parent), **overrides)
+    return validate(model)

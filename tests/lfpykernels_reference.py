@@ -1,0 +1,159 @@
+"""Reference kernels from LFPykernels 0.2.0 (the published implementation).
+
+Run as a separate process by the tests: it loads LFPykernels' own Exp2SynI
+mechanism (compiled from the package's tests/exp2synI.mod, not ours) and its own
+ball-and-sticks template and morphology files, and writes the kernels of the
+cases below to an .npz file:
+
+    python tests/lfpykernels_reference.py OUT.npz CASE [CASE ...]
+
+Cases: readme (the LFPykernels README example), current (current-based synapses,
+g_eff off), vrest_seg (conductance-based, g_eff off, one Vrest per segment).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+
+import lfpykernels  # noqa: E402
+import neuron  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.stats as st  # noqa: E402
+
+from lfpk_hpc.mechanisms import ensure_compiled  # noqa: E402
+
+PKG = Path(lfpykernels.__file__).parent / "tests"
+
+# weights of the current-based case (nA); the vrest_seg profile (mV per µm of depth)
+CURRENT_WEIGHTS = {"E": 0.03, "I": -0.12}
+VREST_SLOPE = 0.004
+
+
+def vrest_profile(z_mid):
+    """Per-segment Vrest (mV) of the vrest_seg case, from segment midpoints (µm)."""
+    return -65.0 + VREST_SLOPE * np.asarray(z_mid)
+
+
+def set_passive(cell, Vrest):
+    for sec in cell.template.all:
+        sec.insert("pas")
+        sec.g_pas = 0.0003
+        sec.e_pas = Vrest
+
+
+def kernel_approx(conductance_based=True, current_weights=None):
+    syn = [
+        {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0},
+        {"weight": 0.002, "syntype": "Exp2Syn", "tau1": 0.1, "tau2": 9.0, "e": -80.0},
+    ]
+    if not conductance_based:
+        for d, X in zip(syn, ("E", "I"), strict=True):
+            d["syntype"] = "Exp2SynI"
+            d["weight"] = current_weights[X]
+            del d["e"]
+    return lfpykernels.KernelApprox(
+        X=["E", "I"],
+        Y="E",
+        N_X=np.array([8192, 1024]),
+        N_Y=8192,
+        C_YX=np.array([0.05, 0.05]),
+        cellParameters={
+            "templatefile": str(PKG / "BallAndSticksTemplate.hoc"),
+            "templatename": "BallAndSticksTemplate",
+            "custom_fun": [set_passive],
+            "custom_fun_args": [{"Vrest": -65.0}],
+            "templateargs": None,
+            "delete_sections": False,
+            "morphology": str(PKG / "BallAndSticks_E.hoc"),
+        },
+        populationParameters={"radius": 150.0, "loc": 0.0, "scale": 75.0},
+        multapseFunction=st.truncnorm,
+        multapseParameters=[
+            {"a": (1 - 2.0) / 0.6, "b": (10 - 2.0) / 0.6, "loc": 2.0, "scale": 0.6},
+            {"a": (1 - 5.0) / 1.1, "b": (10 - 5.0) / 1.1, "loc": 5.0, "scale": 1.1},
+        ],
+        delayFunction=st.truncnorm,
+        delayParameters=[
+            {"a": -2.2, "b": np.inf, "loc": 1.3, "scale": 0.5},
+            {"a": -1.5, "b": np.inf, "loc": 1.2, "scale": 0.6},
+        ],
+        synapseParameters=syn,
+        synapsePositionArguments=[
+            {
+                "section": ["apic", "dend"],
+                "fun": [st.norm],
+                "funargs": [{"loc": 50.0, "scale": 100.0}],
+                "funweights": [1.0],
+            },
+            {
+                "section": ["soma", "apic", "dend"],
+                "fun": [st.norm],
+                "funargs": [{"loc": -100.0, "scale": 100.0}],
+                "funweights": [1.0],
+            },
+        ],
+        extSynapseParameters={
+            "syntype": "Exp2Syn",
+            "weight": 0.0002,
+            "tau1": 0.2,
+            "tau2": 1.8,
+            "e": 0.0,
+        },
+        nu_ext=40.0,
+        n_ext=450,
+        nu_X={"E": 2.5, "I": 5.0},
+        conductance_based=conductance_based,
+    )
+
+
+def probes():
+    gauss = lfpykernels.GaussCylinderPotential(
+        cell=None, z=np.linspace(1000.0, -200.0, 13), sigma=0.3, R=150.0, sigma_z=75.0
+    )
+    return [gauss, lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]
+
+
+def main(out, cases):
+    neuron.load_mechanisms(str(ensure_compiled(PKG)))
+    result = {}
+    for case in cases:
+        for X in ("E", "I"):
+            if case == "readme":
+                ka = kernel_approx()
+                H = ka.get_kernel(
+                    probes(), Vrest=-65.0, dt=2**-4, X=X, t_X=500.0, tau=50.0, g_eff=True
+                )
+            elif case == "current":
+                ka = kernel_approx(conductance_based=False, current_weights=CURRENT_WEIGHTS)
+                H = ka.get_kernel(
+                    probes(), Vrest=-65.0, dt=2**-4, X=X, t_X=500.0, tau=50.0, g_eff=False
+                )
+            elif case == "vrest_seg":
+                ka = kernel_approx()
+                # segment midpoints of the reference cell, in its segment order
+                ka.get_kernel(
+                    probes()[1:], Vrest=-65.0, dt=2**-4, X=X, t_X=60.0, tau=50.0, g_eff=False
+                )
+                z_mid = ka.cell.z.mean(axis=-1)
+                result[f"{case}/z_mid"] = z_mid
+                H = ka.get_kernel(
+                    probes(),
+                    Vrest=list(vrest_profile(z_mid)),
+                    dt=2**-4,
+                    X=X,
+                    t_X=500.0,
+                    tau=50.0,
+                    g_eff=False,
+                )
+            else:
+                raise SystemExit(f"unknown case {case!r}")
+            result[f"{case}/{X}/lfp"] = H["GaussCylinderPotential"]
+            result[f"{case}/{X}/cdm"] = H["KernelApproxCurrentDipoleMoment"]
+            result[f"{case}/z"] = ka.cell.z
+    np.savez(out, **result)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
