@@ -52,8 +52,21 @@ class ParamsError(ValueError):
     """A parameter is missing or has a value that is not allowed."""
 
 
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks (e.g. of a numpy array's repr) collapsed."""
+    return " ".join(text.split()) if "\n" in text else text
+
+
+def _float_array(param: str, value, what: str) -> np.ndarray:
+    """``value`` as a float array, or a ParamsError naming ``param``."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        _fail(param, value, f"must be {what}")
+
+
 def _fail(param: str, value, allowed: str):
-    raise ParamsError(f"{param} = {value!r} is invalid: {allowed}")
+    raise ParamsError(f"{param} = {_one_line(repr(value))} is invalid: {allowed}")
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
@@ -513,6 +526,13 @@ def validate(model: Model) -> Model:
             or not all(isinstance(s, str) and s for s in pl.sections)
         ):
             _fail(f"{p}.placement.sections", pl.sections, "must be a non-empty tuple of names")
+        for key in ("depth", "weights"):
+            if not isinstance(getattr(pl, key), (tuple, list, np.ndarray)):
+                _fail(
+                    f"{p}.placement.{key}",
+                    getattr(pl, key),
+                    "must be a tuple with one entry per depth distribution",
+                )
         if len(pl.depth) == 0 or len(pl.depth) != len(pl.weights):
             _fail(
                 f"{p}.placement.weights",
@@ -546,7 +566,7 @@ def validate(model: Model) -> Model:
                 _fail(
                     "kernel.Vrest", dict(ks.Vrest), f"has no entry for postsynaptic population {Y}"
                 )
-            v = np.asarray(ks.Vrest[Y], dtype=float)
+            v = _float_array(f"kernel.Vrest[{Y}]", ks.Vrest[Y], "a number or one per segment")
             if v.ndim > 1 or v.size == 0 or not np.all(np.isfinite(v)):
                 _fail(
                     f"kernel.Vrest[{Y}]", ks.Vrest[Y], "must be a finite number or one per segment"
@@ -596,7 +616,8 @@ def validate(model: Model) -> Model:
         pnames.append(probe.name)
         if isinstance(probe, GaussCylinderProbe):
             p = f"probes[{probe.name}]"
-            z = np.asarray(probe.z, dtype=float) if np.ndim(probe.z) == 1 else None
+            z = _float_array(f"{p}.z", probe.z, "a tuple of contact depths (µm)")
+            z = z if z.ndim == 1 else None
             if z is None or z.size == 0:
                 _fail(f"{p}.z", probe.z, "need at least one contact depth (µm)")
             if not np.all(np.isfinite(z)):
@@ -641,7 +662,8 @@ def _check_cell(param, cell, model, Y):
                 _fail(f"{q}.parent_x", s.parent_x, "must be 0 or 1")
             for key in ("start", "end"):
                 v = getattr(s, key)
-                if len(v) != 3 or not all(math.isfinite(float(c)) for c in v):
+                c = _float_array(f"{q}.{key}", v, "three finite coordinates (µm)")
+                if c.shape != (3,) or not np.all(np.isfinite(c)):
                     _fail(f"{q}.{key}", v, "must be three finite coordinates (µm)")
             if np.allclose(s.start, s.end):
                 _fail(f"{q}.end", s.end, "must differ from start (zero-length section)")
@@ -706,7 +728,8 @@ def load(path: str | Path, **overrides) -> Model:
             tb = tb.tb_next
         where = f" (line {line})" if line else ""
         raise ParamsError(
-            f"params file {str(path)!r} does not import{where}: {type(exc).__name__}: {exc}"
+            f"params file {str(path)!r} does not import{where}: "
+            f"{type(exc).__name__}: {_one_line(str(exc))}"
         ) from None
     finally:
         sys.modules.pop(modname, None)
