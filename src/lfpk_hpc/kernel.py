@@ -36,6 +36,7 @@ __all__ = [
     "beta_integral",
     "delay_kernel",
     "multapse_mean",
+    "simulated_duration",
     "synapse_density",
     "total_synapses",
 ]
@@ -75,6 +76,11 @@ def total_synapses(model: Model, con: Connection) -> float:
     else:
         k = con.C * n_x * n_y
     return k * multapse_mean(con.multapses)
+
+
+def simulated_duration(settings) -> float:
+    """Simulated time (ms) of one kernel task: the warm-up t_X plus the window tau."""
+    return settings.t_X + settings.tau
 
 
 def beta_integral(tau1: float, tau2: float) -> float:
@@ -213,7 +219,7 @@ class KernelEngine:
             morphology_path=model.morphology_path(Y),
             z=pop_y.geometry.loc,
             dt=ks.dt,
-            tstop=ks.t_X + ks.tau,
+            tstop=simulated_duration(ks),
             e_pas=e_pas,
             v_init=e_pas,
         )
