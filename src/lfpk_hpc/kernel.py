@@ -14,6 +14,20 @@ with the conventions of LFPykernels 0.2.0 (``KernelApprox.get_kernel``):
    (M @ imem), which is convolved with the delay distribution, offset so that lag 0
    is zero, and set to zero at negative lags.
 
+How it is computed (the numbers are LFPykernels'; the work is not):
+
+- The cell and the transformation matrices are made once per Y and reused for
+  every X (step 1 does not depend on X).
+- All of X's synapses share one time course and differ only in their weight, so
+  instead of one ``Exp2SynI`` point process per segment, one density mechanism
+  (mod/lfpk_drive.mod) injects weight × the time course that ``Exp2SynI``'s
+  states follow under NEURON's update rule (:func:`exp2syn_course`).
+- A cell at rest (v_init = e_pas everywhere, passive) has exactly zero currents
+  until the event, and only the samples from tau before the event enter the
+  kernel; so the event is placed at t = 0, only tau ms are simulated, and the
+  samples before the event are zeros (:func:`window_kernel`). A cell not at rest
+  is simulated with LFPykernels' warm-up t_X.
+
 The kernels have shape (channels, 2·tau/dt + 1) and cover lags −tau..tau (ms).
 The engine knows nothing of MPI or files; numpy helpers here do not need NEURON.
 """
@@ -25,7 +39,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.signal as ss
 
 from .params import Connection, Distribution, Model, ParamsError, Placement, Synapse
 from .probes import LinearProbe, SegmentGeometry, make_probe
@@ -35,10 +48,12 @@ __all__ = [
     "KernelResult",
     "beta_integral",
     "delay_kernel",
+    "exp2syn_course",
     "multapse_mean",
     "simulated_duration",
     "synapse_density",
     "total_synapses",
+    "window_kernel",
 ]
 
 
@@ -78,9 +93,59 @@ def total_synapses(model: Model, con: Connection) -> float:
     return k * multapse_mean(con.multapses)
 
 
-def simulated_duration(settings) -> float:
-    """Simulated time (ms) of one kernel task: the warm-up t_X plus the window tau."""
-    return settings.t_X + settings.tau
+def simulated_duration(settings, at_rest: bool = True) -> float:
+    """Simulated time (ms) of one kernel task.
+
+    A cell at rest (every leak reversal at v_init: the usual case, see
+    :meth:`lfpk_hpc.cells.PassiveCell.at_rest`) is simulated only over the kernel
+    window tau after the event; any other cell from t = 0 over the warm-up t_X
+    and the window, as LFPykernels does.
+    """
+    return settings.tau if at_rest else settings.t_X + settings.tau
+
+
+def exp2syn_course(tau1: float, tau2: float, dt: float, n: int, start: int) -> np.ndarray:
+    """Current (nA) of an ``Exp2SynI`` of weight 1 nA that receives an event at the
+    step ``start``, during each of ``n`` steps of ``dt`` (ms): i = B − A, with the
+    states updated by NEURON's ``cnexp`` rule as mod/exp2syni.mod compiles it
+    (zero before the event; zero in the step of the event, when A = B)."""
+    if tau1 / tau2 > 0.9999:
+        tau1 = 0.9999 * tau2
+    tp = (tau1 * tau2) / (tau2 - tau1) * math.log(tau2 / tau1)
+    factor = 1 / (math.exp(-tp / tau2) - math.exp(-tp / tau1))
+    c1 = 1.0 - math.exp(dt * (-1.0 / tau1))
+    c2 = 1.0 - math.exp(dt * (-1.0 / tau2))
+    out = np.zeros(n)
+    a = b = -factor
+    for k in range(start, n):
+        out[k] = b - a
+        a = a + c1 * (0.0 - a)
+        b = b + c2 * (0.0 - b)
+    return out
+
+
+def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -> np.ndarray:
+    """Kernels (channels, 2·n_tau + 1) from signals ``data`` (channels, samples)
+    with the event at sample ``i_x``: LFPykernels' steps (convolution with the
+    delay distribution ``h_delta`` in 'same' mode, minus the value at the event,
+    zero before it) on lags −tau..tau.
+
+    Only samples i_x − n_tau .. i_x + n_tau enter these lags, so the signal is cut
+    there first; samples before the start of ``data`` count as zero (a cell at
+    rest), as do those after its end (as in LFPykernels, whose simulation ends at
+    t_X + tau).
+    """
+    import scipy.signal as ss
+
+    n_ch = data.shape[0]
+    x = np.zeros((n_ch, 2 * n_tau + 1))
+    lo = i_x - n_tau
+    part = data[:, max(lo, 0) : i_x + n_tau + 1]
+    x[:, max(-lo, 0) : max(-lo, 0) + part.shape[1]] = part
+    out = ss.fftconvolve(x, h_delta[None, :], mode="same", axes=1)
+    out -= out[:, n_tau, None]
+    out[:, :n_tau] = 0.0
+    return out
 
 
 def beta_integral(tau1: float, tau2: float) -> float:
@@ -153,10 +218,23 @@ class KernelResult:
 class KernelEngine:
     """Computes H_YX for every probe of ``model``, one pathway at a time.
 
-    Transformation matrices are computed once per (Y, probe) and reused across X.
-    Each task builds its cell afresh and deletes every NEURON section afterwards,
-    so no NEURON state passes from one task to the next.
+    Per postsynaptic population Y, the cell (with its effective leak) and the
+    probes' transformation matrices are made once and reused for every X; each
+    task only sets the amplitudes of its synaptic drive and simulates. The cell of
+    the last Y stays in NEURON until a task for another Y, :meth:`close`, or other
+    code that deletes sections; it is rebuilt whenever it is no longer intact and
+    alone in NEURON. A task leaves nothing behind that could change the next one:
+    every drive amplitude is set, the drive's time course is replaced, and each
+    simulation starts from ``finitialize``.
+
+    A cell at rest (see :meth:`lfpk_hpc.cells.PassiveCell.at_rest`) is simulated
+    only for the kernel window: its currents are exactly zero before the event, so
+    the event is placed at t = 0 and the samples before it are zeros. Other cells
+    are simulated from t = 0 with the event at t_X, as LFPykernels does.
     """
+
+    #: simulate the whole warm-up t_X even for a cell at rest (for tests)
+    _exact_warmup = False
 
     def __init__(self, model: Model, log=None):
         self.model = model
@@ -164,6 +242,8 @@ class KernelEngine:
         self.probes: list[LinearProbe] = [make_probe(p) for p in model.probes]
         self._matrices: dict[tuple[str, str], np.ndarray] = {}
         self._geometry: dict[str, SegmentGeometry] = {}
+        self._cell = None  # PassiveCell of population self._cell_Y
+        self._cell_Y: str | None = None
 
     @property
     def n_lags(self) -> int:
@@ -175,6 +255,19 @@ class KernelEngine:
         if key not in self._matrices:
             self._matrices[key] = probe.get_transformation_matrix(geometry)
         return self._matrices[key]
+
+    def close(self) -> None:
+        """Delete this engine's cell from NEURON (the sections of it that still exist;
+        other sections are left alone)."""
+        cell, self._cell, self._cell_Y = self._cell, None, None
+        if cell is not None:
+            cell.delete()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - NEURON may already be gone at exit
+            pass
 
     def compute(self, X: str, Y: str) -> KernelResult:
         model = self.model
@@ -188,117 +281,128 @@ class KernelEngine:
         t0 = time.perf_counter()
         try:
             return self._compute(con, t0)
-        finally:
-            from .cells import delete_all_sections
+        except BaseException:
+            self.close()
+            raise
 
-            delete_all_sections()
+    # ---- one population's cell, built once
+    def _e_pas(self, Y: str):
+        pop_y = self.model.population(Y)
+        vrest = self.model.kernel.vrest_of(Y)
+        if np.ndim(vrest) == 0:
+            return vrest
+        if pop_y.cell.e_pas is not None:
+            return pop_y.cell.e_pas
+        raise ParamsError(
+            f"populations[{Y}].cell.e_pas = None is invalid: with one Vrest per segment the "
+            "cell needs its own leak reversal e_pas (mV)"
+        )
 
-    def _compute(self, con: Connection, t0: float) -> KernelResult:
-        import LFPy
-
-        from .cells import build_cell, segment_geometry, segments
+    def _cell_of(self, Y: str):
+        """The cell of Y in NEURON, built (with its effective leak) if needed."""
+        if self._cell_Y == Y and self._cell is not None and self._cell.alive():
+            return self._cell, False
+        self.close()
+        from .cells import build_cell
 
         model, ks = self.model, self.model.kernel
-        X, Y = con.pre, con.post
         pop_y = model.population(Y)
-        n_y = pop_y.N
-        vrest = ks.vrest_of(Y)
-        if np.ndim(vrest) == 0:
-            e_pas = vrest
-        elif pop_y.cell.e_pas is not None:
-            e_pas = pop_y.cell.e_pas
-        else:
-            raise ParamsError(
-                f"populations[{Y}].cell.e_pas = None is invalid: with one Vrest per segment the "
-                "cell needs its own leak reversal e_pas (mV)"
-            )
-        h_delta = delay_kernel(con.delay, ks.dt, ks.tau)
-
+        e_pas = self._e_pas(Y)
         cell = build_cell(
             pop_y.cell,
             morphology_path=model.morphology_path(Y),
             z=pop_y.geometry.loc,
-            dt=ks.dt,
-            tstop=simulated_duration(ks),
             e_pas=e_pas,
             v_init=e_pas,
+            dt=ks.dt,
         )
-        geometry = segment_geometry(cell)
-        n_seg = geometry.n_seg
-        if np.ndim(vrest) == 1 and len(vrest) != n_seg:
+        geometry = cell.geometry
+        vrest = ks.vrest_of(Y)
+        if np.ndim(vrest) == 1 and len(vrest) != geometry.n_seg:
+            cell.delete()
             raise ParamsError(
                 f"kernel.Vrest[{Y}] has {len(vrest)} values but is invalid: the cell of {Y} "
-                f"has {n_seg} segments (one value per segment, or one value)"
+                f"has {geometry.n_seg} segments (one value per segment, or one value)"
             )
-        segs = segments(cell)
-        t_build = time.perf_counter()
-
         # effective leak: time-averaged conductance of every synapse onto Y
         if ks.g_eff:
             ext = model.extrinsic[Y]
             rho_ext = ext.n_ext * geometry.area / geometry.area.sum()
-            shifts = [_leak_shift(rho_ext, ext.synapse, ext.nu_ext, geometry.area)]
+            g = cell.leak() + _leak_shift(rho_ext, ext.synapse, ext.nu_ext, geometry.area)
             for Xi in model.presynaptic(Y):
                 ci = model.connection(Xi, Y)
                 if ci.C == 0:
                     continue
                 p_i = synapse_density(geometry, ci.placement, pop_y.geometry.scale)
-                k_in = total_synapses(model, ci) / n_y
-                shifts.append(
-                    _leak_shift(p_i * k_in, ci.synapse, model.population(Xi).nu, geometry.area)
-                )
-            for shift in shifts:
-                for seg, s in zip(segs, shift, strict=True):
-                    seg.g_pas += s
+                k_in = total_synapses(model, ci) / pop_y.N
+                g = g + _leak_shift(p_i * k_in, ci.synapse, model.population(Xi).nu, geometry.area)
+            cell.set_leak(g)
+        if not cell.rest:
+            self.log(
+                f"cell of {Y} is not at rest at t = 0 (v_init differs from e_pas or it has "
+                f"other mechanisms): simulating the warm-up t_X = {ks.t_X} ms"
+            )
+        self._cell, self._cell_Y = cell, Y
+        self._geometry.setdefault(Y, geometry)
+        return cell, True
 
-        # X's synapses: one current-based synapse per segment, activated at t_X
+    def _matrix_all(self, Y: str, geometry: SegmentGeometry) -> np.ndarray:
+        """Every probe's transformation matrix, stacked (all channels, segments)."""
+        key = (Y, "")
+        if key not in self._matrices:
+            self._matrices[key] = np.concatenate(
+                [self.matrix(Y, probe, geometry) for probe in self.probes], axis=0
+            )
+        return self._matrices[key]
+
+    # ---- one task
+    def _compute(self, con: Connection, t0: float) -> KernelResult:
+        model, ks = self.model, self.model.kernel
+        X, Y = con.pre, con.post
+        pop_y = model.population(Y)
+        cell, built = self._cell_of(Y)
+        geometry = cell.geometry
+        t_build = time.perf_counter()
+        M = self._matrix_all(Y, geometry)
+        t_matrix = time.perf_counter()
+
+        # X's synapses, linearised around Vrest (conductance-based) or as they are,
+        # weight × synapses per segment per presynaptic neuron, all activated at once
+        vrest = ks.vrest_of(Y)
         p = synapse_density(geometry, con.placement, pop_y.geometry.scale)
         k_out = total_synapses(model, con) / model.population(X).N
         syn = con.synapse
         if syn.conductance_based:
-            w = -syn.weight * (vrest - syn.e) * np.ones(n_seg)
+            w = -syn.weight * (vrest - syn.e) * np.ones(geometry.n_seg)
         else:
-            w = syn.weight * np.ones(n_seg)
-        weights = w * p * k_out
-        synapses = []
-        for idx in np.flatnonzero(weights):
-            s = LFPy.Synapse(
-                cell,
-                idx=int(idx),
-                syntype="Exp2SynI",
-                weight=float(weights[idx]),
-                tau1=syn.tau1,
-                tau2=syn.tau2,
-            )
-            s.set_spike_times(np.array([ks.t_X]))
-            synapses.append(s)
+            w = syn.weight * np.ones(geometry.n_seg)
+        weights = w * p * k_out  # nA (peak of each segment's current)
+        # a point process's current I (nA) enters a segment as I·100/area (mA/cm²)
+        cell.set_drive(weights * (1.0e2 / geometry.area))
+        n_tau = int(round(ks.tau / ks.dt))
+        if cell.rest and not self._exact_warmup:
+            i_x = 0  # nothing happens before the event: start there
+        else:
+            i_x = int(round(ks.t_X / ks.dt))
+        drive = exp2syn_course(syn.tau1, syn.tau2, ks.dt, i_x + n_tau + 1, i_x)
+        h_delta = delay_kernel(con.delay, ks.dt, ks.tau)
         t_setup = time.perf_counter()
 
-        cell.simulate(rec_imem=True)
-        imem = cell.imem
-        tvec = cell.tvec
+        imem = cell.simulate(drive, ks.dt)
         t_sim = time.perf_counter()
 
-        # sample of the event and the lag window -tau..tau around it (by index, so
-        # that a dt which is not a power of 2 cannot shift the window by rounding)
-        i_x = int(np.argmin(np.abs(tvec - ks.t_X)))
-        n_tau = int(round(ks.tau / ks.dt))
-        window = slice(i_x - n_tau, i_x + n_tau + 1)
-        kernels = {}
+        H = window_kernel(M @ imem, i_x, h_delta, n_tau)
+        kernels, row = {}, 0
         for probe in self.probes:
-            M = self.matrix(Y, probe, geometry)
-            data = M @ imem
-            data = ss.fftconvolve(data, h_delta[None, :], mode="same", axes=1)
-            data -= data[:, i_x, None]
-            data[:, :i_x] = 0.0
-            kernels[probe.name] = np.ascontiguousarray(data[:, window])
+            kernels[probe.name] = np.ascontiguousarray(H[row : row + probe.n_channels])
+            row += probe.n_channels
         t_probe = time.perf_counter()
-        del synapses, cell
         timings = {
             "build": t_build - t0,
-            "setup": t_setup - t_build,
+            "matrix": t_matrix - t_build,
+            "setup": t_setup - t_matrix,
             "simulate": t_sim - t_setup,
             "probes": t_probe - t_sim,
             "total": t_probe - t0,
         }
-        return KernelResult(X, Y, kernels, timings, n_seg)
+        return KernelResult(X, Y, kernels, timings, geometry.n_seg)
