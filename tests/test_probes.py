@@ -57,10 +57,11 @@ def _quad_reference(probe, z_mid):
     return M / (np.pi * R**2)
 
 
+@pytest.mark.parametrize("rule", ["direct", "tabulated"])
 @pytest.mark.parametrize(
     "R,sigma_z", [(150.0, 75.0), (564.19, 25.0), (5.0, 300.0), (100.0, 50.0)], ids=str
 )
-def test_gauss_cylinder_agrees_with_quad(R, sigma_z):
+def test_gauss_cylinder_agrees_with_quad(R, sigma_z, rule):
     rng = np.random.default_rng(1)
     z_mid = np.concatenate([rng.uniform(-300, 1100, 25), [0.0, 1000.0, -200.0]])
     geom = SegmentGeometry(
@@ -70,6 +71,8 @@ def test_gauss_cylinder_agrees_with_quad(R, sigma_z):
         d=np.ones(z_mid.size),
     )
     probe = GaussCylinderPotential("lfp", np.linspace(1000, -200, 13), 0.3, R, sigma_z)
+    # large cells (many distinct distances) take the Chebyshev table: force it here
+    probe._TABLE_MIN = 1 if rule == "tabulated" else 10**9
     M = probe.get_transformation_matrix(geom)
     ref = _quad_reference(probe, z_mid)
     assert np.max(np.abs(M - ref) / np.abs(ref)) < 1e-9
@@ -122,3 +125,18 @@ def test_gauss_cylinder_shift_invariance():
     np.testing.assert_allclose(
         p0.get_transformation_matrix(g0), p1.get_transformation_matrix(g1), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    "R,sigma_z", [(564.19, 25.0), (5.0, 300.0), (0.1, 0.1), (1000.0, 5.0)], ids=str
+)
+def test_gauss_cylinder_table_equals_direct_integration(R, sigma_z):
+    # a detailed cell: thousands of distinct distances, interpolated from the table
+    rng = np.random.default_rng(2)
+    z_mid = rng.uniform(-1500, 300, 3000)
+    geom = SegmentGeometry(x=None, y=None, z=np.c_[z_mid, z_mid], d=None)
+    probe = GaussCylinderPotential("lfp", np.arange(0.0, -1501.0, -100.0), 0.3, R, sigma_z)
+    M = probe.get_transformation_matrix(geom)
+    probe._TABLE_MIN = 10**9
+    direct = probe.get_transformation_matrix(geom)
+    assert np.max(np.abs(M - direct) / np.abs(direct)) < 1e-13
