@@ -57,3 +57,65 @@ def readme_model():
     from lfpk_hpc import params
 
     return params.load(README_PARAMS)
+
+
+def mpirun_command(n: int, *args) -> list[str]:
+    """``mpirun -n N --oversubscribe python -m lfpk_hpc ARGS`` (skips without mpirun)."""
+    import shutil
+
+    exe = shutil.which("mpirun")
+    if exe is None:
+        pytest.skip("mpirun is not installed (Open MPI: apt-get install openmpi-bin)")
+    return [exe, "-n", str(n), "--oversubscribe", sys.executable, "-m", "lfpk_hpc", *map(str, args)]
+
+
+def mpi_env() -> dict:
+    """Environment for mpirun as root, and without NEURON's display warning."""
+    return {
+        **os.environ,
+        "OMPI_ALLOW_RUN_AS_ROOT": "1",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def lfpk(*args) -> list[str]:
+    """``python -m lfpk_hpc ARGS`` without MPI."""
+    return [sys.executable, "-m", "lfpk_hpc", *map(str, args)]
+
+
+def kernel_file_contents(path):
+    """Everything in a kernels file that must not depend on how it was computed:
+    every dataset with its attributes, and the root attributes except the run's
+    totals (ranks, wall time, write path, creation time) and per-task rank, times and
+    cost estimates (which use measured times of earlier runs)."""
+    import h5py
+
+    skip_ds = {"tasks/rank", "tasks/wall_time_s", "tasks/timings", "tasks/cost_estimate"}
+    skip_attrs = {"created", "wall_time_s", "ranks", "write_path"}
+    out = {}
+    with h5py.File(path, "r") as f:
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name not in skip_ds:
+                out[name] = (obj[...], {k: _plain(v) for k, v in obj.attrs.items()})
+
+        f.visititems(visit)
+        out["/"] = {k: _plain(v) for k, v in f.attrs.items() if k not in skip_attrs}
+    return out
+
+
+def _plain(v):
+    return v.tolist() if hasattr(v, "tolist") else v
+
+
+def assert_same_kernel_files(a, b):
+    ca, cb = kernel_file_contents(a), kernel_file_contents(b)
+    assert ca.keys() == cb.keys()
+    assert ca["/"] == cb["/"]
+    for key in ca:
+        if key == "/":
+            continue
+        np.testing.assert_array_equal(ca[key][0], cb[key][0], err_msg=key)
+        assert ca[key][1] == cb[key][1], key

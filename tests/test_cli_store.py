@@ -11,7 +11,7 @@ import pytest
 from conftest import README_PARAMS
 
 from lfpk_hpc.kernel import KernelEngine
-from lfpk_hpc.store import StoreError, read_kernel, read_kernels
+from lfpk_hpc.store import StoreError, read_kernel, read_kernels, read_task_table
 
 
 def run_cli(*args, cwd):
@@ -37,9 +37,10 @@ def test_progress_output(readme_run):
     path, proc = readme_run
     out = proc.stdout
     assert "model 'lfpykernels_readme'" in out
-    assert "2 tasks (X->Y): E->E, I->E" in out
+    assert "2 tasks (X->Y)" in out and "tasks: E->E, I->E" in out
     assert "lfp (13 channels, mV)" in out and "cdm (3 channels, nA*um)" in out
-    assert "[1/2] E->E done in" in out and "[2/2] I->E done in" in out
+    assert "E->E done on rank 0 in" in out and "I->E done on rank 0 in" in out
+    assert "[1/2] " in out and "[2/2] " in out and "left" in out
     assert out.strip().splitlines()[-1].startswith("wrote out/kernels.h5")
 
 
@@ -65,10 +66,12 @@ def test_layout_and_provenance(readme_run, readme_model):
                 assert ds.attrs["dt"] == 2**-4 and ds.attrs["tau"] == 50.0
                 assert ds.attrs["units"] == units and ds.attrs["complete"]
         np.testing.assert_array_equal(f["probes/lfp/z"][...], np.linspace(1000, -200, 13))
-        for X in ("E", "I"):
-            task = f[f"tasks/E/{X}"]
-            assert task.attrs["complete"] and task.attrs["n_seg"] == 27
-            assert task.attrs["wall_time_s"] > 0
+        assert f.attrs["write_path"] == "serial" and f.attrs["ranks"] == 1
+    table = read_task_table(path)
+    assert sorted(table) == [("E", "E"), ("I", "E")]
+    for row in table.values():
+        assert row["complete"] == 1 and row["n_seg"] == 27 and row["rank"] == 0
+        assert row["wall_time_s"] > 0 and row["cost_estimate"] > 0
 
 
 def test_file_holds_the_engine_kernels(readme_run, readme_model):
@@ -91,21 +94,23 @@ def test_default_output_path_and_no_silent_overwrite(tmp_path):
     again = run_cli(README_PARAMS, cwd=tmp_path)
     assert again.returncode == 2
     assert "exists" in again.stderr and "--overwrite" in again.stderr
+    assert "--resume" in again.stderr
     assert default.stat().st_mtime_ns == stamp
     forced = run_cli(README_PARAMS, "--overwrite", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
 
 
 def test_incomplete_kernel_is_refused(tmp_path, readme_model):
-    from lfpk_hpc.store import KernelStore
+    from lfpk_hpc.store import KernelStore, ProbeInfo
 
     path = tmp_path / "partial.h5"
-    store = KernelStore(
-        path,
-        readme_model,
-        probe_units={"lfp": "mV", "cdm": "nA*um"},
-        probe_channels={"lfp": 13, "cdm": 3},
-    )
+    probes = [
+        ProbeInfo("lfp", "GaussCylinderPotential", "mV", 13),
+        ProbeInfo("cdm", "CurrentDipoleMoment", "nA*um", 3),
+    ]
+    tasks = readme_model.tasks()
+    header = {"dt": 2**-4, "tau": 50.0, "params_hash": readme_model.hash()}
+    store = KernelStore(path, header, probes, tasks, tasks, 1601)
     store.close()
     with pytest.raises(StoreError, match="not complete"):
         read_kernel(path, "lfp", "E", "E")

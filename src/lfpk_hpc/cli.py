@@ -1,6 +1,11 @@
-"""Command line: ``python -m lfpk_hpc PARAMS [--out FILE]``.
+"""Command line.
 
-Exit codes: 0 success, 1 a run that failed, 2 bad input (arguments, params file).
+    python -m lfpk_hpc PARAMS [--out FILE] [--resume | --overwrite]     (= run)
+    python -m lfpk_hpc plan PARAMS [--ranks N] [--out FILE]
+    mpirun -n 64 python -m lfpk_hpc PARAMS ...
+
+Exit codes: 0 success, 1 a run that failed, 2 bad input (arguments, params file,
+an output file that exists or cannot be resumed).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_OUT_DIR = "kernels"
+SUBCOMMANDS = ("run", "plan")
 
 
 def default_out(params: str) -> Path:
@@ -17,49 +23,172 @@ def default_out(params: str) -> Path:
     return Path(DEFAULT_OUT_DIR) / (Path(params).stem + ".h5")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m lfpk_hpc",
+        prog="python -m lfpk_hpc [run]",
         description="Compute the spike-signal kernels H_YX of every (X, Y) pathway and probe "
-        "of a params file and write them to one HDF5 file.",
+        "of a params file and write them to one HDF5 file. Under mpirun/srun the tasks are "
+        "spread over all ranks. Other commands: plan.",
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same parameters in --out "
+        "(starts a new run if there is nothing to continue)",
+    )
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--write-path",
+        choices=("auto", "mpio", "rank0"),
+        default="auto",
+        help="with several ranks: parallel HDF5 (mpio) or sending results to rank 0 "
+        "(rank0); auto uses mpio when h5py is built with MPI",
+    )
     return p
+
+
+def _plan_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lfpk_hpc plan",
+        description="Print the tasks of a params file with cost estimates and the expected "
+        "schedule on N ranks, without simulating. Measured task times of an earlier run "
+        "(--out, default kernels/<params name>.h5) replace the estimates.",
+    )
+    p.add_argument("params")
+    p.add_argument("--ranks", type=int, default=1, help="number of MPI ranks (default 1)")
+    p.add_argument("--out", help="kernels file of an earlier run with measured task times")
+    return p
+
+
+def _error(msg: str, code: int) -> int:
+    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    args = _parser().parse_args(argv)
+    command = "run"
+    if argv and argv[0] in SUBCOMMANDS:
+        command, argv = argv[0], argv[1:]
+    if command == "plan":
+        return _plan(_plan_parser().parse_args(argv))
+    return _run(_run_parser().parse_args(argv))
 
-    from .params import ParamsError, load
+
+def _load(params: str):
+    from .params import load
+
+    return load(params)
+
+
+def _run(args) -> int:
+    from . import scheduler
+
+    # MPI (when launched with mpirun/srun) is initialised before NEURON is imported
+    comm = scheduler.world_comm()
+    rank = comm.Get_rank() if comm is not None else 0
+
+    from .params import ParamsError
 
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    def fail(msg: str, code: int) -> int:
+        return _error(msg, code) if rank == 0 else code
+
     try:
-        model = load(args.params)
+        model = _load(args.params)
     except ParamsError as exc:
-        print(f"lfpk_hpc: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), 2)
     out = Path(args.out) if args.out else default_out(args.params)
 
     from .mechanisms import MechanismError
-    from .scheduler import run_kernels
     from .store import StoreError
 
     try:
-        run_kernels(model, out, overwrite=args.overwrite, log=log)
-    except ParamsError as exc:
-        print(f"lfpk_hpc: error: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"lfpk_hpc: error: {exc}", file=sys.stderr)
-        return 2
+        scheduler.run_kernels(
+            model,
+            out,
+            comm=comm,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            write_path=args.write_path,
+            log=log,
+        )
+    except (ParamsError, StoreError) as exc:
+        return fail(str(exc), 2)
+    except scheduler.TaskError as exc:
+        return fail(str(exc), 1)
     except MechanismError as exc:
-        print(f"lfpk_hpc: error: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc), 1)
+    return 0
+
+
+def _plan(args) -> int:
+    from .params import ParamsError
+
+    if args.ranks < 1:
+        return _error(f"--ranks = {args.ranks} is invalid: must be >= 1", 2)
+    try:
+        model = _load(args.params)
+    except ParamsError as exc:
+        return _error(str(exc), 2)
+    from . import cost
+
+    pairs = model.tasks()
+    tasks = [(X, Y) for X, Y in pairs if model.connection(X, Y).C > 0]
+    out = Path(args.out) if args.out else default_out(args.params)
+    measured, note = {}, "no earlier run found: all costs are estimates"
+    if out.exists():
+        from .store import read_task_table
+
+        try:
+            import h5py
+
+            with h5py.File(out, "r") as f:
+                same = f.attrs.get("params_hash") == model.hash()
+            if same:
+                table = read_task_table(out)
+                measured = {k: v["wall_time_s"] for k, v in table.items() if v["complete"]}
+                note = f"measured task times from {out} ({len(measured)} tasks)"
+            else:
+                note = f"{out} was made with other parameters: all costs are estimates"
+        except Exception as exc:  # an unreadable file only loses the measurements
+            note = f"{out} is unreadable ({type(exc).__name__}): all costs are estimates"
+    costs = cost.estimate(model, tasks, measured)
+    print(
+        f"plan for model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks"
+        + (
+            f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
+            if len(pairs) > len(tasks)
+            else ""
+        )
+    )
+    print(note)
+    print(f"{'task':>16} {'segments':>9} {'steps':>8} {'seconds':>9}  source")
+    by_key = {(t.X, t.Y): t for t in costs}
+    for key in cost.order(costs):
+        t = by_key[key]
+        print(f"{t.X + '->' + t.Y:>16} {t.n_seg:>9} {t.steps:>8} {t.seconds:>9.3f}  {t.source}")
+    seconds = [t.seconds for t in costs]
+    n = args.ranks
+    makespan, eff = cost.efficiency(seconds, n)
+    print(f"total work {sum(seconds):.2f} s; the largest task {max(seconds, default=0):.2f} s")
+    print(
+        f"schedule on {n} rank{'s' if n > 1 else ''}: dynamic, longest first, every rank "
+        f"computing (shared MPI counter, no coordinator rank)"
+    )
+    print(f"  expected makespan {makespan:.2f} s, parallel efficiency {eff:.2f}")
+    if n > 1:
+        m2, _ = cost.efficiency(seconds, n - 1)
+        e2 = sum(seconds) / (n * m2) if m2 > 0 else 1.0
+        print(
+            f"  (with one coordinating rank and {n - 1} workers: makespan {m2:.2f} s, "
+            f"efficiency {e2:.2f})"
+        )
+    if n > len(tasks):
+        print(f"  {n - len(tasks)} ranks get no task and wait at the end")
     return 0

@@ -1,47 +1,108 @@
-"""The kernels file (HDF5): layout, provenance and completion flags.
+"""The kernels file (HDF5) and its crash-safe checkpoints.
 
-Layout::
+Layout of the kernels file::
 
     /                      attrs: format, lfpk_hpc_version, neuron_version, lfpy_version,
-                                  lfpykit_version, h5py_version, python_version,
-                                  model_name, params_hash, params_json, dt, tau, created
+                                  lfpykit_version, h5py_version, python_version, model_name,
+                                  params_hash, params_json, dt, tau, created,
+                                  ranks, wall_time_s, write_path, complete
     /kernels/<probe>/<Y>/<X>   float64 (channels, 2·tau/dt + 1), lags −tau..tau
-                               attrs: dt (ms), tau (ms), units, complete (bool)
+                               attrs: dt (ms), tau (ms), units, complete (bool), zero_connection
     /probes/<probe>            attrs: type, units, n_channels (+ dataset z, µm, for LFP probes)
-    /tasks/<Y>/<X>             attrs: complete, rank, wall_time_s, n_seg, timings_json
+    /tasks/{X,Y,complete,rank,wall_time_s,n_seg,cost_estimate,timings}
+                               one row per task (pathways with C_YX > 0), in task order
 
-Every dataset is created (zero-filled, ``complete = False``) when the file is
-created; a kernel is marked complete only after its data are written, and the
-file is flushed after every task, so an interrupted file tells which kernels
-exist.
+Every dataset is created when the file is created (collectively with parallel
+HDF5). Pathways with C_YX = 0 are exact zeros from the start and are not tasks.
+Ranks write their kernels and their rows of ``/tasks`` independently; the
+per-kernel ``complete`` attributes and the run totals are written at the end.
+
+An HDF5 file whose writer is killed can be unreadable, so the durable record of a
+run is its checkpoint folder ``<out>.parts/``: one small file per finished task,
+written under a temporary name and renamed (atomic), plus ``manifest.json`` with
+the parameter hash. ``--resume`` rebuilds the kernels file from it (and from a
+readable earlier file) and computes only what is missing; a finished run removes
+the folder.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import os
 import platform
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .params import GaussCylinderProbe, Model
-
-__all__ = ["FORMAT", "KernelStore", "StoreError", "read_kernel", "read_kernels"]
+__all__ = [
+    "FORMAT",
+    "Checkpoints",
+    "KernelStore",
+    "ProbeInfo",
+    "StoreError",
+    "TaskRecord",
+    "read_kernel",
+    "read_kernels",
+    "read_task_table",
+]
 
 FORMAT = "lfpk_hpc.kernels/1"
+TIMING_KEYS = ("build", "setup", "simulate", "probes", "total")
 
 
 class StoreError(RuntimeError):
-    """The output file cannot be created or does not have the expected layout."""
+    """The output file cannot be created, resumed or read as asked."""
 
 
-def _versions() -> dict[str, str]:
+@dataclass(frozen=True)
+class ProbeInfo:
+    """What the store needs to know of a probe."""
+
+    name: str
+    type: str
+    units: str
+    n_channels: int
+    attrs: dict = field(default_factory=dict)
+    z: tuple[float, ...] | None = None
+
+
+@dataclass
+class TaskRecord:
+    """A finished task: its kernels (probe → array) and where/how it was computed."""
+
+    X: str
+    Y: str
+    kernels: dict[str, np.ndarray]
+    rank: int = 0
+    wall_time_s: float = 0.0
+    n_seg: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(cls, result, rank: int) -> TaskRecord:
+        return cls(
+            result.X,
+            result.Y,
+            result.kernels,
+            rank,
+            float(result.timings.get("total", 0.0)),
+            int(result.n_seg),
+            dict(result.timings),
+        )
+
+
+def header_attrs(model) -> dict:
+    """Root attributes describing how a file was made (compute on one rank, broadcast)."""
     import h5py
 
     from . import __version__
 
     out = {
+        "format": FORMAT,
         "lfpk_hpc_version": __version__,
         "h5py_version": h5py.__version__,
         "python_version": platform.python_version(),
@@ -53,93 +114,137 @@ def _versions() -> dict[str, str]:
     ):
         try:
             out[key] = __import__(mod).__version__
-        except Exception:  # pragma: no cover - a missing package is recorded as such
+        except Exception:  # pragma: no cover - recorded as such
             out[key] = "unavailable"
+    out["model_name"] = model.name
+    out["params_hash"] = model.hash()
+    out["params_json"] = model.to_json()
+    out["dt"] = float(model.kernel.dt)
+    out["tau"] = float(model.kernel.tau)
+    out["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return out
 
 
 class KernelStore:
-    """Writes the kernels of ``model`` to one HDF5 file (single writer)."""
+    """One kernels file, written by rank 0 alone or by every rank (``mpio``).
+
+    With ``mpio`` every rank must make the same calls to the constructor and to
+    :meth:`finalize`; :meth:`write` is independent (any rank, any time).
+    """
 
     def __init__(
         self,
-        path: str | Path,
-        model: Model,
-        probe_units: dict[str, str],
-        probe_channels: dict[str, int],
+        path,
+        header: dict,
+        probes: list[ProbeInfo],
+        pairs,
+        tasks,
+        n_lags: int,
         *,
-        overwrite: bool = False,
+        comm=None,
+        mpio: bool = False,
+        costs=None,
     ):
         import h5py
 
         self.path = Path(path)
-        self.model = model
-        if self.path.exists() and not overwrite:
-            raise StoreError(
-                f"output file {str(self.path)!r} exists; choose another --out or pass --overwrite"
-            )
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        ks = model.kernel
-        n_lags = int(2 * ks.tau // ks.dt + 1)
-        self._file = f = h5py.File(self.path, "w")
-        f.attrs["format"] = FORMAT
-        for key, value in _versions().items():
+        self.mpio = mpio
+        self.tasks = list(tasks)
+        self._row = {t: i for i, t in enumerate(self.tasks)}
+        self.probes = probes
+        self.pairs = list(pairs)
+        if mpio:
+            self._file = f = h5py.File(self.path, "w", driver="mpio", comm=comm)
+        else:
+            self._file = f = h5py.File(self.path, "w")
+        for key, value in header.items():
             f.attrs[key] = value
-        f.attrs["model_name"] = model.name
-        f.attrs["params_hash"] = model.hash()
-        f.attrs["params_json"] = model.to_json()
-        f.attrs["dt"] = ks.dt
-        f.attrs["tau"] = ks.tau
-        f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        for spec in model.probes:
-            g = f.create_group(f"probes/{spec.name}")
-            g.attrs["type"] = type(spec).__name__
-            g.attrs["units"] = probe_units[spec.name]
-            g.attrs["n_channels"] = probe_channels[spec.name]
-            if isinstance(spec, GaussCylinderProbe):
-                g.create_dataset("z", data=np.asarray(spec.z, dtype=float)).attrs["units"] = "um"
-                for key in ("sigma", "R", "sigma_z"):
-                    g.attrs[key] = getattr(spec, key)
-            for X, Y in model.tasks():
+        f.attrs["complete"] = False
+        dt, tau = header["dt"], header["tau"]
+        for p in probes:
+            g = f.create_group(f"probes/{p.name}")
+            g.attrs["type"] = p.type
+            g.attrs["units"] = p.units
+            g.attrs["n_channels"] = p.n_channels
+            for key, value in p.attrs.items():
+                g.attrs[key] = value
+            if p.z is not None:
+                g.create_dataset("z", data=np.asarray(p.z, dtype=float)).attrs["units"] = "um"
+            for X, Y in self.pairs:
                 ds = f.create_dataset(
-                    f"kernels/{spec.name}/{Y}/{X}",
-                    shape=(probe_channels[spec.name], n_lags),
+                    f"kernels/{p.name}/{Y}/{X}",
+                    shape=(p.n_channels, n_lags),
                     dtype="f8",
                     fillvalue=0.0,
                 )
-                ds.attrs["dt"] = ks.dt
-                ds.attrs["tau"] = ks.tau
-                ds.attrs["units"] = probe_units[spec.name]
-                ds.attrs["complete"] = False
-        for X, Y in model.tasks():
-            f.create_group(f"tasks/{Y}/{X}").attrs["complete"] = False
-        f.flush()
+                ds.attrs["dt"] = dt
+                ds.attrs["tau"] = tau
+                ds.attrs["units"] = p.units
+                zero = (X, Y) not in self._row
+                ds.attrs["complete"] = zero
+                ds.attrs["zero_connection"] = zero
+        n = len(self.tasks)
+        names = max([len(s.encode()) for t in self.tasks for s in t] + [1])
+        g = f.create_group("tasks")
+        g.create_dataset(
+            "X",
+            data=np.array([t[0].encode() for t in self.tasks], dtype=f"S{names}")
+            if n
+            else np.zeros(0, dtype="S1"),
+        )
+        g.create_dataset(
+            "Y",
+            data=np.array([t[1].encode() for t in self.tasks], dtype=f"S{names}")
+            if n
+            else np.zeros(0, dtype="S1"),
+        )
+        g.create_dataset("complete", shape=(n,), dtype="i1", fillvalue=0)
+        g.create_dataset("rank", shape=(n,), dtype="i4", fillvalue=-1)
+        g.create_dataset("wall_time_s", shape=(n,), dtype="f8", fillvalue=np.nan)
+        g.create_dataset("n_seg", shape=(n,), dtype="i4", fillvalue=0)
+        g.create_dataset(
+            "cost_estimate",
+            data=np.asarray(
+                [costs.get(t, np.nan) if costs else np.nan for t in self.tasks], dtype="f8"
+            ),
+        )
+        ds = g.create_dataset("timings", shape=(n, len(TIMING_KEYS)), dtype="f8", fillvalue=np.nan)
+        ds.attrs["columns"] = ",".join(TIMING_KEYS)
+        ds.attrs["units"] = "s"
+        if not mpio:
+            f.flush()
 
-    def write(self, result, *, rank: int = 0) -> None:
-        """Write the kernels of one finished task, mark them complete, flush."""
+    def write(self, rec: TaskRecord) -> None:
+        """Write one finished task's kernels and its row of /tasks."""
         f = self._file
-        for name, H in result.kernels.items():
-            ds = f[f"kernels/{name}/{result.Y}/{result.X}"]
+        i = self._row[(rec.X, rec.Y)]
+        for name, H in rec.kernels.items():
+            ds = f[f"kernels/{name}/{rec.Y}/{rec.X}"]
             if ds.shape != H.shape:
                 raise StoreError(
-                    f"kernel {name}/{result.Y}/{result.X} has shape {H.shape}, "
+                    f"kernel {name}/{rec.Y}/{rec.X} has shape {H.shape}, "
                     f"the file expects {ds.shape}"
                 )
             ds[...] = H
-            ds.attrs["complete"] = True
-        g = f[f"tasks/{result.Y}/{result.X}"]
-        g.attrs["rank"] = rank
-        g.attrs["wall_time_s"] = result.timings.get("total", 0.0)
-        g.attrs["n_seg"] = result.n_seg
-        g.attrs["timings_json"] = json.dumps(result.timings)
-        g.attrs["complete"] = True
-        f.flush()
+        g = f["tasks"]
+        g["rank"][i] = rec.rank
+        g["wall_time_s"][i] = rec.wall_time_s
+        g["n_seg"][i] = rec.n_seg
+        g["timings"][i] = [rec.timings.get(k, np.nan) for k in TIMING_KEYS]
+        g["complete"][i] = 1
+        if not self.mpio:
+            f.flush()
 
-    def finish(self, **attrs) -> None:
+    def finalize(self, complete: set, **attrs) -> None:
+        """Set every kernel's ``complete`` flag and the run totals (collective)."""
+        f = self._file
+        for p in self.probes:
+            for X, Y in self.pairs:
+                done = (X, Y) not in self._row or (X, Y) in complete
+                f[f"kernels/{p.name}/{Y}/{X}"].attrs["complete"] = done
         for key, value in attrs.items():
-            self._file.attrs[key] = value
-        self.close()
+            f.attrs[key] = value
+        f.attrs["complete"] = all(t in complete for t in self.tasks)
 
     def close(self) -> None:
         if self._file is not None:
@@ -147,7 +252,145 @@ class KernelStore:
             self._file = None
 
 
-def read_kernel(path: str | Path, probe: str, Y: str, X: str) -> np.ndarray:
+# --------------------------------------------------------------------------- checkpoints
+
+
+class Checkpoints:
+    """The folder ``<out>.parts/``: one atomically written file per finished task."""
+
+    def __init__(self, out):
+        self.dir = Path(str(out) + ".parts")
+
+    def exists(self) -> bool:
+        return self.dir.is_dir()
+
+    def _manifest(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def init(self, params_hash: str) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self._manifest().exists():
+            _atomic_write(
+                self._manifest(),
+                json.dumps({"format": FORMAT, "params_hash": params_hash}).encode(),
+            )
+
+    def params_hash(self) -> str | None:
+        try:
+            return json.loads(self._manifest().read_text())["params_hash"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _file(self, X, Y) -> Path:
+        key = hashlib.sha1((X + "\0" + Y).encode()).hexdigest()[:16]
+        return self.dir / f"task_{key}.npz"
+
+    def write(self, rec: TaskRecord) -> None:
+        meta = {
+            "X": rec.X,
+            "Y": rec.Y,
+            "rank": rec.rank,
+            "wall_time_s": rec.wall_time_s,
+            "n_seg": rec.n_seg,
+            "timings": rec.timings,
+            "probes": sorted(rec.kernels),
+        }
+        arrays = {f"kernel_{i}": rec.kernels[name] for i, name in enumerate(meta["probes"])}
+        path = self._file(rec.X, rec.Y)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def load_all(self) -> dict[tuple[str, str], TaskRecord]:
+        out = {}
+        for path in sorted(self.dir.glob("task_*.npz")):
+            try:
+                with np.load(path) as z:
+                    meta = json.loads(z["meta"].tobytes().decode())
+                    kernels = {name: z[f"kernel_{i}"] for i, name in enumerate(meta["probes"])}
+            except Exception:  # a file that is not whole is not a checkpoint
+                continue
+            out[(meta["X"], meta["Y"])] = TaskRecord(
+                meta["X"],
+                meta["Y"],
+                kernels,
+                meta["rank"],
+                meta["wall_time_s"],
+                meta["n_seg"],
+                meta["timings"],
+            )
+        return out
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_task_table(path) -> dict[tuple[str, str], dict]:
+    """Rows of /tasks: (X, Y) → {complete, rank, wall_time_s, n_seg, cost_estimate}."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        g = f["tasks"]
+        cols = {k: g[k][...] for k in ("complete", "rank", "wall_time_s", "n_seg", "cost_estimate")}
+        keys = list(
+            zip([x.decode() for x in g["X"][...]], [y.decode() for y in g["Y"][...]], strict=True)
+        )
+    return {k: {c: v[i].item() for c, v in cols.items()} for i, k in enumerate(keys)}
+
+
+def load_complete(path, params_hash: str) -> dict[tuple[str, str], TaskRecord]:
+    """The complete tasks of an earlier kernels file with the same parameter hash.
+
+    Raises :class:`StoreError` if the hash differs; ``OSError`` if unreadable.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        found = f.attrs.get("params_hash")
+        if found != params_hash:
+            raise StoreError(
+                f"cannot resume {str(path)!r}: it was made with other parameters (params hash "
+                f"{str(found)[:12]}, these parameters {params_hash[:12]}); use another --out or "
+                "--overwrite"
+            )
+        g = f["tasks"]
+        out = {}
+        for i, (X, Y) in enumerate(zip(g["X"][...], g["Y"][...], strict=True)):
+            if not g["complete"][i]:
+                continue
+            X, Y = X.decode(), Y.decode()
+            kernels = {p: f[f"kernels/{p}/{Y}/{X}"][...] for p in f["kernels"]}
+            timings = dict(
+                zip(g["timings"].attrs["columns"].split(","), g["timings"][i].tolist(), strict=True)
+            )
+            out[(X, Y)] = TaskRecord(
+                X,
+                Y,
+                kernels,
+                int(g["rank"][i]),
+                float(g["wall_time_s"][i]),
+                int(g["n_seg"][i]),
+                timings,
+            )
+    return out
+
+
+def read_kernel(path, probe: str, Y: str, X: str) -> np.ndarray:
     """One kernel H_YX of ``probe`` (channels, lags); refuses an incomplete one."""
     import h5py
 
@@ -161,7 +404,7 @@ def read_kernel(path: str | Path, probe: str, Y: str, X: str) -> np.ndarray:
         return ds[...]
 
 
-def read_kernels(path: str | Path) -> dict[tuple[str, str, str], np.ndarray]:
+def read_kernels(path) -> dict[tuple[str, str, str], np.ndarray]:
     """Every complete kernel: (probe, Y, X) → array (channels, lags)."""
     import h5py
 

@@ -1,0 +1,132 @@
+"""Cost estimates of kernel tasks and the expected schedule on N ranks.
+
+The cost of an (X, Y) task is segments(Y) × simulated steps; it is turned into
+seconds with a rough per-segment-step rate measured on the development machine
+(2 cores, 2026), or replaced by the measured wall time of an earlier run. The
+schedule is what the dynamic longest-first self-scheduling of
+:mod:`lfpk_hpc.scheduler` does when the costs are right: each task, in order of
+decreasing cost, goes to the rank that becomes free first.
+
+Segment counts of generated (stick) morphologies follow LFPy's d_lambda rule
+without NEURON; morphology files are loaded into NEURON (no simulation).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from .params import Model
+
+__all__ = ["TaskCost", "estimate", "schedule", "segments"]
+
+#: seconds per (segment × time step), and per task (build, set-up, probes); rough
+SECONDS_PER_SEGMENT_STEP = 1e-7
+SECONDS_PER_TASK = 0.02
+
+
+def _stick_nseg(L: float, diam: float, Ra: float, cm: float, f: float, d_lambda=0.1) -> int:
+    lam = 1e5 * math.sqrt(diam / (4 * math.pi * f * Ra * cm))  # µm, AC length constant
+    return int((L / (d_lambda * lam) + 0.9) / 2) * 2 + 1
+
+
+def segments(model: Model, Y: str) -> int:
+    """Number of segments of Y's cell (d_lambda rule at the cell's lambda_f)."""
+    cell = model.population(Y).cell
+    path = model.morphology_path(Y)
+    if path is None:
+        total = 0
+        for s in cell.morphology:
+            L = math.dist(s.start, s.end)
+            total += _stick_nseg(L, s.diam, cell.Ra, cell.cm, cell.lambda_f)
+        return total
+    import LFPy
+
+    from .cells import delete_all_sections
+
+    try:
+        c = LFPy.Cell(
+            morphology=str(path),
+            Ra=cell.Ra,
+            cm=cell.cm,
+            nsegs_method="lambda_f",
+            lambda_f=cell.lambda_f,
+            delete_sections=True,
+        )
+        n = int(c.totnsegs)
+        del c
+    finally:
+        delete_all_sections()
+    return n
+
+
+#: segments assumed for a morphology file that does not load (its task will fail anyway)
+FALLBACK_SEGMENTS = 1000
+
+
+@dataclass(frozen=True)
+class TaskCost:
+    X: str
+    Y: str
+    n_seg: int
+    steps: int
+    seconds: float
+    source: str  # "estimate" or "measured"
+
+
+def estimate(model: Model, tasks, measured: dict | None = None) -> list[TaskCost]:
+    """Cost of each task; ``measured`` maps (X, Y) → wall seconds of an earlier run.
+
+    Unmeasured tasks are estimated and, when some tasks were measured, scaled by
+    the median ratio measured/estimated so that both kinds compare.
+    """
+    from .kernel import simulated_duration
+
+    ks = model.kernel
+    steps = int(round(simulated_duration(ks) / ks.dt))
+    nseg, unknown = {}, set()
+    for Y in sorted({Y for _, Y in tasks}):
+        try:
+            nseg[Y] = segments(model, Y)
+        except Exception:  # reported by the task that builds the cell
+            nseg[Y] = FALLBACK_SEGMENTS
+            unknown.add(Y)
+    raw = {t: SECONDS_PER_TASK + SECONDS_PER_SEGMENT_STEP * nseg[t[1]] * steps for t in tasks}
+    measured = {t: v for t, v in (measured or {}).items() if t in raw and v and v > 0}
+    scale = 1.0
+    if measured:
+        ratios = sorted(measured[t] / raw[t] for t in measured)
+        scale = ratios[len(ratios) // 2]
+    out = []
+    for t in tasks:
+        if t in measured:
+            out.append(TaskCost(t[0], t[1], nseg[t[1]], steps, measured[t], "measured"))
+        else:
+            source = "guess (morphology did not load)" if t[1] in unknown else "estimate"
+            out.append(TaskCost(t[0], t[1], nseg[t[1]], steps, raw[t] * scale, source))
+    return out
+
+
+def order(costs: list[TaskCost]) -> list[tuple[str, str]]:
+    """Tasks longest first (ties keep the model's task order)."""
+    idx = sorted(range(len(costs)), key=lambda i: (-costs[i].seconds, i))
+    return [(costs[i].X, costs[i].Y) for i in idx]
+
+
+def schedule(seconds: list[float], ranks: int) -> tuple[float, list[float]]:
+    """Makespan and per-rank busy time of longest-first list scheduling."""
+    loads = [0.0] * max(ranks, 1)
+    heap = [(0.0, r) for r in range(len(loads))]
+    for s in sorted(seconds, reverse=True):
+        t, r = heapq.heappop(heap)
+        loads[r] = t + s
+        heapq.heappush(heap, (loads[r], r))
+    return (max(loads) if seconds else 0.0), loads
+
+
+def efficiency(seconds: list[float], ranks: int) -> tuple[float, float]:
+    """(makespan, parallel efficiency = total work / (ranks × makespan))."""
+    makespan, _ = schedule(seconds, ranks)
+    total = sum(seconds)
+    return makespan, (total / (ranks * makespan) if makespan > 0 else 1.0)

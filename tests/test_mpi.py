@@ -1,0 +1,156 @@
+"""Real MPI ranks: same kernels for any rank count and either write path; failures."""
+
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+from conftest import ROOT, assert_same_kernel_files, lfpk, mpi_env, mpirun_command
+
+pytestmark = pytest.mark.mpi
+
+HAGEN = ROOT / "params" / "hagen2022.py"  # 4 tasks with two different cells
+
+
+def run(cmd, cwd, timeout=240):
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=mpi_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return proc
+
+
+@pytest.fixture(scope="module")
+def serial_file(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("serial")
+    proc = run(lfpk(HAGEN, "--out", "k.h5"), cwd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cwd / "k.h5"
+
+
+@pytest.mark.parametrize(
+    "ranks,write_path",
+    [(1, "auto"), (2, "mpio"), (2, "rank0"), (3, "auto"), (5, "rank0"), (5, "mpio")],
+    ids=lambda v: str(v),
+)
+def test_same_file_for_any_rank_count_and_write_path(serial_file, tmp_path, ranks, write_path):
+    if write_path == "mpio" and not h5py.get_config().mpi:
+        pytest.skip("h5py is built without MPI: no parallel HDF5 write path")
+    proc = run(mpirun_command(ranks, HAGEN, "--out", "k.h5", "--write-path", write_path), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = tmp_path / "k.h5"
+    assert_same_kernel_files(serial_file, out)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["ranks"] == ranks
+        expected = (
+            "serial"
+            if ranks == 1
+            else ("mpio" if write_path in ("mpio", "auto") and h5py.get_config().mpi else "rank0")
+        )
+        assert f.attrs["write_path"] == expected
+        used = set(f["tasks/rank"][...].tolist())
+        assert used <= set(range(ranks)) and -1 not in used
+    # 5 ranks for 4 tasks: one rank has nothing to do and still finishes cleanly
+    assert proc.stdout.count(" done on rank ") == 4
+    assert not (tmp_path / "k.h5.parts").exists()
+
+
+def error_line(stderr):
+    """Our one-line error (mpirun adds its own lines after it)."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("lfpk_hpc: error:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def _variant(tmp_path, body):
+    params = tmp_path / "variant_params.py"
+    params.write_text(
+        "import dataclasses, importlib.util\n"
+        "from lfpk_hpc.params import Placement, norm\n"
+        f"spec = importlib.util.spec_from_file_location('h', {str(HAGEN)!r})\n"
+        "h = importlib.util.module_from_spec(spec); spec.loader.exec_module(h)\n" + body
+    )
+    return params
+
+
+def _clean(tmp_path):
+    for f in tmp_path.glob("k.h5*"):
+        subprocess.run(["rm", "-rf", str(f)], check=True)
+
+
+@pytest.mark.parametrize("launch", ["serial", "mpirun -n 2"])
+def test_failing_task_names_the_pathway_and_keeps_finished_kernels(tmp_path, launch):
+    """E->I places its synapses on sections the I cell does not have: that task fails
+    after the (longer, so earlier) E tasks have finished."""
+    params = _variant(
+        tmp_path,
+        (
+            "axon = Placement(('axon',), (norm(0.0, 50.0),))\n"
+            "cons = tuple(dataclasses.replace(c, placement=axon)"
+            " if (c.pre, c.post) == ('E', 'I') else c for c in h.model.connections)\n"
+            "model = dataclasses.replace(h.model, connections=cons)\n"
+        ),
+    )
+    cmd = (
+        lfpk(params, "--out", "k.h5")
+        if launch == "serial"
+        else mpirun_command(2, params, "--out", "k.h5", "--write-path", "rank0")
+    )
+    proc = run(cmd, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = error_line(proc.stderr)
+    assert err.startswith("lfpk_hpc: error: task E->I failed on rank ")
+    assert "placement.sections = ('axon',)" in err and "--resume" in err
+    with h5py.File(tmp_path / "k.h5", "r") as f:
+        assert not f.attrs["complete"]
+        done = {
+            (x.decode(), y.decode())
+            for x, y, c in zip(
+                f["tasks/X"][...], f["tasks/Y"][...], f["tasks/complete"][...], strict=True
+            )
+            if c
+        }
+        assert done == {("E", "E"), ("I", "E")}
+        for X, Y in done:
+            assert f[f"kernels/lfp/{Y}/{X}"].attrs["complete"]
+            assert np.abs(f[f"kernels/lfp/{Y}/{X}"][...]).max() > 0
+        assert not f["kernels/lfp/I/E"].attrs["complete"]
+    assert (tmp_path / "k.h5.parts").is_dir()  # checkpoints stay for --resume
+
+
+def test_broken_morphology_fails_with_neurons_reason(tmp_path):
+    (tmp_path / "broken.hoc").write_text("create soma\nsoma { this is not hoc }\n")
+    params = _variant(
+        tmp_path,
+        (
+            "pops = tuple(dataclasses.replace(p, cell=dataclasses.replace(p.cell, "
+            "morphology='broken.hoc')) if p.name == 'I' else p for p in h.model.populations)\n"
+            "model = dataclasses.replace(h.model, populations=pops)\n"
+        ),
+    )
+    proc = run(mpirun_command(2, params, "--out", "k.h5"), tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = error_line(proc.stderr)
+    assert err.startswith("lfpk_hpc: error: task ") and "->I failed on rank" in err
+    assert "hoc_Load_file broken.hoc" in err
+
+
+def test_serial_launch_works_without_mpi4py(tmp_path):
+    code = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "from lfpk_hpc.cli import main\n"
+        f"sys.exit(main([{str(HAGEN)!r}, '--out', 'k.h5']))\n"
+    )
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "write path serial" in proc.stdout
