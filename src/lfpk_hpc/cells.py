@@ -68,30 +68,33 @@ def _collect_geometry(cell) -> None:
     seg.x ∓ 1/(2·nseg) (rounded to 6 decimals), exactly LFPy's rule, with one
     ``np.interp`` per section and coordinate instead of one NEURON call per point.
     """
-    n = cell.totnsegs
+    sections = list(cell.allseclist)
+    nsegs = np.array([sec.nseg for sec in sections])
+    n = int(nsegs.sum())
+    first = np.concatenate([[0], np.cumsum(nsegs)[:-1]])
+    # seg.x as NEURON computes it, and LFPy's segment ends in normalised arc length
+    rel = np.arange(n) - np.repeat(first, nsegs)
+    nseg_of = np.repeat(nsegs, nsegs)
+    mid = (rel + 0.5) / nseg_of
+    half = 1.0 / 2 / nseg_of
+    x0 = (mid - half).round(decimals=6)
+    x1 = (mid + half).round(decimals=6)
     ends = {c: np.zeros((n, 2)) for c in "xyz"}
     area = np.zeros(n)
     diam = np.zeros(n)
     length = np.zeros(n)
-    i = 0
-    for sec in cell.allseclist:
-        nseg = sec.nseg
+    for sec, i, nseg in zip(sections, first, nsegs, strict=True):
         n3d = sec.n3d()
         if n3d > 0:
             pts = np.array([(sec.arc3d(k), sec.x3d(k), sec.y3d(k), sec.z3d(k)) for k in range(n3d)])
             arc = pts[:, 0] / sec.L
-            half = 1.0 / 2 / nseg
-            mid = (np.arange(nseg) + 0.5) / nseg  # seg.x as NEURON computes it
-            x0 = (mid - half).round(decimals=6)
-            x1 = (mid + half).round(decimals=6)
+            query = np.concatenate([x0[i : i + nseg], x1[i : i + nseg]])
             for col, c in enumerate("xyz", start=1):
-                ends[c][i : i + nseg, 0] = np.interp(x0, arc, pts[:, col])
-                ends[c][i : i + nseg, 1] = np.interp(x1, arc, pts[:, col])
+                ends[c][i : i + nseg].T.flat[:] = np.interp(query, arc, pts[:, col])
             for j, seg in enumerate(sec):
                 area[i + j] = seg.area()
                 diam[i + j] = seg.diam
             length[i : i + nseg] = sec.L / nseg
-        i += nseg
     cell.x, cell.y, cell.z = ends["x"], ends["y"], ends["z"]
     cell.area, cell.d, cell.length = area, diam, length
     # the soma position as LFPy defines it (mean of the soma segments' midpoints)
@@ -275,6 +278,9 @@ def build_cell(
     deleted first.
     """
     global _LIVE
+    from .mechanisms import load_mechanisms
+
+    load_mechanisms()  # lfpk_drive (a no-op once loaded)
     if _LIVE is not None:
         _LIVE.delete()
     tmp = None

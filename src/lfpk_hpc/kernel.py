@@ -60,11 +60,19 @@ __all__ = [
 # --------------------------------------------------------------------------- numpy helpers
 
 
+def _pdf(dist: Distribution, x: np.ndarray) -> np.ndarray:
+    """``dist.frozen().pdf(x)`` without freezing (which formats the docstring of a new
+    distribution object every time: ~0.5 ms per call)."""
+    import scipy.stats as st
+
+    return getattr(st, dist.name).pdf(x, **dict(dist.params))
+
+
 def delay_kernel(delay: Distribution, dt: float, tau: float) -> np.ndarray:
     """Delay distribution sampled at lags linspace(−tau, tau, 2·tau//dt + 1) (ms),
     normalised to sum 1."""
     t = np.linspace(-tau, tau, int(2 * tau // dt + 1))
-    h = delay.frozen().pdf(t)
+    h = _pdf(delay, t)
     return h / h.sum()
 
 
@@ -72,7 +80,7 @@ def multapse_mean(multapses: Distribution) -> float:
     """Mean synapses per connection: the continuous pdf evaluated at 1..99,
     normalised, as a discrete distribution (LFPykernels' convention)."""
     k = np.arange(1, 100)
-    pk = multapses.frozen().pdf(k)
+    pk = _pdf(multapses, k)
     pk = pk / pk.sum()
     return float(np.sum(k * pk))
 
@@ -180,7 +188,7 @@ def synapse_density(
     for dist, weight in zip(placement.depth, placement.weights, strict=True):
         params = dict(dist.params)
         params["scale"] = np.sqrt(params["scale"] ** 2 + pop_scale**2)
-        mod += Distribution(dist.name, params).frozen().pdf(z) * weight
+        mod += _pdf(Distribution(dist.name, params), z) * weight
     p = np.zeros(geometry.n_seg)
     p[allowed] = geometry.area[allowed] * mod
     total = p.sum()
