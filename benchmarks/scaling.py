@@ -1,0 +1,101 @@
+"""Parallel scaling of the kernel run: 1 vs 2 MPI ranks, and the plan for 64.
+
+    .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
+
+For each params file (default: params/potjans.py if present, else the biggest
+models shipped with the repo) it runs ``mpirun -n R python -m lfpk_hpc PARAMS``
+for every R, reads the run's wall time from the kernels file (``wall_time_s``:
+from start-up of the scheduler to the closed file, without Python's own start)
+and the command's total time, and prints speed-up and parallel efficiency
+against the 1-rank run of the same invocation. It then predicts the efficiency
+at --predict ranks from the measured per-task times (longest-first schedule).
+Not a test: numbers depend on the machine (2 cores here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def run(params: Path, ranks: int, workdir: Path) -> tuple[float, float, dict]:
+    import h5py
+
+    from lfpk_hpc.store import read_task_table
+
+    out = workdir / f"{params.stem}-n{ranks}.h5"
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    cmd = [
+        "mpirun",
+        "-n",
+        str(ranks),
+        "--oversubscribe",
+        sys.executable,
+        "-m",
+        "lfpk_hpc",
+        str(params),
+        "--out",
+        str(out),
+        "--overwrite",
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    total = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    with h5py.File(out, "r") as f:
+        wall = float(f.attrs["wall_time_s"])
+    return wall, total, read_task_table(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("params", nargs="*")
+    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--predict", type=int, default=64)
+    args = p.parse_args()
+    from lfpk_hpc import cost
+
+    if args.params:
+        files = [Path(x) for x in args.params]
+    elif (ROOT / "params" / "potjans.py").exists():
+        files = [ROOT / "params" / "potjans.py"]
+    else:
+        files = [ROOT / "params" / "hagen2022.py", ROOT / "tests" / "data" / "many_tasks.py"]
+    print(
+        f"{'model':>14} {'ranks':>5} {'run s':>8} {'cmd s':>8} {'speed-up':>9} "
+        f"{'efficiency':>10} {'(cmd)':>7}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for params in files:
+            base = None
+            table = None
+            for r in args.ranks:
+                wall, total, tab = run(params, r, Path(tmp))
+                if base is None:
+                    base, table = (wall, total), tab
+                s, s_cmd = base[0] / wall, base[1] / total
+                print(
+                    f"{params.stem:>14} {r:>5} {wall:>8.2f} {total:>8.2f} {s:>9.2f} "
+                    f"{s / r:>10.2f} {s_cmd / r:>7.2f}"
+                )
+            seconds = [row["wall_time_s"] for row in table.values()]
+            m, eff = cost.efficiency(seconds, args.predict)
+            m1, _ = cost.efficiency(seconds, 1)
+            print(
+                f"{params.stem:>14} plan for {args.predict} ranks from measured task times: "
+                f"{len(seconds)} tasks, makespan {m:.2f} s (1 rank: {m1:.2f} s), "
+                f"efficiency {eff:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

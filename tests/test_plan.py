@@ -1,0 +1,65 @@
+"""Cost estimates and the longest-first schedule, against hand-computed values."""
+
+import subprocess
+
+import pytest
+from conftest import ROOT, lfpk
+
+from lfpk_hpc import cost, params
+
+
+def test_longest_first_schedule_by_hand():
+    # LPT on 2 ranks: 3|3, then 2 -> r0 (5), 2 -> r1 (5), 2 -> r0 (7)
+    makespan, loads = cost.schedule([2, 3, 2, 3, 2], 2)
+    assert makespan == 7 and sorted(loads) == [5, 7]
+    m, eff = cost.efficiency([2, 3, 2, 3, 2], 2)
+    assert eff == pytest.approx(12 / 14)
+    # more ranks than tasks: the longest task is the makespan
+    assert cost.schedule([1.0, 4.0], 8)[0] == 4.0
+    assert cost.efficiency([], 4) == (0.0, 1.0)
+
+
+def test_stick_segments_follow_the_d_lambda_rule():
+    # LFPy/NEURON give 27 segments for the README cell (tests/test_reference.py)
+    model = params.load(ROOT / "params" / "lfpykernels_readme.py")
+    assert cost.segments(model, "E") == 27
+    hagen = params.load(ROOT / "params" / "hagen2022.py")
+    assert cost.segments(hagen, "I") == 11
+
+
+def test_measured_times_replace_estimates_and_scale_the_rest():
+    model = params.load(ROOT / "params" / "hagen2022.py")
+    tasks = model.tasks()
+    est = {(c.X, c.Y): c for c in cost.estimate(model, tasks)}
+    measured = {("E", "E"): 10 * est[("E", "E")].seconds}
+    mixed = {(c.X, c.Y): c for c in cost.estimate(model, tasks, measured)}
+    assert (
+        mixed[("E", "E")].source == "measured" and mixed[("E", "E")].seconds == measured[("E", "E")]
+    )
+    assert mixed[("I", "I")].seconds == pytest.approx(10 * est[("I", "I")].seconds)
+    assert cost.order(list(mixed.values()))[0] == ("E", "E")
+
+
+def test_plan_command(tmp_path):
+    proc = subprocess.run(
+        lfpk("plan", ROOT / "params" / "hagen2022.py", "--ranks", "3"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "4 tasks" in out and "all costs are estimates" in out
+    assert "every rank computing" in out and "parallel efficiency" in out
+    assert "one coordinating rank and 2 workers" in out
+    # plan imports no NEURON simulation machinery for stick cells
+    assert "numprocs" not in out
+    bad = subprocess.run(
+        lfpk("plan", ROOT / "params" / "hagen2022.py", "--ranks", "0"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "--ranks = 0" in bad.stderr
