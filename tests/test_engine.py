@@ -46,6 +46,9 @@ def test_cell_is_rebuilt_when_other_code_changed_neuron(readme_model):
     assert not engine._cell.alive()
     _assert_same(engine.compute("I", "E").kernels, ref)
     del foreign
+    # the cell keeps its pointers to i_membrane_; switching fast_imem off frees them
+    h.CVode().use_fast_imem(0)
+    _assert_same(engine.compute("I", "E").kernels, ref)
     engine.close()
 
 

@@ -396,10 +396,10 @@ class KernelEngine:
         h_delta = delay_kernel(con.delay, ks.dt, ks.tau)
         t_setup = time.perf_counter()
 
-        imem = cell.simulate(drive, ks.dt)
+        signals = cell.simulate(drive, ks.dt, transform=M)  # M @ imem
         t_sim = time.perf_counter()
 
-        H = window_kernel(M @ imem, i_x, h_delta, n_tau)
+        H = window_kernel(signals, i_x, h_delta, n_tau)
         kernels, row = {}, 0
         for probe in self.probes:
             kernels[probe.name] = np.ascontiguousarray(H[row : row + probe.n_channels])
