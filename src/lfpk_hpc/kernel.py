@@ -34,6 +34,7 @@ The engine knows nothing of MPI or files; numpy helpers here do not need NEURON.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -112,11 +113,13 @@ def simulated_duration(settings, at_rest: bool = True) -> float:
     return settings.tau if at_rest else settings.t_X + settings.tau
 
 
+@functools.lru_cache(maxsize=64)
 def exp2syn_course(tau1: float, tau2: float, dt: float, n: int, start: int) -> np.ndarray:
     """Current (nA) of an ``Exp2SynI`` of weight 1 nA that receives an event at the
     step ``start``, during each of ``n`` steps of ``dt`` (ms): i = B − A, with the
     states updated by NEURON's ``cnexp`` rule as mod/exp2syni.mod compiles it
-    (zero before the event; zero in the step of the event, when A = B)."""
+    (zero before the event; zero in the step of the event, when A = B).
+    The result is cached and read-only."""
     if tau1 / tau2 > 0.9999:
         tau1 = 0.9999 * tau2
     tp = (tau1 * tau2) / (tau2 - tau1) * math.log(tau2 / tau1)
@@ -129,6 +132,7 @@ def exp2syn_course(tau1: float, tau2: float, dt: float, n: int, start: int) -> n
         out[k] = b - a
         a = a + c1 * (0.0 - a)
         b = b + c2 * (0.0 - b)
+    out.flags.writeable = False
     return out
 
 
