@@ -252,8 +252,8 @@ class KernelEngine:
         self.model = model
         self.log = log or (lambda *a, **k: None)
         self.probes: list[LinearProbe] = [make_probe(p) for p in model.probes]
+        # per (Y, probe name); a rebuilt cell of Y has the same geometry
         self._matrices: dict[tuple[str, str], np.ndarray] = {}
-        self._geometry: dict[str, SegmentGeometry] = {}
         self._cell = None  # PassiveCell of population self._cell_Y
         self._cell_Y: str | None = None
 
@@ -313,7 +313,7 @@ class KernelEngine:
     def _cell_of(self, Y: str):
         """The cell of Y in NEURON, built (with its effective leak) if needed."""
         if self._cell_Y == Y and self._cell is not None and self._cell.alive():
-            return self._cell, False
+            return self._cell
         self.close()
         from .cells import build_cell
 
@@ -355,8 +355,7 @@ class KernelEngine:
                 f"other mechanisms): simulating the warm-up t_X = {ks.t_X} ms"
             )
         self._cell, self._cell_Y = cell, Y
-        self._geometry.setdefault(Y, geometry)
-        return cell, True
+        return cell
 
     def _matrix_all(self, Y: str, geometry: SegmentGeometry) -> np.ndarray:
         """Every probe's transformation matrix, stacked (all channels, segments)."""
@@ -372,7 +371,7 @@ class KernelEngine:
         model, ks = self.model, self.model.kernel
         X, Y = con.pre, con.post
         pop_y = model.population(Y)
-        cell, built = self._cell_of(Y)
+        cell = self._cell_of(Y)
         geometry = cell.geometry
         t_build = time.perf_counter()
         M = self._matrix_all(Y, geometry)
