@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, rel_diff, shared_path
 
 from lfpk_hpc import params
-from lfpk_hpc.kernel import KernelEngine, exp2syn_course, simulated_duration
+from lfpk_hpc.kernel import KernelEngine, simulated_duration
 
 
 def _assert_same(a, b):
@@ -85,30 +85,41 @@ def test_cell_not_at_rest_is_simulated_with_the_warmup(readme_model):
     assert rel_diff(wrong["cdm"], H["cdm"]) > 1e-3
 
 
-def test_drive_equals_exp2syni_point_processes():
-    """mod/lfpk_drive.mod with exp2syn_course injects what one Exp2SynI per segment
-    injects after an event at t = 0."""
+@pytest.mark.parametrize("model_name", ["Exp2SynI", "ExpSynI"])
+def test_drive_equals_point_processes(model_name):
+    """mod/lfpk_drive.mod with the drive course injects what one Exp2SynI (or
+    ExpSynI) point process per segment injects after an event at t = 0."""
     from neuron import h
 
     from lfpk_hpc import mechanisms
     from lfpk_hpc.cells import build_cell
+    from lfpk_hpc.kernel import drive_course
+    from lfpk_hpc.params import Synapse
 
     mechanisms.load_mechanisms()
     model = params.load(ROOT / "params" / "lfpykernels_readme.py")
     dt, n = 2**-4, 400
+    syn = (
+        Synapse("Exp2SynI", 1.0, 0.2, 1.8)
+        if model_name == "Exp2SynI"
+        else Synapse("ExpSynI", 1.0, 0.0, 0.5)
+    )
     cell = build_cell(
         model.population("E").cell, morphology_path=None, z=0.0, e_pas=-65.0, v_init=-65.0
     )
     rng = np.random.default_rng(0)
     w = rng.uniform(-0.1, 0.1, cell.n_seg)  # nA
     cell.set_drive(w * 1e2 / cell.geometry.area)
-    drive = cell.simulate(exp2syn_course(0.2, 1.8, dt, n + 1, 0), dt)
+    drive = cell.simulate(drive_course(syn, dt, n + 1, 0), dt)
 
     cell.set_drive(np.zeros(cell.n_seg))
     syns, cons = [], []
     for seg, wi in zip(cell.segments, w, strict=True):
-        s = h.Exp2SynI(seg)
-        s.tau1, s.tau2 = 0.2, 1.8
+        s = getattr(h, model_name)(seg)
+        if model_name == "Exp2SynI":
+            s.tau1, s.tau2 = syn.tau1, syn.tau2
+        else:
+            s.tau = syn.tau2
         nc = h.NetCon(None, s)
         nc.weight[0] = wi
         syns.append(s)

@@ -22,8 +22,8 @@ from .params import Model
 __all__ = ["TaskCost", "estimate", "schedule", "segments"]
 
 #: seconds per (segment × time step), and per task (build, set-up, probes); rough
-SECONDS_PER_SEGMENT_STEP = 1e-7
-SECONDS_PER_TASK = 0.02
+SECONDS_PER_SEGMENT_STEP = 2e-8
+SECONDS_PER_TASK = 0.005
 
 
 def _stick_nseg(L: float, diam: float, Ra: float, cm: float, f: float, d_lambda=0.1) -> int:

@@ -136,6 +136,29 @@ def exp2syn_course(tau1: float, tau2: float, dt: float, n: int, start: int) -> n
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def expsyn_course(tau: float, dt: float, n: int, start: int) -> np.ndarray:
+    """Current (nA) of an ``ExpSynI`` of weight 1 nA that receives an event at the
+    step ``start``, during each of ``n`` steps of ``dt`` (ms): i = −A, with A
+    updated by NEURON's ``cnexp`` rule as mod/expsyni.mod compiles it. The result
+    is cached and read-only."""
+    c = 1.0 - math.exp(dt * (-1.0 / tau))
+    out = np.zeros(n)
+    a = 1.0
+    for k in range(start, n):
+        out[k] = -a
+        a = a + c * (0.0 - a)
+    out.flags.writeable = False
+    return out
+
+
+def drive_course(syn: Synapse, dt: float, n: int, start: int) -> np.ndarray:
+    """The per-step current (nA) of a unit-weight synapse of ``syn``'s model."""
+    if syn.model == "ExpSynI":
+        return expsyn_course(syn.tau2, dt, n, start)
+    return exp2syn_course(syn.tau1, syn.tau2, dt, n, start)
+
+
 def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -> np.ndarray:
     """Kernels (channels, 2·n_tau + 1) from signals ``data`` (channels, samples)
     with the event at sample ``i_x``: LFPykernels' steps (convolution with the
@@ -395,7 +418,7 @@ class KernelEngine:
             i_x = 0  # nothing happens before the event: start there
         else:
             i_x = int(round(ks.t_X / ks.dt))
-        drive = exp2syn_course(syn.tau1, syn.tau2, ks.dt, i_x + n_tau + 1, i_x)
+        drive = drive_course(syn, ks.dt, i_x + n_tau + 1, i_x)
         h_delta = delay_kernel(con.delay, ks.dt, ks.tau)
         t_setup = time.perf_counter()
 

@@ -42,6 +42,7 @@ __all__ = [
     "Section",
     "Synapse",
     "load",
+    "exp_psc",
     "norm",
     "truncnorm",
     "validate",
@@ -72,7 +73,7 @@ def _fail(param: str, value, allowed: str):
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
 
 #: synapse models: name -> (conductance based?, unit of the weight)
-SYNAPSE_MODELS = {"Exp2Syn": (True, "µS"), "Exp2SynI": (False, "nA")}
+SYNAPSE_MODELS = {"Exp2Syn": (True, "µS"), "Exp2SynI": (False, "nA"), "ExpSynI": (False, "nA")}
 
 #: morphology file types LFPy can load
 MORPHOLOGY_SUFFIXES = (".hoc", ".swc", ".asc", ".xml")
@@ -96,6 +97,11 @@ class Distribution:
         import scipy.stats as st
 
         return getattr(st, self.name)(**dict(self.params))
+
+
+def exp_psc(weight: float, tau: float) -> Synapse:
+    """Current-based exponential synapse (ExpSynI): −weight·exp(−t/tau) nA."""
+    return Synapse("ExpSynI", weight, 0.0, tau)
 
 
 def truncnorm(loc: float, scale: float, a: float = -math.inf, b: float = math.inf):
@@ -176,7 +182,8 @@ class Synapse:
     ``model`` ``"Exp2Syn"``: conductance-based, ``weight`` in µS, reversal ``e`` (mV);
     linearised around Vrest for the kernels. ``"Exp2SynI"``: current-based,
     ``weight`` in nA (peak current −weight). Rise/decay time constants ``tau1`` <
-    ``tau2`` in ms.
+    ``tau2`` in ms. ``"ExpSynI"``: current-based exponential current
+    −weight·exp(−t/tau2) (nA), as in Potjans & Diesmann (2014); ``tau1`` must be 0.
     """
 
     model: str
@@ -426,8 +433,13 @@ def _check_synapse(param, syn, g_eff):
     if syn.model not in SYNAPSE_MODELS:
         _fail(f"{param}.model", syn.model, f"allowed: {', '.join(SYNAPSE_MODELS)}")
     _finite(f"{param}.weight", syn.weight)
-    t1 = _positive(f"{param}.tau1", syn.tau1)
-    t2 = _positive(f"{param}.tau2", syn.tau2)
+    if syn.model == "ExpSynI":
+        if syn.tau1 != 0:
+            _fail(f"{param}.tau1", syn.tau1, "must be 0 for ExpSynI (single exponential)")
+        t1, t2 = -1.0, _positive(f"{param}.tau2", syn.tau2)
+    else:
+        t1 = _positive(f"{param}.tau1", syn.tau1)
+        t2 = _positive(f"{param}.tau2", syn.tau2)
     if t1 >= t2:
         _fail(f"{param}.tau1", syn.tau1, f"must be smaller than tau2 = {syn.tau2} ms")
     if syn.conductance_based:

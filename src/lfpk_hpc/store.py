@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 FORMAT = "lfpk_hpc.kernels/1"
-TIMING_KEYS = ("build", "setup", "simulate", "probes", "total")
+TIMING_KEYS = ("build", "matrix", "setup", "simulate", "probes", "total")
 
 
 class StoreError(RuntimeError):
