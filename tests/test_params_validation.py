@@ -73,6 +73,12 @@ def probe(i, **changes):
     probes[i] = replace(probes[i], **changes)
     return replace(base, probes=tuple(probes))
 
+
+# base with the E cell below the cortical surface (soma at loc µm) and an EEG probe
+def eeg(loc=-1100.0, **changes):
+    m = population(0, geometry=replace(base.populations[0].geometry, loc=loc))
+    return replace(m, probes=m.probes + (FourSphereEEGProbe("eeg", **changes),))
+
 """
 
 #: line number of the first line after HEADER
@@ -179,6 +185,77 @@ CASES = [
         "probes[lfp].z",
         "('a', 1.0)",
         ("contact depths",),
+    ),
+    # EEG probe (four-sphere head model)
+    Case(
+        "eeg-radii-not-increasing",
+        "model = eeg(radii=(79000.0, 85000.0, 80000.0, 90000.0))",
+        "probes[eeg].radii",
+        "(79000.0, 85000.0, 80000.0, 90000.0)",
+        ("0 < brain < CSF < skull < scalp",),
+    ),
+    Case(
+        "eeg-radii-three",
+        "model = eeg(radii=(79000.0, 85000.0, 90000.0))",
+        "probes[eeg].radii",
+        "(79000.0, 85000.0, 90000.0)",
+        ("4 outer radii (µm) of brain, CSF, skull and scalp",),
+    ),
+    Case(
+        "eeg-radii-negative",
+        "model = eeg(radii=(-1.0, 80000.0, 85000.0, 90000.0))",
+        "probes[eeg].radii",
+        "(-1.0, 80000.0, 85000.0, 90000.0)",
+        ("0 < brain",),
+    ),
+    Case(
+        "eeg-sigma-zero",
+        "model = eeg(sigmas=(0.3, 1.5, 0.0, 0.3))",
+        "probes[eeg].sigmas",
+        "(0.3, 1.5, 0.0, 0.3)",
+        ("conductivities (S/m)", "each > 0"),
+    ),
+    Case(
+        "eeg-sigmas-three",
+        "model = eeg(sigmas=(0.3, 1.5, 0.015))",
+        "probes[eeg].sigmas",
+        "(0.3, 1.5, 0.015)",
+        ("the 4 conductivities",),
+    ),
+    Case(
+        "eeg-no-electrodes",
+        "model = eeg(electrodes=())",
+        "probes[eeg].electrodes",
+        "()",
+        ("non-empty tuple of (x, y, z) positions (µm)",),
+    ),
+    Case(
+        "eeg-electrode-two-coordinates",
+        "model = eeg(electrodes=((0.0, 90000.0),))",
+        "probes[eeg].electrodes",
+        "((0.0, 90000.0),)",
+        ("(x, y, z) positions (µm)",),
+    ),
+    Case(
+        "eeg-electrode-outside-scalp",
+        "model = eeg(electrodes=((0.0, 0.0, 90000.0), (0.0, 0.0, 91000.0)))",
+        "probes[eeg].electrodes[1]",
+        "(0.0, 0.0, 91000.0)",
+        ("91000 µm from the head centre", "scalp surface (radii[3] = 90000 µm)"),
+    ),
+    Case(
+        "eeg-electrode-inside-brain",
+        "model = eeg(electrodes=((0.0, 50000.0, 0.0),))",
+        "probes[eeg].electrodes[0]",
+        "(0.0, 50000.0, 0.0)",
+        ("brain surface (radii[0] = 79000 µm)",),
+    ),
+    Case(
+        "eeg-soma-above-the-surface",
+        "model = eeg(loc=0.0)",
+        "populations[E].geometry.loc",
+        "0.0",
+        ("below the cortical surface", "EEG probe 'eeg'"),
     ),
     Case(
         "vrest-not-a-number",

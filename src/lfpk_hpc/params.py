@@ -32,6 +32,7 @@ __all__ = [
     "CurrentDipoleProbe",
     "Distribution",
     "Extrinsic",
+    "FourSphereEEGProbe",
     "GaussCylinderProbe",
     "Geometry",
     "KernelSettings",
@@ -263,6 +264,35 @@ class CurrentDipoleProbe:
 
 
 @dataclass(frozen=True)
+class FourSphereEEGProbe:
+    """EEG: the potential (mV) at ``electrodes`` of a four-sphere head model
+    (LFPykit's ``FourSphereVolumeConductor``: the corrected formulas of Næss et al.
+    2017) from the kernel's current dipole moment.
+
+    ``radii``: outer radii (µm) of brain, CSF, skull and scalp, concentric about the
+    origin; ``sigmas``: their conductivities (S/m); ``electrodes``: (x, y, z) positions
+    (µm, head centre at the origin), each on or inside the scalp and not inside the
+    brain (radii[0] ≤ |r| ≤ radii[3]). The cortex of the kernels has its surface at
+    z = 0 µm and z < 0 below it; its dipole sits at (0, 0, radii[0] + soma depth) and
+    points along z (radially), see :class:`lfpk_hpc.probes.FourSphereEEG`.
+
+    Defaults: one electrode on top of the scalp; the radii 7.9, 8.0, 8.5, 9.0 cm of
+    Næss S, Chintaluri C, Ness TV, Dale AM, Einevoll GT, Wójcik DK (2017), Corrected
+    Four-Sphere Head Model for EEG Signals, Front Hum Neurosci 11:490,
+    doi:10.3389/fnhum.2017.00490 (their code, github.com/Neuroinflab/fourspheremodel,
+    parameters.py), and the conductivities of LFPykit's ``FourSphereVolumeConductor``
+    (its defaults and docstring example, 0.6.2), which keep Næss et al.'s ratios (CSF
+    5 × brain, skull brain / 20 — the first of their three skull cases —, scalp =
+    brain) with brain 0.3 S/m (Næss et al.: 1/300 S/cm ≈ 0.333 S/m).
+    """
+
+    name: str
+    radii: tuple[float, float, float, float] = (79000.0, 80000.0, 85000.0, 90000.0)
+    sigmas: tuple[float, float, float, float] = (0.3, 1.5, 0.015, 0.3)
+    electrodes: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 90000.0),)
+
+
+@dataclass(frozen=True)
 class KernelSettings:
     """Kernel computation settings.
 
@@ -287,7 +317,9 @@ class KernelSettings:
         return float(self.Vrest)
 
 
-Probe = GaussCylinderProbe | CurrentDipoleProbe
+Probe = GaussCylinderProbe | CurrentDipoleProbe | FourSphereEEGProbe
+#: the probe spec classes of a params file
+PROBE_TYPES = (GaussCylinderProbe, CurrentDipoleProbe, FourSphereEEGProbe)
 
 
 @dataclass(frozen=True)
@@ -371,7 +403,7 @@ class Model:
 def _plain(obj):
     if is_dataclass(obj):
         d = {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
-        if isinstance(obj, (GaussCylinderProbe, CurrentDipoleProbe)):
+        if isinstance(obj, PROBE_TYPES):
             d["type"] = type(obj).__name__
         return d
     if isinstance(obj, Mapping):
@@ -617,8 +649,12 @@ def validate(model: Model) -> Model:
         _fail("model.probes", model.probes, "need at least one probe")
     pnames = []
     for probe in model.probes:
-        if not isinstance(probe, (GaussCylinderProbe, CurrentDipoleProbe)):
-            _fail("model.probes", probe, "entries must be GaussCylinderProbe or CurrentDipoleProbe")
+        if not isinstance(probe, PROBE_TYPES):
+            _fail(
+                "model.probes",
+                probe,
+                "entries must be GaussCylinderProbe, CurrentDipoleProbe or FourSphereEEGProbe",
+            )
         if not isinstance(probe.name, str) or not _NAME.match(probe.name):
             _fail(
                 "probes.name", probe.name, "must start with a letter and use A-Z a-z 0-9 _ ( ) + -"
@@ -637,7 +673,66 @@ def validate(model: Model) -> Model:
             _positive(f"{p}.sigma", probe.sigma)
             _positive(f"{p}.R", probe.R)
             _positive(f"{p}.sigma_z", probe.sigma_z)
+        if isinstance(probe, FourSphereEEGProbe):
+            _check_eeg(probe, model)
     return model
+
+
+#: relative tolerance of "on the scalp" (electrode positions computed from angles)
+SCALP_RTOL = 1e-9
+
+
+def _check_eeg(probe: FourSphereEEGProbe, model: Model) -> None:
+    """The head model, the electrodes and the dipole positions of an EEG probe
+    (what LFPykit's ``FourSphereVolumeConductor`` requires, checked up front)."""
+    p = f"probes[{probe.name}]"
+    radii = _float_array(f"{p}.radii", probe.radii, "4 radii (µm)")
+    if (
+        radii.shape != (4,)
+        or not np.all(np.isfinite(radii))
+        or not radii[0] > 0
+        or not np.all(np.diff(radii) > 0)
+    ):
+        _fail(
+            f"{p}.radii",
+            probe.radii,
+            "must be the 4 outer radii (µm) of brain, CSF, skull and scalp, "
+            "with 0 < brain < CSF < skull < scalp",
+        )
+    sigmas = _float_array(f"{p}.sigmas", probe.sigmas, "4 conductivities (S/m)")
+    if sigmas.shape != (4,) or not np.all(np.isfinite(sigmas)) or not np.all(sigmas > 0):
+        _fail(
+            f"{p}.sigmas",
+            probe.sigmas,
+            "must be the 4 conductivities (S/m) of brain, CSF, skull and scalp, each > 0",
+        )
+    el = _float_array(f"{p}.electrodes", probe.electrodes, "a tuple of (x, y, z) positions (µm)")
+    if el.ndim != 2 or el.shape[0] == 0 or el.shape[1] != 3 or not np.all(np.isfinite(el)):
+        _fail(
+            f"{p}.electrodes",
+            probe.electrodes,
+            "must be a non-empty tuple of (x, y, z) positions (µm), e.g. ((0, 0, 90000),)",
+        )
+    for i, r in enumerate(np.linalg.norm(el, axis=1)):
+        if not radii[0] <= r <= radii[3] * (1 + SCALP_RTOL):
+            _fail(
+                f"{p}.electrodes[{i}]",
+                tuple(el[i].tolist()),
+                f"is {r:g} µm from the head centre; an electrode must lie between the brain "
+                f"surface (radii[0] = {radii[0]:g} µm) and the scalp surface "
+                f"(radii[3] = {radii[3]:g} µm)",
+            )
+    # the dipole of Y sits at radii[0] + soma depth, and the soma at geometry.loc
+    for Y in model.postsynaptic:
+        loc = model.population(Y).geometry.loc
+        if not -radii[0] < loc < 0:
+            _fail(
+                f"populations[{Y}].geometry.loc",
+                loc,
+                f"must be below the cortical surface, within (-{radii[0]:g}, 0) µm, with the "
+                f"EEG probe {probe.name!r}: the surface is at z = 0 µm and the dipole sits at "
+                f"radii[0] + soma depth, inside the brain",
+            )
 
 
 def _check_cell(param, cell, model, Y):

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import CurrentDipoleProbe, GaussCylinderProbe
+from .params import SCALP_RTOL, CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
 
-__all__ = ["CurrentDipoleMoment", "GaussCylinderPotential", "SegmentGeometry", "make_probe"]
+__all__ = [
+    "CurrentDipoleMoment",
+    "FourSphereEEG",
+    "GaussCylinderPotential",
+    "SegmentGeometry",
+    "make_probe",
+]
 
 
 @dataclass(frozen=True)
@@ -270,10 +276,119 @@ class GaussCylinderPotential(LinearProbe):
         return M / (np.pi * self.R**2)
 
 
+class FourSphereEEG(LinearProbe):
+    r"""EEG (mV) at scalp electrodes from the current dipole moment, in a four-sphere
+    head model (LFPykit's ``FourSphereVolumeConductor``).
+
+    The head: concentric spheres of brain, CSF, skull and scalp with outer ``radii``
+    (µm) and conductivities ``sigmas`` (S/m), air outside; the potential of a point
+    current dipole is the series solution of Næss et al. (2017), Corrected
+    Four-Sphere Head Model for EEG Signals, Front Hum Neurosci 11:490
+    (doi:10.3389/fnhum.2017.00490), as implemented in LFPykit 0.6.2.
+
+    Where the dipole sits: the kernels' cortex has its surface at z = 0 µm and
+    z < 0 below it, and is placed on the top of the brain sphere, so the z axis of
+    the cell is the radial direction of the head. The dipole of a postsynaptic
+    population sits at :math:`(0, 0, r_\mathrm{brain} + z_d)` with :math:`z_d` the
+    depth of the cell's soma: the mean of the segment midpoints of the sections
+    whose names contain ``soma`` (LFPy's soma position), or, for a cell without
+    such a section, the mean of all segment midpoints. :math:`z_d` must be < 0
+    (inside the brain; LFPykit requires :math:`|r_d| < r_\mathrm{brain}`).
+
+    The matrix: the kernel dipole has only a z component,
+    :math:`P_z = \sum_n z_n I_n` (:class:`CurrentDipoleMoment`), so with
+    :math:`m_z` the potential per unit z-dipole (mV per nA·µm) at each electrode
+    for that location,
+
+    .. math:: M_{en} = m_{z,e} \, z_n, \qquad V = M I = m_z P_z
+
+    (z_n: segment midpoints, µm). :math:`m_z` is computed once per dipole
+    location (LFPykit's series for one radial unit dipole) and cached.
+
+    Units: LFPykit's p / (4π σ r²) with p in nA·µm, σ in S/m and r in µm is in mV
+    (nA·µm / (S/m · µm²) = 1e-9 A / 1e-6 S = 1e-3 V), so M is in mV per nA.
+
+    Electrodes within a relative 1e-9 outside the scalp (positions computed from
+    angles) are moved onto it, since LFPykit rejects any r > radii[3].
+    """
+
+    units = "mV"
+
+    def __init__(
+        self,
+        name: str,
+        radii=(79000.0, 80000.0, 85000.0, 90000.0),
+        sigmas=(0.3, 1.5, 0.015, 0.3),
+        electrodes=((0.0, 0.0, 90000.0),),
+    ):
+        super().__init__(name)
+        self.radii = np.asarray(radii, dtype=float)
+        self.sigmas = np.asarray(sigmas, dtype=float)
+        el = np.array(electrodes, dtype=float).reshape(-1, 3)
+        r = np.linalg.norm(el, axis=1)
+        outside = (r > self.radii[3]) & (r <= self.radii[3] * (1 + SCALP_RTOL))
+        el[outside] *= (self.radii[3] / r[outside])[:, None]
+        self.electrodes = el
+        self._m_z: dict[float, np.ndarray] = {}
+        self._conductor = None
+
+    @property
+    def n_channels(self) -> int:
+        return self.electrodes.shape[0]
+
+    @staticmethod
+    def soma_depth(geometry: SegmentGeometry) -> float:
+        """z_d (µm): mean midpoint depth of the soma segments (all segments if none)."""
+        z = geometry.z_mid
+        if geometry.section is not None:
+            soma = np.array(["soma" in name for name in geometry.section], dtype=bool)
+            if soma.any():
+                return float(z[soma].mean())
+        return float(z.mean())
+
+    def dipole_location(self, geometry: SegmentGeometry) -> np.ndarray:
+        """(0, 0, radii[0] + z_d) µm, the dipole's position in the head."""
+        return np.array([0.0, 0.0, self.radii[0] + self.soma_depth(geometry)])
+
+    def conductor(self):
+        """LFPykit's ``FourSphereVolumeConductor`` of this head and these electrodes."""
+        if self._conductor is None:
+            from lfpykit.eegmegcalc import FourSphereVolumeConductor
+
+            self._conductor = FourSphereVolumeConductor(
+                self.electrodes, radii=self.radii.tolist(), sigmas=self.sigmas.tolist()
+            )
+        return self._conductor
+
+    def m_z(self, location: np.ndarray) -> np.ndarray:
+        """Potential (mV) at every electrode of a unit z-dipole (1 nA·µm) at
+        ``location`` (µm, on the z axis), shape (electrodes,)."""
+        location = np.asarray(location, dtype=float)
+        key = float(location[2])
+        if key not in self._m_z:
+            r_d = float(np.linalg.norm(location))
+            if not 0 < r_d < self.radii[0]:
+                raise ValueError(
+                    f"EEG probe {self.name!r}: the dipole at {tuple(location.tolist())} µm "
+                    f"(|r| = {r_d:g} µm) is not inside the brain sphere (radius "
+                    f"{self.radii[0]:g} µm); the soma must lie below the cortical surface "
+                    "at z = 0 µm"
+                )
+            p = np.array([[0.0], [0.0], [1.0]])
+            self._m_z[key] = self.conductor().get_dipole_potential(p, location)[:, 0].copy()
+        return self._m_z[key]
+
+    def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        m_z = self.m_z(self.dipole_location(geometry))
+        return m_z[:, None] * geometry.z_mid[None, :]
+
+
 def make_probe(spec) -> LinearProbe:
     """The probe implementation of a params-file probe spec."""
     if isinstance(spec, GaussCylinderProbe):
         return GaussCylinderPotential(spec.name, spec.z, spec.sigma, spec.R, spec.sigma_z)
     if isinstance(spec, CurrentDipoleProbe):
         return CurrentDipoleMoment(spec.name)
+    if isinstance(spec, FourSphereEEGProbe):
+        return FourSphereEEG(spec.name, spec.radii, spec.sigmas, spec.electrodes)
     raise TypeError(f"unknown probe spec {spec!r}")
