@@ -43,6 +43,7 @@ def lfpykernels_reference(tmp_path_factory):
             "readme",
             "current",
             "vrest_seg",
+            "expsyn",
         ],
         capture_output=True,
         text=True,

@@ -8,11 +8,16 @@ cases below to an .npz file:
     python tests/lfpykernels_reference.py OUT.npz CASE [CASE ...]
 
 Cases: readme (the LFPykernels README example), current (current-based synapses,
-g_eff off), vrest_seg (conductance-based, g_eff off, one Vrest per segment).
+g_eff off), vrest_seg (conductance-based, g_eff off, one Vrest per segment),
+expsyn (current-based exponential synapses ExpSynI, tau 0.5 ms, as in PD14; the
+ExpSynI mechanism is lfpk_hpc's mod/expsyni.mod, compiled beside LFPykernels'
+own Exp2SynI, since LFPykernels ships none).
 """
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
@@ -29,6 +34,7 @@ PKG = Path(lfpykernels.__file__).parent / "tests"
 # weights of the current-based case (nA); the vrest_seg profile (mV per µm of depth)
 CURRENT_WEIGHTS = {"E": 0.03, "I": -0.12}
 VREST_SLOPE = 0.004
+EXPSYN_TAU = 0.5  # ms
 
 
 def vrest_profile(z_mid):
@@ -43,7 +49,7 @@ def set_passive(cell, Vrest):
         sec.e_pas = Vrest
 
 
-def kernel_approx(conductance_based=True, current_weights=None):
+def kernel_approx(conductance_based=True, current_weights=None, expsyn=False):
     syn = [
         {"weight": 0.00012, "syntype": "Exp2Syn", "tau1": 0.2, "tau2": 1.8, "e": 0.0},
         {"weight": 0.002, "syntype": "Exp2Syn", "tau1": 0.1, "tau2": 9.0, "e": -80.0},
@@ -53,6 +59,10 @@ def kernel_approx(conductance_based=True, current_weights=None):
             d["syntype"] = "Exp2SynI"
             d["weight"] = current_weights[X]
             del d["e"]
+            if expsyn:
+                d["syntype"] = "ExpSynI"
+                del d["tau1"], d["tau2"]
+                d["tau"] = EXPSYN_TAU
     return lfpykernels.KernelApprox(
         X=["E", "I"],
         Y="E",
@@ -116,7 +126,11 @@ def probes():
 
 
 def main(out, cases):
-    neuron.load_mechanisms(str(ensure_compiled(PKG)))
+    mods = Path(tempfile.mkdtemp(prefix="lfpk_ref_mod_"))
+    shutil.copy(PKG / "exp2synI.mod", mods)
+    shutil.copy(Path(__file__).resolve().parents[1] / "mod" / "expsyni.mod", mods)
+    neuron.load_mechanisms(str(ensure_compiled(mods)))
+    shutil.rmtree(mods)
     result = {}
     for case in cases:
         for X in ("E", "I"):
@@ -127,6 +141,13 @@ def main(out, cases):
                 )
             elif case == "current":
                 ka = kernel_approx(conductance_based=False, current_weights=CURRENT_WEIGHTS)
+                H = ka.get_kernel(
+                    probes(), Vrest=-65.0, dt=2**-4, X=X, t_X=500.0, tau=50.0, g_eff=False
+                )
+            elif case == "expsyn":
+                ka = kernel_approx(
+                    conductance_based=False, current_weights=CURRENT_WEIGHTS, expsyn=True
+                )
                 H = ka.get_kernel(
                     probes(), Vrest=-65.0, dt=2**-4, X=X, t_X=500.0, tau=50.0, g_eff=False
                 )

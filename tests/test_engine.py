@@ -63,8 +63,26 @@ def test_warmup_shortcut_equals_simulating_the_warmup(readme_model):
             assert rel_diff(a.kernels[probe], b.kernels[probe]) < 1e-12
         assert a.timings["simulate"] < b.timings["simulate"]
     ks = readme_model.kernel
-    assert simulated_duration(ks) == ks.tau
+    assert simulated_duration(ks) == ks.tau + ks.dt
     assert simulated_duration(ks, at_rest=False) == ks.t_X + ks.tau
+
+
+def test_warmup_shortcut_with_instant_onset_synapses():
+    """ExpSynI currents jump at the event: the shortcut must still see a zero sample
+    at lag 0 (the pre-event state), as the full warm-up does, and Kirchhoff holds."""
+    from lfpk_hpc import pd14
+
+    model = pd14.build(scale=0.05)
+    short = KernelEngine(model)
+    exact = KernelEngine(model)
+    exact._exact_warmup = True
+    for X, Y in (("L4I", "L4E"), ("L23E", "L5E")):
+        a, b = short.compute(X, Y), exact.compute(X, Y)
+        for probe in a.kernels:
+            assert rel_diff(a.kernels[probe], b.kernels[probe]) < 1e-12
+    # the symmetric L4 stellate with uniform L4 input has no dipole moment
+    H = short.compute("L4I", "L4E").kernels["cdm"]
+    assert np.abs(H).max() < 1e-6 * np.abs(short.compute("L4I", "L23E").kernels["cdm"]).max()
 
 
 def test_cell_not_at_rest_is_simulated_with_the_warmup(readme_model):

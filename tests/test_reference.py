@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import rel_diff
-from lfpykernels_reference import CURRENT_WEIGHTS, vrest_profile
+from lfpykernels_reference import CURRENT_WEIGHTS, EXPSYN_TAU, vrest_profile
 
 from lfpk_hpc.kernel import KernelEngine
 from lfpk_hpc.params import CellModel, KernelSettings, Synapse
@@ -31,11 +31,14 @@ def test_readme_example_equals_lfpykernels(readme_kernels, lfpykernels_reference
         assert np.abs(H).max() == pytest.approx(1.8607e-2 if probe == "lfp" else 5.877e3, rel=1e-4)
 
 
-def _current_based(model):
-    """Current-based synapses (Exp2SynI, weights in nA) with g_eff off."""
+def _current_based(model, expsyn=False):
+    """Current-based synapses (Exp2SynI or ExpSynI, weights in nA) with g_eff off."""
     cons = tuple(
         dataclasses.replace(
-            c, synapse=Synapse("Exp2SynI", CURRENT_WEIGHTS[c.pre], c.synapse.tau1, c.synapse.tau2)
+            c,
+            synapse=Synapse("ExpSynI", CURRENT_WEIGHTS[c.pre], 0.0, EXPSYN_TAU)
+            if expsyn
+            else Synapse("Exp2SynI", CURRENT_WEIGHTS[c.pre], c.synapse.tau1, c.synapse.tau2),
         )
         for c in model.connections
     )
@@ -61,13 +64,15 @@ def _vrest_per_segment(model, z_mid):
     return dataclasses.replace(model, populations=pops, kernel=ks)
 
 
-@pytest.mark.parametrize("case", ["current", "vrest_seg"])
+@pytest.mark.parametrize("case", ["current", "vrest_seg", "expsyn"])
 @pytest.mark.parametrize("X", ["E", "I"])
 def test_own_configurations_equal_lfpykernels(readme_model, lfpykernels_reference, case, X):
     from lfpk_hpc.params import validate
 
     if case == "current":
         model = validate(_current_based(readme_model))
+    elif case == "expsyn":
+        model = validate(_current_based(readme_model, expsyn=True))
     else:
         model = validate(_vrest_per_segment(readme_model, lfpykernels_reference["vrest_seg/z_mid"]))
     result = KernelEngine(model).compute(X, "E")

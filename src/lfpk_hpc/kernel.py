@@ -110,7 +110,7 @@ def simulated_duration(settings, at_rest: bool = True) -> float:
     window tau after the event; any other cell from t = 0 over the warm-up t_X
     and the window, as LFPykernels does.
     """
-    return settings.tau if at_rest else settings.t_X + settings.tau
+    return settings.tau + settings.dt if at_rest else settings.t_X + settings.tau
 
 
 @functools.lru_cache(maxsize=64)
@@ -197,7 +197,9 @@ def synapse_density(
 
     Segments of sections whose names contain one of ``placement.sections``
     ("allsec": all) get area × Σ_k w_k·pdf_k(z_mid), each depth distribution's
-    scale widened to √(scale² + pop_scale²) for the spread of somata (µm).
+    scale widened to √(scale² + pop_scale²) for the spread of somata (µm) — exact
+    for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
+    instead convolved exactly with the Gaussian soma spread.
     """
     if "allsec" in placement.sections:
         allowed = np.ones(geometry.n_seg, dtype=bool)
@@ -213,6 +215,15 @@ def synapse_density(
     z = geometry.z_mid[allowed]
     mod = np.zeros(z.shape)
     for dist, weight in zip(placement.depth, placement.weights, strict=True):
+        if dist.name == "uniform" and pop_scale > 0:
+            # a layer [loc, loc + scale] seen by somata spread N(0, pop_scale): the
+            # exact convolution of the uniform density with that Gaussian
+            from scipy.special import ndtr
+
+            a = dist.params.get("loc", 0.0)
+            b = a + dist.params.get("scale", 1.0)
+            mod += (ndtr((z - a) / pop_scale) - ndtr((z - b) / pop_scale)) / (b - a) * weight
+            continue
         params = dict(dist.params)
         params["scale"] = np.sqrt(params["scale"] ** 2 + pop_scale**2)
         mod += _pdf(Distribution(dist.name, params), z) * weight
@@ -415,7 +426,11 @@ class KernelEngine:
         cell.set_drive(weights * (1.0e2 / geometry.area))
         n_tau = int(round(ks.tau / ks.dt))
         if cell.rest and not self._exact_warmup:
-            i_x = 0  # nothing happens before the event: start there
+            # nothing happens before the event: start one step before it, so that the
+            # sample at lag 0 is the pre-event state, as after a warm-up (the sample
+            # at t = 0 reflects finitialize, where an instantly rising current such
+            # as ExpSynI's would already show)
+            i_x = 1
         else:
             i_x = int(round(ks.t_X / ks.dt))
         drive = drive_course(syn, ks.dt, i_x + n_tau + 1, i_x)

@@ -205,7 +205,9 @@ class Placement:
     Segments of the sections whose names contain one of ``sections`` (``"allsec"``
     for all) receive synapses in proportion to membrane area times
     Σ_k weights[k]·pdf_k(z) of the ``depth`` distributions (absolute z, µm), each
-    widened by the population's soma spread (scale → √(scale² + geometry.scale²)).
+    widened by the population's soma spread (scale → √(scale² + geometry.scale²)),
+    except ``uniform`` ones (layers), which are convolved exactly with the Gaussian
+    soma spread.
     """
 
     sections: tuple[str, ...]
