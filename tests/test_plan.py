@@ -63,3 +63,30 @@ def test_plan_command(tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "--ranks = 0" in bad.stderr
+
+
+def test_units_keep_a_populations_tasks_together_unless_ranks_need_more():
+    C = cost.TaskCost
+    costs = [
+        C(X, Y, 10, 100, s, "estimate")
+        for X, Y, s in (
+            ("a", "Y1", 3.0),
+            ("b", "Y1", 1.0),
+            ("a", "Y2", 2.0),
+            ("b", "Y2", 2.0),
+            ("c", "Y2", 1.0),
+        )
+    ]
+    # 1 rank: 4 units wanted, 2 groups -> each group dealt into 2 pieces
+    one = cost.units(costs, 1)
+    assert sorted(map(sorted, one)) == sorted(
+        map(sorted, [[("a", "Y1")], [("b", "Y1")], [("a", "Y2"), ("c", "Y2")], [("b", "Y2")]])
+    )
+    # with few units per rank wanted, whole groups, longest first
+    whole = cost.units(costs, 1, per_rank=2)
+    assert whole == [[("a", "Y2"), ("b", "Y2"), ("c", "Y2")], [("a", "Y1"), ("b", "Y1")]]
+    # many ranks: single tasks, longest first
+    single = cost.units(costs, 8)
+    assert [u[0] for u in single][0] == ("a", "Y1") and all(len(u) == 1 for u in single)
+    # every task exactly once, and only those still to do
+    assert sorted(t for u in cost.units(costs, 3, todo={("b", "Y2")}) for t in u) == [("b", "Y2")]

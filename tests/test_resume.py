@@ -103,7 +103,10 @@ def test_resume_of_finished_or_absent_file(reference, tmp_path):
     assert_same_kernel_files(reference, tmp_path / "k.h5")
     # a finished file: nothing is computed again
     proc = run(lfpk(MANY, "--out", "k.h5", "--resume"), tmp_path)
-    assert proc.returncode == 0 and "0 tasks to compute, 16 already done" in proc.stdout
+    assert (
+        proc.returncode == 0
+        and "0 tasks to compute in 0 units (runs of one Y), 16 already done" in proc.stdout
+    )
     assert " done on rank " not in proc.stdout
     assert_same_kernel_files(reference, tmp_path / "k.h5")
 

@@ -2,6 +2,7 @@
 
     python -m lfpk_hpc PARAMS [--out FILE] [--resume | --overwrite]     (= run)
     python -m lfpk_hpc plan PARAMS [--ranks N] [--out FILE]
+    python -m lfpk_hpc plot KERNELS.h5 [--out FIGURE.png] [--probe NAME] [--tmax MS]
     mpirun -n 64 python -m lfpk_hpc PARAMS ...
 
 Exit codes: 0 success, 1 a run that failed, 2 bad input (arguments, params file,
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_OUT_DIR = "kernels"
-SUBCOMMANDS = ("run", "plan")
+SUBCOMMANDS = ("run", "plan", "plot")
 
 
 def default_out(params: str) -> Path:
@@ -28,7 +29,7 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="python -m lfpk_hpc [run]",
         description="Compute the spike-signal kernels H_YX of every (X, Y) pathway and probe "
         "of a params file and write them to one HDF5 file. Under mpirun/srun the tasks are "
-        "spread over all ranks. Other commands: plan.",
+        "spread over all ranks. Other commands: plan, plot.",
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
@@ -63,6 +64,22 @@ def _plan_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plot_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lfpk_hpc plot",
+        description="Draw the kernels of a kernels file: a grid of LFP kernels across depth "
+        "(rows Y, columns X) with the current dipole moment and EEG kernels beside it.",
+    )
+    p.add_argument("kernels", help="kernels file (HDF5) written by python -m lfpk_hpc")
+    p.add_argument("--out", help="output PNG (default: the kernels file with suffix .png)")
+    p.add_argument(
+        "--probe", help="probe drawn in the grid (default: the first Gauss-cylinder LFP probe)"
+    )
+    p.add_argument("--tmax", type=float, help="draw lags 0..TMAX ms (default: the kernels' tau)")
+    p.add_argument("--dpi", type=float, default=150.0, help="resolution (default 150)")
+    return p
+
+
 def _error(msg: str, code: int) -> int:
     print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
     return code
@@ -75,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         command, argv = argv[0], argv[1:]
     if command == "plan":
         return _plan(_plan_parser().parse_args(argv))
+    if command == "plot":
+        return _plot(_plot_parser().parse_args(argv))
     return _run(_run_parser().parse_args(argv))
 
 
@@ -191,4 +210,19 @@ def _plan(args) -> int:
         )
     if n > len(tasks):
         print(f"  {n - len(tasks)} ranks get no task and wait at the end")
+    return 0
+
+
+def _plot(args) -> int:
+    from .plot import KernelsFileError, plot_kernels
+
+    if not args.dpi > 0:
+        return _error(f"--dpi = {args.dpi} is invalid: must be > 0", 2)
+    try:
+        out = plot_kernels(args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax)
+    except KernelsFileError as exc:
+        return _error(str(exc), 2)
+    except OSError as exc:  # the figure cannot be written
+        return _error(f"cannot write the figure: {' '.join(str(exc).split())}", 2)
+    print(f"wrote {out}", flush=True)
     return 0

@@ -114,6 +114,35 @@ def order(costs: list[TaskCost]) -> list[tuple[str, str]]:
     return [(costs[i].X, costs[i].Y) for i in idx]
 
 
+def units(costs: list[TaskCost], ranks: int, todo=None, per_rank: int = 4) -> list[list]:
+    """Work units for ``ranks`` ranks: runs of tasks with the same postsynaptic
+    population Y, longest unit first.
+
+    A rank builds Y's cell and transformation matrices once per unit, so whole
+    Y groups are handed out as long as there are at least ``per_rank`` units per
+    rank for the dynamic balancing; otherwise the groups are cut into that many
+    pieces (single tasks at most). ``todo`` restricts to those tasks.
+    """
+    by_y: dict[str, list[TaskCost]] = {}
+    for c in costs:
+        if todo is None or (c.X, c.Y) in todo:
+            by_y.setdefault(c.Y, []).append(c)
+    target = max(ranks, 1) * per_rank
+    n_tasks = sum(len(g) for g in by_y.values())
+    pieces_per_group = 1 if len(by_y) >= target else -(-target // max(len(by_y), 1))
+    out = []
+    for group in by_y.values():
+        group = sorted(group, key=lambda c: -c.seconds)
+        n = min(len(group), pieces_per_group)
+        # deal the tasks round-robin so the pieces cost about the same
+        pieces = [group[k::n] for k in range(n)]
+        out += [[(c.X, c.Y) for c in piece] for piece in pieces]
+    cost_of = {(c.X, c.Y): c.seconds for c in costs}
+    out.sort(key=lambda u: -sum(cost_of[t] for t in u))
+    assert sum(len(u) for u in out) == n_tasks
+    return out
+
+
 def schedule(seconds: list[float], ranks: int) -> tuple[float, list[float]]:
     """Makespan and per-rank busy time of longest-first list scheduling."""
     loads = [0.0] * max(ranks, 1)

@@ -44,8 +44,16 @@ from .params import (
 POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
 
 #: full-scale population sizes [PD14, Table 5]
-N_FULL = {"L23E": 20683, "L23I": 5834, "L4E": 21915, "L4I": 5479,
-          "L5E": 4850, "L5I": 1065, "L6E": 14395, "L6I": 2948}
+N_FULL = {
+    "L23E": 20683,
+    "L23I": 5834,
+    "L4E": 21915,
+    "L4I": 5479,
+    "L5E": 4850,
+    "L5I": 1065,
+    "L6E": 14395,
+    "L6I": 2948,
+}
 
 #: connection probabilities C[target][source] [PD14, Table 5; NEST conn_probs]
 _C_ROWS = {
@@ -66,8 +74,9 @@ C_TC = dict(zip(POPULATIONS, (0.0, 0.0, 0.0983, 0.0619, 0.0, 0.0, 0.0512, 0.0196
 
 #: stationary rates (spikes/s) of the full-scale model: `full_mean_rates` of
 #: INM-6/microcircuit-PD14-model at 6151de2 (2022), one full-scale NEST run
-RATES = dict(zip(POPULATIONS, (0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829),
-                 strict=True))
+RATES = dict(
+    zip(POPULATIONS, (0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829), strict=True)
+)
 
 #: the point-neuron model (iaf_psc_exp) [PD14]
 NEURON_PARAMS = {"C_m": 250.0, "tau_m": 10.0, "tau_syn": 0.5}  # pF, ms, ms
@@ -110,8 +119,13 @@ SINGLE = Distribution("uniform", {"loc": 0.5, "scale": 1.0})
 # --------------------------------------------------------------------------- [H16] geometry
 
 #: layer boundaries (top, bottom) in µm, cortical surface at z = 0 [H16]
-LAYERS = {"L1": (0.0, -81.6), "L23": (-81.6, -587.1), "L4": (-587.1, -922.2),
-          "L5": (-922.2, -1170.0), "L6": (-1170.0, -1491.7)}
+LAYERS = {
+    "L1": (0.0, -81.6),
+    "L23": (-81.6, -587.1),
+    "L4": (-587.1, -922.2),
+    "L5": (-922.2, -1170.0),
+    "L6": (-1170.0, -1491.7),
+}
 RADIUS = math.sqrt(1e6 / math.pi)  # µm: 1 mm² of cortex [H16], 564.19 µm
 SOMA_HALF_RANGE = 25.0  # µm: somata uniform within ±25 µm of the layer midpoint [H16]
 SOMA_SD = 2 * SOMA_HALF_RANGE / math.sqrt(12)  # µm: SD of that uniform spread, 14.43 µm
@@ -148,49 +162,82 @@ CELL_TYPES = {
 
 #: reconstructed morphology of each type [H16 morphologies/stretched]
 MORPHOLOGY_FILES = {
-    "p23": "L23E_oi24rpy1.hoc", "b23": "L23I_oi38lbc1.hoc", "nb23": "L23I_oi38lbc1.hoc",
-    "p4": "L4E_53rpy1.hoc", "ss4(L23)": "L4E_j7_L4stellate.hoc",
-    "ss4(L4)": "L4E_j7_L4stellate.hoc", "b4": "L4I_oi26rbc1.hoc", "nb4": "L4I_oi26rbc1.hoc",
-    "p5(L23)": "L5E_oi15rpy4.hoc", "p5(L56)": "L5E_j4a.hoc", "b5": "L5I_oi15rbc1.hoc",
-    "nb5": "L5I_oi15rbc1.hoc", "p6(L4)": "L6E_51-2a.CNG.hoc", "p6(L56)": "L6E_oi15rpy4.hoc",
-    "b6": "L6I_oi15rbc1.hoc", "nb6": "L6I_oi15rbc1.hoc",
+    "p23": "L23E_oi24rpy1.hoc",
+    "b23": "L23I_oi38lbc1.hoc",
+    "nb23": "L23I_oi38lbc1.hoc",
+    "p4": "L4E_53rpy1.hoc",
+    "ss4(L23)": "L4E_j7_L4stellate.hoc",
+    "ss4(L4)": "L4E_j7_L4stellate.hoc",
+    "b4": "L4I_oi26rbc1.hoc",
+    "nb4": "L4I_oi26rbc1.hoc",
+    "p5(L23)": "L5E_oi15rpy4.hoc",
+    "p5(L56)": "L5E_j4a.hoc",
+    "b5": "L5I_oi15rbc1.hoc",
+    "nb5": "L5I_oi15rbc1.hoc",
+    "p6(L4)": "L6E_51-2a.CNG.hoc",
+    "p6(L56)": "L6E_oi15rpy4.hoc",
+    "b6": "L6I_oi15rbc1.hoc",
+    "nb6": "L6I_oi15rbc1.hoc",
 }
 
 #: the type whose morphology represents a population in the 8-population model: the
 #: most numerous type (L4E: spiny stellates are 2/3 of it; L5E: p5(L23), 3816 of 4849;
 #: L6E: p6(L4), 10816 of 14394)
-REPRESENTATIVE = {"L23E": "p23", "L23I": "nb23", "L4E": "ss4(L4)", "L4I": "b4",
-                  "L5E": "p5(L23)", "L5I": "nb5", "L6E": "p6(L4)", "L6I": "b6"}
+REPRESENTATIVE = {
+    "L23E": "p23",
+    "L23I": "nb23",
+    "L4E": "ss4(L4)",
+    "L4I": "b4",
+    "L5E": "p5(L23)",
+    "L5I": "nb5",
+    "L6E": "p6(L4)",
+    "L6I": "b6",
+}
 
 _X9 = ("TC", *POPULATIONS)
 
 #: per-cell synapse counts k_yXL of each type y from X in layer L [B04 via H16;
 #: DOMAIN.md appendix]; columns TC, L23E, L23I, L4E, L4I, L5E, L5I, L6E, L6I
 _K_YXL = {
-    "p23": {"L1": (0, 50, 21, 1, 0, 0, 0, 0, 0),
-            "L23": (0, 2148, 1058, 977, 467, 158, 0, 109, 0)},
+    "p23": {"L1": (0, 50, 21, 1, 0, 0, 0, 0, 0), "L23": (0, 2148, 1058, 977, 467, 158, 0, 109, 0)},
     "b23": {"L23": (0, 3361, 912, 789, 315, 429, 0, 71, 0)},
     "nb23": {"L23": (0, 2716, 822, 640, 270, 344, 0, 52, 0)},
-    "p4": {"L1": (18, 19, 4, 0, 0, 0, 0, 0, 0), "L23": (0, 209, 34, 143, 8, 26, 0, 8, 0),
-           "L4": (83, 83, 17, 1011, 761, 26, 0, 628, 0)},
+    "p4": {
+        "L1": (18, 19, 4, 0, 0, 0, 0, 0, 0),
+        "L23": (0, 209, 34, 143, 8, 26, 0, 8, 0),
+        "L4": (83, 83, 17, 1011, 761, 26, 0, 628, 0),
+    },
     "ss4(L23)": {"L4": (82, 107, 26, 1007, 755, 23, 0, 614, 0)},
     "ss4(L4)": {"L4": (95, 60, 20, 1188, 858, 20, 0, 750, 0)},
     "b4": {"L4": (54, 1649, 18, 1752, 931, 16, 0, 1537, 0)},
     "nb4": {"L4": (67, 876, 12, 2032, 1033, 15, 0, 1864, 0)},
-    "p5(L23)": {"L1": (0, 10, 4, 0, 0, 0, 0, 0, 0), "L23": (0, 225, 84, 98, 1, 21, 0, 8, 0),
-                "L4": (0, 6, 5, 85, 8, 1, 0, 78, 0),
-                "L5": (0, 1716, 201, 830, 17, 371, 477, 156, 0)},
-    "p5(L56)": {"L1": (0, 309, 151, 8, 0, 3, 0, 0, 0), "L23": (0, 747, 280, 326, 3, 72, 0, 28, 0),
-                "L4": (0, 23, 16, 288, 27, 5, 0, 263, 0),
-                "L5": (0, 1958, 215, 958, 17, 432, 565, 201, 0)},
+    "p5(L23)": {
+        "L1": (0, 10, 4, 0, 0, 0, 0, 0, 0),
+        "L23": (0, 225, 84, 98, 1, 21, 0, 8, 0),
+        "L4": (0, 6, 5, 85, 8, 1, 0, 78, 0),
+        "L5": (0, 1716, 201, 830, 17, 371, 477, 156, 0),
+    },
+    "p5(L56)": {
+        "L1": (0, 309, 151, 8, 0, 3, 0, 0, 0),
+        "L23": (0, 747, 280, 326, 3, 72, 0, 28, 0),
+        "L4": (0, 23, 16, 288, 27, 5, 0, 263, 0),
+        "L5": (0, 1958, 215, 958, 17, 432, 565, 201, 0),
+    },
     "b5": {"L5": (0, 1166, 159, 571, 12, 300, 404, 124, 0)},
     "nb5": {"L5": (0, 1166, 159, 571, 12, 300, 404, 124, 0)},
-    "p6(L4)": {"L23": (0, 38, 9, 16, 0, 8, 0, 1, 0), "L4": (15, 26, 13, 326, 106, 14, 0, 341, 108),
-               "L5": (1, 251, 10, 118, 5, 119, 13, 24, 119),
-               "L6": (28, 41, 5, 79, 2, 141, 8, 248, 481)},
-    "p6(L56)": {"L1": (0, 1, 0, 0, 0, 0, 0, 0, 0), "L23": (0, 90, 22, 38, 1, 19, 0, 3, 2),
-                "L4": (1, 3, 1, 41, 13, 1, 0, 43, 13), "L5": (0, 60, 2, 28, 1, 28, 3, 5, 28),
-                "L6": (49, 70, 9, 136, 4, 241, 15, 424, 833)},
+    "p6(L4)": {
+        "L23": (0, 38, 9, 16, 0, 8, 0, 1, 0),
+        "L4": (15, 26, 13, 326, 106, 14, 0, 341, 108),
+        "L5": (1, 251, 10, 118, 5, 119, 13, 24, 119),
+        "L6": (28, 41, 5, 79, 2, 141, 8, 248, 481),
+    },
+    "p6(L56)": {
+        "L1": (0, 1, 0, 0, 0, 0, 0, 0, 0),
+        "L23": (0, 90, 22, 38, 1, 19, 0, 3, 2),
+        "L4": (1, 3, 1, 41, 13, 1, 0, 43, 13),
+        "L5": (0, 60, 2, 28, 1, 28, 3, 5, 28),
+        "L6": (49, 70, 9, 136, 4, 241, 15, 424, 833),
+    },
     "b6": {"L6": (17, 766, 5, 74, 2, 136, 8, 979, 459)},
     "nb6": {"L6": (17, 766, 5, 74, 2, 136, 8, 979, 459)},
 }
@@ -231,8 +278,9 @@ def placement(Y: str, X: str, pyramidal: bool) -> Placement:
     total = sum(counts.values())
     if total == 0:
         top, bottom = LAYERS["L1"][0], LAYERS["L6"][1]
-        return Placement(sections, (Distribution("uniform", {"loc": bottom,
-                                                             "scale": top - bottom}),))
+        return Placement(
+            sections, (Distribution("uniform", {"loc": bottom, "scale": top - bottom}),)
+        )
     depth, weights = [], []
     for L in LAYERS:
         if L in counts:
@@ -258,11 +306,27 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
         ends = ((100, 0, 110), (-100, 0, 110), (0, 100, -110), (0, -100, -110))
     for i, end in enumerate(ends, start=1):
         z0 = 10 if end[2] > 0 else -10
-        secs.append(Section(f"dend{i}", start=(0, 0, z0), end=end, diam=3, parent="soma",
-                            parent_x=1 if z0 > 0 else 0))
+        secs.append(
+            Section(
+                f"dend{i}",
+                start=(0, 0, z0),
+                end=end,
+                diam=3,
+                parent="soma",
+                parent_x=1 if z0 > 0 else 0,
+            )
+        )
     if pyramidal:
-        secs.append(Section("apic", start=(0, 0, 10), end=(0, 0, -layer_mid(layer)), diam=3,
-                            parent="soma", parent_x=1))
+        secs.append(
+            Section(
+                "apic",
+                start=(0, 0, 10),
+                end=(0, 0, -layer_mid(layer)),
+                diam=3,
+                parent="soma",
+                parent_x=1,
+            )
+        )
     return tuple(secs)
 
 
@@ -282,17 +346,28 @@ def probes() -> tuple:
     """``lfp``: 16 contacts at z = 0, −100, …, −1500 µm, σ 0.3 S/m, Gauss cylinder of
     the population radius and the soma spread; ``cdm``: current dipole moment."""
     z = tuple(-100.0 * k for k in range(16))
-    return (GaussCylinderProbe("lfp", z=z, sigma=0.3, R=RADIUS, sigma_z=SOMA_SD),
-            CurrentDipoleProbe("cdm"))
+    return (
+        GaussCylinderProbe("lfp", z=z, sigma=0.3, R=RADIUS, sigma_z=SOMA_SD),
+        CurrentDipoleProbe("cdm"),
+    )
 
 
 def _synapse_count_log(C: float, n_pre: float, n_post: float) -> float:
     return math.log1p(-C) / math.log1p(-1.0 / (n_pre * n_post)) if C > 0 else 0.0
 
 
-def build(*, scale: float = 1.0, cell_types: str = "8", morphologies: str | Path | None = None,
-          thalamus: bool = False, synapse_count: str = "log", rates: dict | None = None,
-          dt: float = 2**-4, tau: float = 100.0, name: str | None = None) -> Model:
+def build(
+    *,
+    scale: float = 1.0,
+    cell_types: str = "8",
+    morphologies: str | Path | None = None,
+    thalamus: bool = False,
+    synapse_count: str = "log",
+    rates: dict | None = None,
+    dt: float = 2**-4,
+    tau: float = 100.0,
+    name: str | None = None,
+) -> Model:
     """The PD14 kernel model.
 
     ``scale``: fraction of the full-scale population sizes (connection
@@ -328,16 +403,31 @@ def build(*, scale: float = 1.0, cell_types: str = "8", morphologies: str | Path
     if cell_types == "8":
         for X in POPULATIONS:
             y = REPRESENTATIVE[X]
-            pops.append(Population(X, N=n_x[X], nu=nu[X], cell=cell_model(y, morphologies),
-                                   geometry=geometry[CELL_TYPES[y][1]]))
+            pops.append(
+                Population(
+                    X,
+                    N=n_x[X],
+                    nu=nu[X],
+                    cell=cell_model(y, morphologies),
+                    geometry=geometry[CELL_TYPES[y][1]],
+                )
+            )
         if thalamus:
             pops.append(Population("TC", N=n_x["TC"], nu=nu["TC"]))
         for Y in POPULATIONS:
             pyramidal = CELL_TYPES[REPRESENTATIVE[Y]][3]
             for X in pres:
-                cons.append(Connection(X, Y, C=c_of(X, Y), multapses=SINGLE, delay=delay(X),
-                                       synapse=exp_psc(weight(X, Y), NEURON_PARAMS["tau_syn"]),
-                                       placement=placement(Y, X, pyramidal)))
+                cons.append(
+                    Connection(
+                        X,
+                        Y,
+                        C=c_of(X, Y),
+                        multapses=SINGLE,
+                        delay=delay(X),
+                        synapse=exp_psc(weight(X, Y), NEURON_PARAMS["tau_syn"]),
+                        placement=placement(Y, X, pyramidal),
+                    )
+                )
     else:
         # [H16]: type y of population Y receives the share T_yX = F_y k_yX / Σ F_y' k_y'X of
         # the K_YX synapses from X (F_y = N_y / N_Y); expressed here as the connection
@@ -346,24 +436,41 @@ def build(*, scale: float = 1.0, cell_types: str = "8", morphologies: str | Path
             pops.append(Population(X, N=n_x[X], nu=nu[X]))
         for y, (Y, layer, n_full, pyramidal) in CELL_TYPES.items():
             n_y = max(1, round(n_full * scale))
-            pops.append(Population(y, N=n_y, nu=0.0, cell=cell_model(y, morphologies),
-                                   geometry=geometry[layer]))
+            pops.append(
+                Population(
+                    y, N=n_y, nu=0.0, cell=cell_model(y, morphologies), geometry=geometry[layer]
+                )
+            )
             for X in pres:
                 weights = {t: CELL_TYPES[t][2] * sum(k_yXL(t, X).values()) for t in types_of(Y)}
                 total = sum(weights.values())
-                share = weights[y] / total if total > 0 else CELL_TYPES[y][2] / sum(
-                    CELL_TYPES[t][2] for t in types_of(Y))
+                share = (
+                    weights[y] / total
+                    if total > 0
+                    else CELL_TYPES[y][2] / sum(CELL_TYPES[t][2] for t in types_of(Y))
+                )
                 n_Y = max(1, round(N_FULL[Y] * scale))
-                K_Y = (_synapse_count_log(c_of(X, Y), n_x[X], n_Y) if synapse_count == "log"
-                       else c_of(X, Y) * n_x[X] * n_Y)
+                K_Y = (
+                    _synapse_count_log(c_of(X, Y), n_x[X], n_Y)
+                    if synapse_count == "log"
+                    else c_of(X, Y) * n_x[X] * n_Y
+                )
                 K_y = share * K_Y
                 if synapse_count == "log":
                     c_y = -math.expm1(K_y * math.log1p(-1.0 / (n_x[X] * n_y)))
                 else:
                     c_y = K_y / (n_x[X] * n_y)
-                cons.append(Connection(X, y, C=min(c_y, 1.0), multapses=SINGLE, delay=delay(X),
-                                       synapse=exp_psc(weight(X, Y), NEURON_PARAMS["tau_syn"]),
-                                       placement=placement(y, X, pyramidal)))
+                cons.append(
+                    Connection(
+                        X,
+                        y,
+                        C=min(c_y, 1.0),
+                        multapses=SINGLE,
+                        delay=delay(X),
+                        synapse=exp_psc(weight(X, Y), NEURON_PARAMS["tau_syn"]),
+                        placement=placement(y, X, pyramidal),
+                    )
+                )
     suffix = "" if cell_types == "8" else "_16types"
     return Model(
         name=name or f"potjans{suffix}" + (f"_scale{scale:g}" if scale != 1 else ""),

@@ -1,8 +1,11 @@
 """Who computes what: the (X, Y) tasks over MPI ranks, or in one process.
 
-Every rank computes. Tasks are handed out dynamically, longest first, through a
+Every rank computes. Work is handed out dynamically, longest first, through a
 shared MPI counter (``mpi4py.util.sync.Counter``, one-sided RMA): a rank that
-finishes a task takes the next index of the ordered task list. No rank only
+finishes a unit of work takes the next index of the ordered list of units. A
+unit is a run of tasks with the same postsynaptic population Y (so a rank builds
+Y's cell and probe matrices once for all of them), cut into smaller runs, down to
+single tasks, when there would be fewer than four units per rank. No rank only
 coordinates, so 64 ranks work on 64 tasks at once; ranks left without work go
 straight to the final collectives, so more ranks than tasks cannot hang.
 
@@ -217,7 +220,8 @@ def run_kernels(
     done_keys = set(c.bcast(sorted(done) if rank == 0 else None))
     costs = shared["costs"]
     seconds = {(t.X, t.Y): t.seconds for t in costs}
-    order = [t for t in cost.order(costs) if t not in done_keys]
+    todo = [t for t in cost.order(costs) if t not in done_keys]
+    work_units = cost.units(costs, size, todo=set(todo))
 
     engine = KernelEngine(model, log=say)
     probes = [
@@ -249,7 +253,8 @@ def run_kernels(
         say(f"kernel settings: dt {ks.dt} ms, tau {ks.tau} ms, t_X {ks.t_X} ms, g_eff {ks.g_eff}")
         say(
             f"ranks: {size}, all computing; write path: {path_name}; "
-            f"{len(order)} tasks to compute, {len(done_keys)} already done"
+            f"{len(todo)} tasks to compute in {len(work_units)} units (runs of one Y), "
+            f"{len(done_keys)} already done"
         )
 
     # 2. mechanisms compiled once (rank 0 first), loaded on every rank
@@ -281,7 +286,7 @@ def run_kernels(
     counter = _Counter(comm)
     n_finished = _Counter(comm)  # tasks finished, for progress lines
     work_done = _Counter(comm)  # estimated work finished, in millionths of the total
-    total_cost = sum(seconds[t] for t in order) or 1.0
+    total_cost = sum(seconds[t] for t in todo) or 1.0
     mine, failure, pending = [], None, []
     t_loop = time.perf_counter()
 
@@ -312,23 +317,18 @@ def run_kernels(
             else:
                 store.write(msg)
 
-    while True:
-        i = counter.next()
-        if i >= len(order):
-            break
-        X, Y = order[i]
+    def do_task(X, Y):
+        """Compute, checkpoint, write and report one task; a failure dict or None."""
         try:
             result = engine.compute(X, Y)
         except Exception as exc:
-            failure = {
+            return {
                 "X": X,
                 "Y": Y,
                 "rank": rank,
                 "error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(),
             }
-            counter.next(len(order))  # no further tasks for anyone
-            break
         rec = TaskRecord.from_result(result, rank)
         parts.write(rec)
         write_local(rec)
@@ -339,12 +339,23 @@ def run_kernels(
         elapsed = time.perf_counter() - t_loop
         left = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
         log(
-            f"[{n_done}/{len(order)}] {X}->{Y} done on rank {rank} in "
+            f"[{n_done}/{len(todo)}] {X}->{Y} done on rank {rank} in "
             f"{result.timings['total']:.3f} s ({result.n_seg} segments); elapsed {elapsed:.1f} s, "
             f"about {left:.1f} s left"
         )
-        if not mpio and rank == 0 and size > 1:
-            drain_inbox()
+        return None
+
+    while failure is None:
+        i = counter.next()
+        if i >= len(work_units):
+            break
+        for X, Y in work_units[i]:
+            failure = do_task(X, Y)
+            if failure is not None:
+                counter.next(len(work_units))  # no further units for anyone
+                break
+            if not mpio and rank == 0 and size > 1:
+                drain_inbox()
 
     # 5. collect, finalize, report
     if not mpio and size > 1:
