@@ -192,18 +192,25 @@ def _plan(args) -> int:
     for key in cost.order(costs):
         t = by_key[key]
         print(f"{t.X + '->' + t.Y:>16} {t.n_seg:>9} {t.steps:>8} {t.seconds:>9.3f}  {t.source}")
-    seconds = [t.seconds for t in costs]
     n = args.ranks
+
+    def unit_seconds(ranks):
+        return [sum(by_key[t].seconds for t in u) for u in cost.units(costs, ranks)]
+
+    seconds = unit_seconds(n)
     makespan, eff = cost.efficiency(seconds, n)
-    print(f"total work {sum(seconds):.2f} s; the largest task {max(seconds, default=0):.2f} s")
+    total = sum(t.seconds for t in costs)
+    largest = max((t.seconds for t in costs), default=0.0)
+    print(f"total work {total:.2f} s; the largest task {largest:.2f} s")
     print(
         f"schedule on {n} rank{'s' if n > 1 else ''}: dynamic, longest first, every rank "
-        f"computing (shared MPI counter, no coordinator rank)"
+        f"computing (shared MPI counter, no coordinator rank); {len(seconds)} units of work "
+        "(runs of tasks with the same Y)"
     )
     print(f"  expected makespan {makespan:.2f} s, parallel efficiency {eff:.2f}")
     if n > 1:
-        m2, _ = cost.efficiency(seconds, n - 1)
-        e2 = sum(seconds) / (n * m2) if m2 > 0 else 1.0
+        m2, _ = cost.efficiency(unit_seconds(n - 1), n - 1)
+        e2 = total / (n * m2) if m2 > 0 else 1.0
         print(
             f"  (with one coordinating rank and {n - 1} workers: makespan {m2:.2f} s, "
             f"efficiency {e2:.2f})"

@@ -28,6 +28,7 @@ from .params import (
     Connection,
     CurrentDipoleProbe,
     Distribution,
+    FourSphereEEGProbe,
     GaussCylinderProbe,
     Geometry,
     KernelSettings,
@@ -344,11 +345,17 @@ def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
 
 def probes() -> tuple:
     """``lfp``: 16 contacts at z = 0, −100, …, −1500 µm, σ 0.3 S/m, Gauss cylinder of
-    the population radius and the soma spread; ``cdm``: current dipole moment."""
+    the population radius and the soma spread; ``cdm``: current dipole moment;
+    ``eeg``: the potential on top of the scalp (0, 0, 90000) µm from the dipole in the
+    four-sphere head model with its default radii (brain, CSF, skull, scalp: 79000,
+    80000, 85000, 90000 µm; Næss et al. 2017, Front Hum Neurosci 11:490) and
+    conductivities (0.3, 1.5, 0.015, 0.3 S/m; LFPykit's defaults, after Næss et
+    al. 2017), the cortex on top of the brain sphere."""
     z = tuple(-100.0 * k for k in range(16))
     return (
         GaussCylinderProbe("lfp", z=z, sigma=0.3, R=RADIUS, sigma_z=SOMA_SD),
         CurrentDipoleProbe("cdm"),
+        FourSphereEEGProbe("eeg"),
     )
 
 

@@ -230,7 +230,11 @@ def run_kernels(
             type(p).__name__,
             p.units,
             p.n_channels,
-            {k: getattr(p, k) for k in ("sigma", "R", "sigma_z") if hasattr(p, k)},
+            {
+                k: getattr(p, k)
+                for k in ("sigma", "R", "sigma_z", "radii", "sigmas", "electrodes")
+                if hasattr(p, k)
+            },
             tuple(p.z.tolist()) if hasattr(p, "z") else None,
         )
         for p in engine.probes
