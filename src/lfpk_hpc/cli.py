@@ -3,7 +3,14 @@
     python -m lfpk_hpc PARAMS [--out FILE] [--resume | --overwrite]     (= run)
     python -m lfpk_hpc plan PARAMS [--ranks N] [--out FILE]
     python -m lfpk_hpc plot KERNELS.h5 [--out FIGURE.png] [--probe NAME] [--tmax MS]
+    python -m lfpk_hpc predict KERNELS.h5 SPIKES --out signals.h5 [...]
+    python -m lfpk_hpc plot-signals SIGNALS.h5 [--out FIGURE.png]
+    python -m lfpk_hpc simulate-pd14 PARAMS --scale 0.1 --tstop 1000 --out spikes.h5
+    python -m lfpk_hpc submit PARAMS [--validate] [--dry-run]
     mpirun -n 64 python -m lfpk_hpc PARAMS ...
+
+Further subcommands live in their own modules (see EXTERNAL): each defines
+``add_arguments(parser)`` and ``main(args) -> int`` and is imported only when used.
 
 Exit codes: 0 success, 1 a run that failed, 2 bad input (arguments, params file,
 an output file that exists or cannot be resumed).
@@ -16,7 +23,14 @@ import sys
 from pathlib import Path
 
 DEFAULT_OUT_DIR = "kernels"
-SUBCOMMANDS = ("run", "plan", "plot")
+#: subcommands implemented in other modules: name -> (module, one-line description)
+EXTERNAL = {
+    "predict": ("predict", "signals from spikes convolved with kernels"),
+    "plot-signals": ("predict", "figure of a signals file"),
+    "simulate-pd14": ("nestsim", "spikes of the PD14 point-neuron network (NEST)"),
+    "submit": ("slurm", "submit the kernel (and validation) jobs to Slurm"),
+}
+SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
 
 def default_out(params: str) -> Path:
@@ -94,7 +108,22 @@ def main(argv: list[str] | None = None) -> int:
         return _plan(_plan_parser().parse_args(argv))
     if command == "plot":
         return _plot(_plot_parser().parse_args(argv))
+    if command in EXTERNAL:
+        return _external(command, argv)
     return _run(_run_parser().parse_args(argv))
+
+
+def _external(command: str, argv: list[str]) -> int:
+    import importlib
+
+    module_name, description = EXTERNAL[command]
+    module = importlib.import_module(f".{module_name}", __package__)
+    parser = argparse.ArgumentParser(prog=f"python -m lfpk_hpc {command}", description=description)
+    if module_name == "predict" and command == "plot-signals":
+        module.add_plot_arguments(parser)
+        return module.plot_main(parser.parse_args(argv))
+    module.add_arguments(parser)
+    return module.main(parser.parse_args(argv))
 
 
 def _load(params: str):
