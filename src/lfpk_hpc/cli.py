@@ -29,6 +29,9 @@ EXTERNAL = {
     "plot-signals": ("predict", "figure of a signals file"),
     "simulate-pd14": ("nestsim", "spikes of the PD14 point-neuron network (NEST)"),
     "submit": ("slurm", "submit the kernel (and validation) jobs to Slurm"),
+    "groundtruth": ("groundtruth", "a full biophysical LFPy.Network run of a params file"),
+    "compare": ("validate", "compare ground-truth signals with kernel predictions"),
+    "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
 }
 SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
@@ -122,6 +125,9 @@ def _external(command: str, argv: list[str]) -> int:
     if module_name == "predict" and command == "plot-signals":
         module.add_plot_arguments(parser)
         return module.plot_main(parser.parse_args(argv))
+    if module_name == "validate" and command == "compare":
+        module.add_compare_arguments(parser)
+        return module.compare_main(parser.parse_args(argv))
     module.add_arguments(parser)
     return module.main(parser.parse_args(argv))
 
