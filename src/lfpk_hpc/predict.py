@@ -1,0 +1,593 @@
+"""Signals from spikes: population spike counts convolved with the kernels.
+
+    python -m lfpk_hpc predict KERNELS.h5 SPIKES --out signals.h5 [--tstart T0] [--tstop T]
+
+The signal of probe p is V_p(t) = Σ_X Σ_Y (ν_X ∗ H_YX)(t) with ν_X the spike count of
+population X per bin of width dt (the kernels' dt; bins [t_start + k·dt, t_start +
+(k+1)·dt), k = 0 … n_bins − 1) and ∗ numpy's ``convolve(ν, H, 'same')`` convention
+for centred kernels (lag 0 at the middle sample): out[n] = Σ_j ν[n − j]·H[n_tau + j],
+j = −n_tau … n_tau, with ν = 0 outside the recording.
+
+It is computed with FFTs in blocks of time: each block of ν_X (with the n_tau
+samples on either side that the kernels reach) is transformed once, multiplied
+with the transformed kernels of every Y and channel, summed over X in frequency
+space, and transformed back; the results are written block by block. So memory
+holds the transformed kernels and one block, never the (channels × bins × pairs)
+array, and the result equals the direct sum of numpy.convolve calls to rounding
+(~1e-13 relative).
+
+SPIKES, one of:
+
+(a) HDF5 (.h5/.hdf5): one group per presynaptic population with a dataset
+    ``times`` (ms) and optionally ``senders``; root attribute ``t_stop`` (ms) if known;
+(b) NEST spike-recorder ASCII files (.dat, columns sender and time_ms, '#' comments
+    and the column-name line are skipped): a folder with one file per population
+    named ``<population>*.dat`` (several files of one population, e.g. one per
+    virtual process, are merged), or files mapped explicitly with
+    ``--map POP=GLOB`` (repeatable);
+(c) .npz: one array of spike times (ms) per population name.
+
+Rules (errors exit with code 2 and name the file and the problem): a population
+in SPIKES that the kernels do not know is an error; a presynaptic population of
+the kernels without spikes is an error unless ``--missing-silent`` (then it is
+treated as silent); negative or non-finite times are errors; unsorted times are
+accepted (binning does not depend on their order); spikes outside
+[t_start, t_stop) are not counted. ``t_stop`` defaults to the spikes file's
+``t_stop`` attribute, else to the last spike plus one bin.
+
+Output (HDF5): ``/signals/<probe>`` (channels, bins) with attributes ``dt`` (ms),
+``t_start`` (ms) and ``units``; ``/contributions/<probe>/<Y>`` the part of each
+postsynaptic population Y; with ``--per-pair`` also ``/pairs/<probe>/<Y>/<X>``;
+``/rates/<X>`` the spike counts per bin.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "SpikesError",
+    "bin_spikes",
+    "predict",
+    "read_kernel_set",
+    "read_spikes",
+]
+
+
+class SpikesError(ValueError):
+    """Bad input to predict: the message names the file and the problem."""
+
+
+# --------------------------------------------------------------------------- spikes
+
+
+def _check_times(times: np.ndarray, where: str) -> np.ndarray:
+    times = np.asarray(times, dtype=float).ravel()
+    if times.size and not np.all(np.isfinite(times)):
+        raise SpikesError(f"{where}: spike times must be finite (found NaN or inf)")
+    if times.size and times.min() < 0:
+        raise SpikesError(f"{where}: negative spike time {times.min()!r} ms (times must be >= 0)")
+    return times
+
+
+def _read_dat(files: list[Path]) -> np.ndarray:
+    out = []
+    for f in files:
+        rows = []
+        with open(f) as fh:
+            for line in fh:
+                s = line.strip()
+                if not s or s.startswith("#"):
+                    continue
+                parts = s.split()
+                if parts[0].lower() == "sender":  # NEST 3 column-name line
+                    if len(parts) < 2 or parts[1].lower() not in ("time_ms", "time_step"):
+                        raise SpikesError(f"{f}: expected columns 'sender time_ms', got {s!r}")
+                    if parts[1].lower() == "time_step":
+                        raise SpikesError(f"{f}: times in steps; record with time_in_steps=False")
+                    continue
+                if len(parts) < 2:
+                    raise SpikesError(f"{f}: line {s!r} has no time column (sender time_ms)")
+                rows.append(parts[1])
+        try:
+            out.append(np.array(rows, dtype=float))
+        except ValueError as exc:
+            raise SpikesError(f"{f}: a time is not a number ({exc})") from None
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def read_spikes(
+    path, populations, *, mapping: dict[str, str] | None = None, missing_silent: bool = False
+) -> tuple[dict[str, np.ndarray], float | None]:
+    """Spike times (ms) per population and the file's t_stop (ms) if it has one.
+
+    ``populations``: the presynaptic populations the kernels know.
+    """
+    path = Path(path)
+    populations = list(populations)
+    found: dict[str, np.ndarray] = {}
+    t_stop = None
+    if not path.exists():
+        raise SpikesError(f"spikes {str(path)!r} do not exist")
+    if path.is_dir() or path.suffix == ".dat" or mapping:
+        base = path if path.is_dir() else path.parent
+        files = sorted(base.glob("*.dat")) if path.is_dir() else [path]
+        if mapping:
+            for pop, pattern in mapping.items():
+                match = sorted(base.glob(pattern))
+                if not match:
+                    raise SpikesError(f"{base}: --map {pop}={pattern} matches no file")
+                found[pop] = _read_dat(match)
+        else:
+            # files named <population>*.dat; the longest matching name wins (L23E before L2)
+            by_pop: dict[str, list[Path]] = {}
+            for f in files:
+                names = [p for p in populations if f.name.startswith(p)]
+                if not names:
+                    raise SpikesError(
+                        f"{f}: file name starts with no population of the kernels "
+                        f"({', '.join(populations)}); name files <population>*.dat or use --map"
+                    )
+                by_pop.setdefault(max(names, key=len), []).append(f)
+            found = {pop: _read_dat(fs) for pop, fs in by_pop.items()}
+    elif path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
+        with f:
+            t_stop = float(f.attrs["t_stop"]) if "t_stop" in f.attrs else None
+            for name, g in f.items():
+                if not isinstance(g, h5py.Group) or "times" not in g:
+                    raise SpikesError(
+                        f"{path}: /{name} must be a group with a dataset 'times' (ms)"
+                    )
+                found[name] = g["times"][...]
+    elif path.suffix == ".npz":
+        try:
+            with np.load(path) as z:
+                found = {k: z[k] for k in z.files}
+        except Exception as exc:
+            raise SpikesError(f"{path}: not a readable .npz file ({exc})") from None
+    else:
+        raise SpikesError(
+            f"spikes {str(path)!r}: unknown format (allowed: .h5/.hdf5, .npz, .dat or a folder "
+            "of NEST .dat files)"
+        )
+    unknown = sorted(set(found) - set(populations))
+    if unknown:
+        raise SpikesError(
+            f"{path}: population {unknown[0]!r} is not a presynaptic population of the kernels "
+            f"({', '.join(populations)})"
+        )
+    out = {}
+    for pop in populations:
+        if pop not in found:
+            if not missing_silent:
+                raise SpikesError(
+                    f"{path}: no spikes for population {pop!r} (pass --missing-silent to treat it "
+                    "as silent)"
+                )
+            out[pop] = np.zeros(0)
+        else:
+            out[pop] = _check_times(found[pop], f"{path}: {pop}")
+    return out, t_stop
+
+
+def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.ndarray:
+    """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt), k < n_bins."""
+    k = np.floor((np.asarray(times, dtype=float) - t_start) / dt).astype(np.int64)
+    k = k[(k >= 0) & (k < n_bins)]
+    return np.bincount(k, minlength=n_bins).astype(float)
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def read_kernel_set(path):
+    """The complete kernels of a kernels file: (info, {probe: {(Y, X): H}})."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpikesError(f"kernels file {str(path)!r} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        if "kernels" not in f or "dt" not in f.attrs:
+            raise SpikesError(f"{path}: not an lfpk_hpc kernels file (no /kernels)")
+        info = {
+            "dt": float(f.attrs["dt"]),
+            "tau": float(f.attrs["tau"]),
+            "params_hash": str(f.attrs.get("params_hash", "")),
+            "model_name": str(f.attrs.get("model_name", "")),
+            "units": {},
+            "probe_attrs": {},
+        }
+        kernels: dict[str, dict] = {}
+        Ys, Xs = [], []
+        for probe, g in f["kernels"].items():
+            info["units"][probe] = str(f[f"probes/{probe}"].attrs["units"])
+            info["probe_attrs"][probe] = {
+                k: (v.tolist() if hasattr(v, "tolist") else v)
+                for k, v in f[f"probes/{probe}"].attrs.items()
+            }
+            if "z" in f[f"probes/{probe}"]:
+                info["probe_attrs"][probe]["z"] = f[f"probes/{probe}/z"][...].tolist()
+            kernels[probe] = {}
+            for Y, gy in g.items():
+                Ys.append(Y)
+                for X, ds in gy.items():
+                    Xs.append(X)
+                    if not ds.attrs.get("complete", False):
+                        raise SpikesError(
+                            f"{path}: kernel {probe}/{Y}/{X} is not complete (finish the run with "
+                            "--resume)"
+                        )
+                    kernels[probe][(Y, X)] = ds[...]
+        order = _population_order(f)
+    info["Y"] = [p for p in order if p in set(Ys)] + sorted(set(Ys) - set(order))
+    info["X"] = [p for p in order if p in set(Xs)] + sorted(set(Xs) - set(order))
+    return info, kernels
+
+
+def _population_order(f) -> list[str]:
+    try:
+        return [p["name"] for p in json.loads(f.attrs["params_json"])["populations"]]
+    except Exception:  # an older or foreign file: alphabetical
+        return []
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def _block_size(n_tau: int, block: int | None) -> tuple[int, int]:
+    """FFT length F and output samples per block B (F >= B + 4·n_tau)."""
+    from scipy.fft import next_fast_len
+
+    if block is None:
+        F = next_fast_len(max(16384, 8 * (4 * n_tau + 1)))
+        return F, F - 4 * n_tau
+    block = max(1, int(block))
+    return next_fast_len(block + 4 * n_tau), block
+
+
+def predict(
+    kernels_path,
+    spikes_path,
+    out,
+    *,
+    t_start: float = 0.0,
+    t_stop: float | None = None,
+    per_pair: bool = False,
+    mapping=None,
+    missing_silent: bool = False,
+    block: int | None = None,
+    overwrite: bool = False,
+    log=print,
+) -> Path:
+    """Write the predicted signals of ``spikes_path`` through the kernels of
+    ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``."""
+    import h5py
+    from scipy.fft import irfft, rfft
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
+    info, kernels = read_kernel_set(kernels_path)
+    dt, tau = info["dt"], info["tau"]
+    n_tau = int(round(tau / dt))
+    spikes, file_t_stop = read_spikes(
+        spikes_path, info["X"], mapping=mapping, missing_silent=missing_silent
+    )
+    if t_stop is None:
+        t_stop = file_t_stop
+    if t_stop is None:
+        last = max((s.max() for s in spikes.values() if s.size), default=t_start)
+        t_stop = last + dt
+    if not (math.isfinite(t_start) and t_start >= 0):
+        raise SpikesError(f"--tstart = {t_start!r} is invalid: must be a finite time >= 0 ms")
+    if not t_stop > t_start:
+        raise SpikesError(f"--tstop = {t_stop!r} is invalid: must be > --tstart = {t_start} ms")
+    n_bins = int(math.floor((t_stop - t_start) / dt + 1e-9))
+    if n_bins < 1:
+        raise SpikesError(f"--tstop - --tstart = {t_stop - t_start} ms is shorter than dt = {dt}")
+    Xs, Ys = info["X"], info["Y"]
+    counts = {X: bin_spikes(spikes[X], dt, t_start, n_bins) for X in Xs}
+    n_spikes = {X: int(counts[X].sum()) for X in Xs}
+    log(
+        f"predict: kernels {kernels_path} ({info['model_name']}, dt {dt} ms, tau {tau} ms), "
+        f"spikes {spikes_path}"
+    )
+    log(
+        f"  {n_bins} bins of {dt} ms from {t_start} ms to {t_start + n_bins * dt} ms; spikes "
+        + ", ".join(f"{X} {n_spikes[X]}" for X in Xs)
+    )
+
+    F, B = _block_size(n_tau, block)
+    n_blocks = -(-n_bins // B)
+    probes = list(kernels)
+    # transformed kernels, per probe: pairs that are not all zero, grouped by Y
+    spectra = {}
+    for p in probes:
+        spectra[p] = {}
+        for (Y, X), H in kernels[p].items():
+            if H.any() and n_spikes.get(X, 0) > 0:
+                spectra[p].setdefault(Y, []).append((X, rfft(H, F, axis=1)))
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["source"] = "lfpk_hpc predict"
+        f.attrs["kernels"] = str(kernels_path)
+        f.attrs["spikes"] = str(spikes_path)
+        f.attrs["params_hash"] = info["params_hash"]
+        f.attrs["model_name"] = info["model_name"]
+        f.attrs["dt"] = dt
+        f.attrs["t_start"] = t_start
+        f.attrs["n_bins"] = n_bins
+
+        def dataset(name, n_ch, units):
+            ds = f.create_dataset(
+                name, shape=(n_ch, n_bins), dtype="f8", chunks=(n_ch, min(B, n_bins))
+            )
+            ds.attrs["dt"] = dt
+            ds.attrs["t_start"] = t_start
+            ds.attrs["units"] = units
+            return ds
+
+        out_sig, out_con, out_pair = {}, {}, {}
+        for p in probes:
+            n_ch = next(iter(kernels[p].values())).shape[0]
+            units = info["units"][p]
+            out_sig[p] = dataset(f"signals/{p}", n_ch, units)
+            for k, v in info["probe_attrs"][p].items():
+                if k not in ("units",):
+                    f[f"signals/{p}"].attrs[f"probe_{k}"] = v
+            for Y in Ys:
+                out_con[(p, Y)] = dataset(f"contributions/{p}/{Y}", n_ch, units)
+                if per_pair:
+                    for X in Xs:
+                        if (Y, X) in kernels[p]:
+                            out_pair[(p, Y, X)] = dataset(f"pairs/{p}/{Y}/{X}", n_ch, units)
+        for X in Xs:
+            ds = f.create_dataset(f"rates/{X}", data=counts[X], chunks=(min(B, n_bins),))
+            ds.attrs["units"] = "spikes per bin"
+            ds.attrs["dt"] = dt
+            ds.attrs["t_start"] = t_start
+        t_last = time.perf_counter()
+        for b in range(n_blocks):
+            a = b * B
+            e = min(a + B, n_bins)
+            lo, hi = a - 2 * n_tau, e + 2 * n_tau  # ν samples the block's outputs need
+            seg_lo, seg_hi = max(lo, 0), min(hi, n_bins)
+            nu_f = {}
+            for X in Xs:
+                if n_spikes[X] == 0:
+                    continue
+                seg = np.zeros(hi - lo)
+                seg[seg_lo - lo : seg_hi - lo] = counts[X][seg_lo:seg_hi]
+                nu_f[X] = rfft(seg, F)
+            # full convolution index of output sample a + t is t + 3·n_tau here
+            sl = slice(3 * n_tau, 3 * n_tau + (e - a))
+            for p in probes:
+                total = None
+                for Y in Ys:
+                    acc = None
+                    for X, HF in spectra[p].get(Y, ()):
+                        prod = HF * nu_f[X][None, :]
+                        if per_pair:
+                            out_pair[(p, Y, X)][:, a:e] = irfft(prod, F, axis=1)[:, sl]
+                        acc = prod if acc is None else acc + prod
+                    if acc is None:
+                        continue  # zeros (the dataset's fill value)
+                    part = irfft(acc, F, axis=1)[:, sl]
+                    out_con[(p, Y)][:, a:e] = part
+                    total = part if total is None else total + part
+                if total is not None:
+                    out_sig[p][:, a:e] = total
+            if time.perf_counter() - t_last > 5 and b + 1 < n_blocks:
+                t_last = time.perf_counter()
+                log(f"  block {b + 1}/{n_blocks} ({(b + 1) / n_blocks:.0%}), {t_last - t0:.1f} s")
+        f.attrs["wall_time_s"] = time.perf_counter() - t0
+    tmp.replace(out)
+    log(f"wrote {out} ({len(probes)} probes, {n_bins} bins, {time.perf_counter() - t0:.2f} s)")
+    return out
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Predict the signals (LFP, dipole moment, EEG) of a network from its spikes and the "
+        "kernels: V = sum_X sum_Y nu_X * H_YX."
+    )
+    parser.add_argument("kernels", help="kernels file (from python -m lfpk_hpc PARAMS)")
+    parser.add_argument("spikes", help="spikes: .h5, .npz, a NEST .dat file or a folder of them")
+    parser.add_argument("--out", required=True, help="output signals file (HDF5)")
+    parser.add_argument("--tstart", type=float, default=0.0, help="start of the first bin (ms)")
+    parser.add_argument(
+        "--tstop",
+        type=float,
+        default=None,
+        help="end of the last bin (ms; default: the spikes file's t_stop, else "
+        "the last spike + dt)",
+    )
+    parser.add_argument(
+        "--per-pair", action="store_true", help="also write the contribution of every (X, Y) pair"
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="POP=GLOB",
+        help="NEST .dat files of a population (repeatable)",
+    )
+    parser.add_argument(
+        "--missing-silent",
+        action="store_true",
+        help="treat presynaptic populations without spikes as silent",
+    )
+    parser.add_argument(
+        "--block", type=int, default=None, help="output bins per FFT block (default: automatic)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def _error(msg: str) -> int:
+    import sys
+
+    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
+    return 2
+
+
+def main(args) -> int:
+    mapping = {}
+    for item in args.map:
+        if "=" not in item:
+            return _error(f"--map {item!r} is invalid: use POP=GLOB, e.g. L23E='spike*-1-*.dat'")
+        pop, pattern = item.split("=", 1)
+        mapping[pop] = pattern
+    try:
+        predict(
+            args.kernels,
+            args.spikes,
+            args.out,
+            t_start=args.tstart,
+            t_stop=args.tstop,
+            per_pair=args.per_pair,
+            mapping=mapping or None,
+            missing_silent=args.missing_silent,
+            block=args.block,
+            overwrite=args.overwrite,
+            log=lambda m: print(m, flush=True),
+        )
+    except SpikesError as exc:
+        return _error(str(exc))
+    return 0
+
+
+# --------------------------------------------------------------------------- figure
+
+
+def add_plot_arguments(parser) -> None:
+    parser.description = (
+        "Draw a signals file: the LFP across depth as an image, the dipole moment and EEG as "
+        "traces, and their power spectra (Welch)."
+    )
+    parser.add_argument("signals", help="signals file (from predict or groundtruth)")
+    parser.add_argument("--out", help="figure file (default: the signals file with .png)")
+    parser.add_argument("--tmin", type=float, default=None, help="first time shown (ms)")
+    parser.add_argument("--tmax", type=float, default=None, help="last time shown (ms)")
+    parser.add_argument("--dpi", type=int, default=110)
+
+
+def _fnmatch_any(name, patterns):
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def plot_signals(path, out, *, tmin=None, tmax=None, dpi=110) -> Path:
+    """Figure of a signals file (see :func:`add_plot_arguments`)."""
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import welch
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        if "signals" not in f:
+            raise SpikesError(f"{path}: not a signals file (no /signals)")
+        sig = {
+            p: (
+                ds,
+                str(ds.attrs.get("units", "")),
+                float(ds.attrs["dt"]),
+                float(ds.attrs.get("t_start", 0.0)),
+            )
+            for p, ds in f["signals"].items()
+        }
+        images = [p for p, (ds, u, *_r) in sig.items() if ds.shape[0] > 3 or "probe_z" in ds.attrs]
+        traces = [p for p in sig if p not in images]
+        rows = len(images) + len(traces)
+        fig, axes = plt.subplots(
+            rows, 2, figsize=(13, 3.2 * rows), squeeze=False, gridspec_kw={"width_ratios": (3, 1)}
+        )
+        for r, p in enumerate(images + traces):
+            ds, units, dt, t0 = sig[p]
+            n = ds.shape[1]
+            i0 = 0 if tmin is None else max(0, int((tmin - t0) / dt))
+            i1 = n if tmax is None else min(n, int((tmax - t0) / dt) + 1)
+            data = ds[:, i0:i1]
+            t = t0 + dt * np.arange(i0, i1)
+            ax, axp = axes[r]
+            scale, label_units = (1e3, "µV") if units == "mV" else (1.0, units)
+            if p in images:
+                z = np.asarray(ds.attrs.get("probe_z", np.arange(ds.shape[0])), dtype=float)
+                vmax = np.abs(data).max() * scale or 1.0
+                im = ax.imshow(
+                    data * scale,
+                    aspect="auto",
+                    cmap="RdBu_r",
+                    vmin=-vmax,
+                    vmax=vmax,
+                    extent=(t[0], t[-1] if t.size > 1 else t[0] + dt, z[-1], z[0]),
+                    interpolation="nearest",
+                    origin="upper",
+                )
+                ax.set_ylabel("contact z (µm)")
+                fig.colorbar(im, ax=ax, label=f"{p} ({label_units})", pad=0.01)
+                ax.set_title(f"{p}: signal across depth")
+            else:
+                rows_shown = [2] if data.shape[0] == 3 else range(data.shape[0])
+                for c in rows_shown:
+                    ax.plot(
+                        t, data[c] * scale, lw=0.6, label=("z" if data.shape[0] == 3 else f"ch {c}")
+                    )
+                ax.set_ylabel(f"{p} ({label_units})")
+                ax.set_title(f"{p}" + (" (z component)" if data.shape[0] == 3 else ""))
+            ax.set_xlabel("t (ms)")
+            fs = 1000.0 / dt  # Hz
+            nper = int(min(data.shape[1], 2 ** int(np.log2(max(fs, 16)))))
+            if data.shape[1] >= 16:
+                for c in rows_shown if p in traces else range(data.shape[0]):
+                    freqs, pxx = welch(data[c] * scale, fs=fs, nperseg=max(16, nper))
+                    keep = (freqs > 0) & (freqs <= 500)
+                    axp.loglog(freqs[keep], pxx[keep], lw=0.6)
+                axp.set_xlabel("f (Hz)")
+                axp.set_ylabel(f"PSD ({label_units}²/Hz)")
+                axp.set_title(f"{p}: power spectra (Welch)")
+        fig.suptitle(
+            f"signals of {path.name}: {f.attrs.get('model_name', '')} ({f.attrs.get('source', '')})"
+        )
+        fig.tight_layout()
+        fig.savefig(out, dpi=dpi)
+        plt.close(fig)
+    return Path(out)
+
+
+def plot_main(args) -> int:
+    out = args.out or str(Path(args.signals).with_suffix(".png"))
+    try:
+        plot_signals(args.signals, out, tmin=args.tmin, tmax=args.tmax, dpi=args.dpi)
+    except SpikesError as exc:
+        return _error(str(exc))
+    print(f"wrote {out}", flush=True)
+    return 0
