@@ -572,7 +572,7 @@ def plot_signals(path, out, *, tmin=None, tmax=None, dpi=110) -> Path:
                     keep = (freqs > 0) & (freqs <= 500)
                     axp.loglog(freqs[keep], pxx[keep], lw=0.6)
                 axp.set_xlabel("f (Hz)")
-                axp.set_ylabel(f"PSD ({label_units}²/Hz)")
+                axp.set_ylabel(f"PSD ({label_units})²/Hz")
                 axp.set_title(f"{p}: power spectra (Welch)")
         fig.suptitle(
             f"signals of {path.name}: {f.attrs.get('model_name', '')} ({f.attrs.get('source', '')})"
