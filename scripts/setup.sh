@@ -13,7 +13,7 @@ venv=${LFPK_VENV:-$here/.venv}
 extra=""
 for arg in "$@"; do
   case $arg in
-    --test) extra="[test]" ;;
+    --test) extra="[test,nest]" ;;
     *) echo "setup.sh: unknown argument '$arg' (allowed: --test)" >&2; exit 2 ;;
   esac
 done
