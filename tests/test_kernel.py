@@ -171,3 +171,12 @@ def test_placement_outside_cell_is_a_clear_error(model):
     bad = with_connection(model, "E", "E", placement=Placement(("axon",), (norm(0.0, 100.0),)))
     with pytest.raises(ParamsError, match=r"placement.sections = \('axon',\)"):
         KernelEngine(bad).compute("E", "E")
+
+
+def test_time_step_that_is_not_a_power_of_two(readme_model):
+    # 2·tau/dt = 199.99… in floating point: 201 lags all the same, lag 0 in the middle
+    m = validate(with_kernel(readme_model, dt=0.1, tau=10.0, t_X=10.0, g_eff=False))
+    H = KernelEngine(m).compute("E", "E").kernels
+    assert H["lfp"].shape == (13, 201) and H["cdm"].shape == (3, 201)
+    assert not H["cdm"][:, :101].any() and np.abs(H["cdm"][:, 101:]).max() > 0
+    assert delay_kernel(m.connection("E", "E").delay, 0.1, 10.0).shape == (201,)

@@ -70,9 +70,11 @@ def _pdf(dist: Distribution, x: np.ndarray) -> np.ndarray:
 
 
 def delay_kernel(delay: Distribution, dt: float, tau: float) -> np.ndarray:
-    """Delay distribution sampled at lags linspace(−tau, tau, 2·tau//dt + 1) (ms),
+    """Delay distribution sampled at lags linspace(−tau, tau, 2·tau/dt + 1) (ms),
     normalised to sum 1."""
-    t = np.linspace(-tau, tau, int(2 * tau // dt + 1))
+    # LFPykernels writes int(2 * tau // dt + 1), which floors 2·tau/dt = 199.99…
+    # to 199 for tau = 10, dt = 0.1; rounding keeps the lag-0 sample in the middle
+    t = np.linspace(-tau, tau, 2 * int(round(tau / dt)) + 1)
     h = _pdf(delay, t)
     return h / h.sum()
 
@@ -294,7 +296,7 @@ class KernelEngine:
     @property
     def n_lags(self) -> int:
         ks = self.model.kernel
-        return int(2 * ks.tau // ks.dt + 1)
+        return 2 * int(round(ks.tau / ks.dt)) + 1
 
     def matrix(self, Y: str, probe: LinearProbe, geometry: SegmentGeometry) -> np.ndarray:
         key = (Y, probe.name)

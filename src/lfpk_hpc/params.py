@@ -556,7 +556,7 @@ def validate(model: Model) -> Model:
         pk = _check_distribution(f"{p}.multapses", con.multapses, np.arange(1, 100))
         if not pk.sum() > 0:
             _fail(f"{p}.multapses", con.multapses, "its pdf must be > 0 somewhere in 1..99")
-        lags = np.linspace(-tau, tau, int(2 * tau // dt + 1))
+        lags = np.linspace(-tau, tau, 2 * int(round(tau / dt)) + 1)
         h = _check_distribution(f"{p}.delay", con.delay, lags)
         if not h.sum() > 0:
             _fail(f"{p}.delay", con.delay, f"must have probability within [-tau, tau] = ±{tau} ms")
