@@ -225,3 +225,19 @@ def test_reconstructed_morphologies(tmp_path):
         for H in r.kernels.values():
             assert np.all(np.isfinite(H)) and np.abs(H).max() > 0
     engine.close()
+
+
+def test_binzegger_counts_match_domain_appendix(domain):
+    appendix = domain.split("## Appendix: hybridLFPy k_yXL")[1]
+    rows = [r for r in appendix.splitlines() if r.startswith("| ") and ":" in r]
+    seen = set()
+    for row in rows:
+        y, n_y, layers = (c.strip() for c in row.strip("|").split("|"))
+        assert pd14.CELL_TYPES[y][2] == int(n_y), y
+        table = {}
+        for part in layers.split(";"):
+            L, values = part.split(":")
+            table[L.strip()] = tuple(int(v) for v in values.split(","))
+        assert table == pd14._K_YXL[y], y
+        seen.add(y)
+    assert seen == set(pd14.CELL_TYPES)
