@@ -356,7 +356,7 @@ def add_compare_arguments(parser) -> None:
     )
 
 
-def _error(msg: str) -> int:
+def _error(msg) -> int:
     print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
     return 2
 
@@ -408,15 +408,260 @@ def compare_main(args) -> int:
 def add_arguments(parser) -> None:
     parser.description = (
         "Ground truth (LFPy.Network), kernels linearised around its median "
-        "somatic potentials, prediction from its spikes, comparison, report."
+        "somatic potentials and with its rates, prediction from its spikes, "
+        "comparison, report; everything in --out."
     )
-    parser.add_argument("params")
+    parser.add_argument("params", help="params file (e.g. params/hagen2022.py)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument(
+        "--scale", type=float, default=0.1, help="fraction of the population sizes (default 0.1)"
+    )
     parser.add_argument("--tstop", type=float, default=2000.0, help="simulated time (ms)")
-    parser.add_argument("--transient", type=float, default=200.0)
+    parser.add_argument(
+        "--transient",
+        type=float,
+        default=200.0,
+        help="start-up transient left out of the metrics (ms)",
+    )
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier ground truth in --out"
+    )
 
 
-def main(args) -> int:  # pragma: no cover - filled in with the ground truth (issue 6)
-    return _error("validate needs lfpk_hpc.groundtruth, which is not available yet")
+def _raster_figure(spikes_path, tmax=None) -> str:
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": (3, 1)})
+    with h5py.File(spikes_path, "r") as f:
+        t_stop = float(f.attrs.get("t_stop", 0.0))
+        offset, names, rates = 0, [], []
+        for i, (X, g) in enumerate(f.items()):
+            t, s = g["times"][...], g["senders"][...] if "senders" in g else None
+            n = int(g.attrs.get("N", (s.max() + 1) if s is not None and s.size else 1))
+            keep = t <= (tmax if tmax is not None else t_stop)
+            y = offset + (s[keep] if s is not None else np.zeros(keep.sum()))
+            ax.plot(t[keep], y, ".", ms=1, color=f"C{i}", label=X)
+            names.append(X)
+            rates.append(t.size / max(n, 1) / (t_stop / 1000.0) if t_stop > 0 else np.nan)
+            offset += n
+    ax.set_xlabel("t (ms)")
+    ax.set_ylabel("cell")
+    ax.set_title("ground-truth spikes")
+    ax.legend(loc="upper right", markerscale=8, fontsize=8)
+    ax2.bar(names, rates, color=[f"C{i}" for i in range(len(names))])
+    ax2.set_ylabel("rate (spikes/s)")
+    ax2.set_title("mean rates")
+    return _png(fig)
+
+
+def _kernels_figure(kernels_path) -> str | None:
+    try:
+        from .plot import plot_kernels
+
+        tmp = Path(kernels_path).with_suffix(".png")
+        plot_kernels(kernels_path, tmp, dpi=80)
+        return base64.b64encode(tmp.read_bytes()).decode()
+    except Exception:  # the report is still useful without it
+        return None
+
+
+def run_validation(
+    model,
+    out,
+    *,
+    scale=0.1,
+    tstop=2000.0,
+    transient=200.0,
+    seed=1234,
+    comm=None,
+    overwrite=False,
+    log=print,
+) -> dict | None:
+    """The whole validation (see the module docstring); every rank calls it.
+    Returns the metrics on rank 0, None elsewhere."""
+    import dataclasses
+
+    from . import groundtruth, scheduler
+    from .predict import predict
+    from .store import StoreError
+
+    rank = comm.Get_rank() if comm is not None else 0
+    size = comm.Get_size() if comm is not None else 1
+    out = Path(out)
+    say = log if rank == 0 else (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    # (1, 2) ground truth
+    groundtruth.run_groundtruth(
+        model,
+        out / "groundtruth",
+        scale=scale,
+        tstop=tstop,
+        seed=seed,
+        transient=transient,
+        comm=comm,
+        overwrite=overwrite,
+        log=log,
+    )
+    t_gt = time.perf_counter() - t0
+    info = json.loads((out / "groundtruth" / "vrest.json").read_text()) if rank == 0 else None
+    if comm is not None:
+        info = comm.bcast(info, root=0)
+    vrest, rates = info["vrest"], info["rates"]
+    # (3) kernels of the same (scaled) network, linearised around the median somatic
+    # potentials of the ground truth and with its rates (for g_eff), as Hagen et al. 2022
+    kmodel = groundtruth.scaled_model(model, scale)
+    kmodel = dataclasses.replace(
+        kmodel,
+        populations=tuple(
+            dataclasses.replace(p, nu=float(rates.get(p.name, p.nu))) for p in kmodel.populations
+        ),
+        kernel=dataclasses.replace(
+            kmodel.kernel, Vrest={Y: float(vrest[Y]) for Y in kmodel.postsynaptic}
+        ),
+    )
+    kernels = out / "kernels.h5"
+    t1 = time.perf_counter()
+    reuse = False
+    if rank == 0 and kernels.exists():
+        import h5py
+
+        try:
+            with h5py.File(kernels, "r") as f:
+                reuse = (
+                    bool(f.attrs.get("complete")) and f.attrs.get("params_hash") == kmodel.hash()
+                )
+        except OSError:
+            reuse = False
+    if comm is not None:
+        reuse = comm.bcast(reuse, root=0)
+    if reuse:
+        say(f"validate: reusing {kernels} (same parameters)")
+    else:
+        say(
+            "validate: kernels with Vrest "
+            + ", ".join(f"{k} {v:.2f} mV" for k, v in sorted(vrest.items()))
+            + " and rates "
+            + ", ".join(f"{k} {v:.2f}/s" for k, v in sorted(rates.items()))
+        )
+        try:
+            scheduler.run_kernels(kmodel, kernels, comm=comm, overwrite=True, log=log)
+        except StoreError as exc:
+            raise ValidationError(str(exc)) from None
+    t_kernels = time.perf_counter() - t1
+    result = None
+    if rank == 0:
+        # (4) prediction from the ground-truth spikes, (5) comparison, (6) report
+        t2 = time.perf_counter()
+        predict(
+            kernels,
+            out / "groundtruth" / "spikes.h5",
+            out / "prediction.h5",
+            t_start=0.0,
+            t_stop=tstop,
+            overwrite=True,
+            log=say,
+        )
+        t_predict = time.perf_counter() - t2
+        result = compare(
+            out / "groundtruth" / "signals.h5", out / "prediction.h5", transient=transient
+        )
+        write_metrics(result, out)
+        import h5py
+        import neuron
+
+        from . import __version__
+
+        with h5py.File(out / "groundtruth" / "signals.h5", "r") as f:
+            gt_attrs = {
+                k: (v.tolist() if hasattr(v, "tolist") else v)
+                for k, v in f.attrs.items()
+                if k.startswith("wall_time")
+            }
+        figures = {"raster": _raster_figure(out / "groundtruth" / "spikes.h5")}
+        kfig = _kernels_figure(kernels)
+        if kfig:
+            figures["kernels"] = kfig
+        route = t_kernels + t_predict
+        context = {
+            "params": f"{model.name} (params hash {model.hash()[:12]})",
+            "scale": scale,
+            "simulated time (ms)": tstop,
+            "transient (ms)": transient,
+            "seed": seed,
+            "ranks": size,
+            "Vrest of the kernels (mV, median somatic potential)": ", ".join(
+                f"{k} {v:.2f}" for k, v in sorted(vrest.items())
+            ),
+            "rates (spikes/s)": ", ".join(f"{k} {v:.2f}" for k, v in sorted(rates.items())),
+            "ground truth wall time (s)": f"{t_gt:.1f} "
+            + "("
+            + ", ".join(
+                f"{k.replace('wall_time_', '').replace('_s', '')} {v:.1f}"
+                for k, v in gt_attrs.items()
+            )
+            + ")",
+            "kernel route wall time (s)": f"{route:.1f} (kernels {t_kernels:.1f}"
+            f"{', reused' if reuse else ''}, prediction {t_predict:.1f})",
+            "speed-up of the kernel route": f"{t_gt / route:.0f}x" if route > 0 else "–",
+            "versions": f"lfpk_hpc {__version__}, NEURON {neuron.__version__}",
+            "created": time.strftime("%Y-%m-%d %H:%M"),
+        }
+        report(
+            result,
+            out,
+            title=f"lfpk_hpc validation of {model.name}",
+            context=context,
+            figures=figures,
+        )
+        _print_summary(result)
+        say(
+            f"wrote {out / 'metrics.json'} and {out / 'report.html'} "
+            f"(ground truth {t_gt:.1f} s, kernel route {route:.1f} s)"
+        )
+    if comm is not None:
+        comm.Barrier()
+    return result
+
+
+def main(args) -> int:
+    from .scheduler import launched_with_mpi
+
+    comm = None
+    if launched_with_mpi():
+        # MPI before NEURON: the ground truth's NEURON joins MPI (ParallelContext)
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    rank = comm.Get_rank() if comm is not None else 0
+    from . import groundtruth
+    from .mechanisms import MechanismError
+    from .params import ParamsError, load
+
+    def fail(msg, code):
+        if rank == 0:
+            _error(msg)
+        return code
+
+    try:
+        model = load(args.params)
+        run_validation(
+            model,
+            args.out,
+            scale=args.scale,
+            tstop=args.tstop,
+            transient=args.transient,
+            seed=args.seed,
+            comm=comm,
+            overwrite=args.overwrite,
+            log=lambda m: print(m, flush=True),
+        )
+    except (ParamsError, ValidationError, groundtruth.GroundTruthError) as exc:
+        return fail(str(exc), 2)
+    except MechanismError as exc:
+        return fail(str(exc), 1)
+    return 0
