@@ -1,0 +1,1324 @@
+"""Ground truth: a full multicompartment network (``LFPy.Network``) of a params file.
+
+    mpirun -n 2 python -m lfpk_hpc groundtruth params/hagen2022.py --out gt/ \\
+        [--scale 0.1] [--tstop 2000] [--seed 1234]
+
+Builds, from the same params file the kernels use, the network the kernels
+approximate (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353), simulates it
+with NEURON over MPI (``ParallelContext``) and records what the kernel route
+predicts, so that the two can be compared sample by sample.
+
+The network
+-----------
+- **Populations.** Every population with a cell model becomes an
+  ``LFPy.NetworkPopulation`` of round(N·scale) ``LFPy.NetworkCell``; a population
+  without one (presynaptic only, e.g. a thalamus) becomes round(N·scale)
+  independent Poisson spike sources at its rate ``nu``. Global ids follow the
+  params file's population order; cell ``i`` of a population is gid
+  ``first_gid + i`` on rank ``gid % ranks`` (LFPy's round robin).
+- **Cells.** The kernel cell's morphology (the Section sticks written by
+  :func:`lfpk_hpc.cells.stick_morphology_hoc`, or a morphology file converted to
+  the same kind of hoc: the 3-D points as LFPy loads them, to ~0.01 µm where NEURON
+  attaches a child to its parent), in a minimal cell template (LFPy's
+  ``NetworkCell`` needs one), with the CellModel's Ra, cm and the same d_lambda
+  segments as the kernel cell (``lambda_f``). Dendrites (every section whose name
+  lacks ``soma``) are passive with the CellModel's ``g_pas`` and ``e_pas``;
+  ``e_pas = None`` means −65 mV here (:data:`E_PAS_DEFAULT`), *not*
+  ``kernel.Vrest``, because Vrest is what the kernels take from this ground truth
+  (so the ground truth must not depend on it).
+- **Active soma (the choice, and why).** Each soma section holds NEURON's built-in
+  Hodgkin–Huxley ``hh`` at its default parameters (gnabar 0.12, gkbar 0.036,
+  gl 3e-4 S/cm², el −54.3 mV; no ``pas``) at celsius = 6.3 °C
+  (:data:`CELSIUS`). Reasons: it ships with NEURON, so the ground truth needs no
+  further mechanisms (Hagen et al. used Hay-type channels that lfpk_hpc does not
+  ship); it rests near −65 mV, the leak reversal of the dendrites; its leak (3e-4
+  S/cm²) equals the params' passive g_pas; and at 6.3 °C, the temperature its
+  rate constants were fitted at, the squid-axon soma reliably spikes under the
+  dendritic load of the ball-and-sticks (at 34 °C it may stop firing, see
+  shared/NOTES.md). Spikes are detected at −10 mV at the soma midpoint.
+- **Positions.** Somata uniform in the disc of ``geometry.radius`` (µm) around the
+  z axis, z ~ N(``geometry.loc``, ``geometry.scale``) (LFPy's ``draw_rand_pos``
+  rule); each cell is first rotated by the CellModel's ``rotation`` (x, y, z) and
+  then by a random angle about z (the population is rotationally symmetric about
+  the z axis, as the Gauss-cylinder kernel assumes).
+- **Connections** per (X, Y) pathway with C > 0, through ``Network.connect`` with
+  a connectivity matrix drawn here: each (pre, post) pair is connected with
+  probability C (no autapses, as LFPy's ``get_connectivity_rand``); each
+  connection has k synapses, k drawn from the multapse distribution's pdf
+  evaluated at 1..99 and normalised (LFPy's and :func:`lfpk_hpc.kernel.multapse_mean`'s
+  rule); each synapse sits on a segment drawn with probability area × Σ_k
+  w_k·pdf_k(z) over the allowed sections — :func:`lfpk_hpc.kernel.synapse_density`
+  without the soma-spread widening (``pop_scale = 0``), at the cell's real depth;
+  weights ~ N(weight, |weight|/10) (Hagen et al. 2022) redrawn until they have
+  the sign of ``weight``; delays from the params' delay distribution (delays
+  shorter than dt, which NEURON's spike exchange cannot take, become dt and are
+  counted in the log). The synapse is the params' model: ``Exp2Syn`` (tau1, tau2,
+  e; weight in µS) or, for current-based synapses, lfpk_hpc's ``Exp2SynI`` /
+  ``ExpSynI`` (weight in nA), loaded by :func:`lfpk_hpc.mechanisms.load_mechanisms`.
+- **Extrinsic input.** ``round(n_ext)`` synapses per cell of Y on segments drawn
+  by membrane area (all sections), each driven by its own Poisson train at
+  ``nu_ext`` (fixed weight). The ``k`` synapses that land on one segment are one
+  synapse driven by one Poisson train at k·nu_ext: exact, because the synapse
+  models are linear in their input events (the superposition of independent
+  Poisson trains is Poisson) and they share the weight; it saves most point
+  processes. The trains come from NEURON ``NetStim`` (noise = 1) with its own
+  Random123 stream per (seed, gid, segment), started at t = 0 and connected with
+  delay 0 (not LFPy's default 1 ms NetCon delay, see DOMAIN.md D), so they are
+  exact Poisson event times from t = 0 on.
+
+Scaling
+-------
+``--scale s`` makes every population round(N·s) cells and keeps every C. So
+the expected in-degree of a cell of Y from X, C·N_X·s (and the out-degree
+C·N_Y·s), shrinks by s, while the extrinsic input per cell (n_ext at nu_ext) is
+unchanged: at small scales cells are driven mostly by their extrinsic input, and
+recurrent input and the recurrent contribution to the effective leak are s times
+those of the full network. Kernels to compare with must be computed for the same
+scaled network (:func:`scaled_model`): H_YX scales with the out-degree, and g_eff
+with the in-degree.
+
+Reproducibility
+---------------
+Every random number comes from a generator seeded by the seed and the purpose —
+(seed, "positions", population), (seed, "connect", X, Y, postsynaptic index),
+(seed, "extrinsic", Y, index), and Random123 streams (seed, gid, segment) for the
+Poisson trains — never by the rank; each cell's synapses are created in the same
+order on any number of ranks. Spikes are therefore identical on any number of
+ranks, and the signals, summed over ranks, equal to floating-point summation
+order (tests/test_groundtruth.py states the tolerance).
+
+Output (in ``--out``)
+---------------------
+- ``spikes.h5``: one group per population with ``times`` (float64, ms, sorted)
+  and ``senders`` (int64, index within the population), group attribute ``N``;
+  root attributes ``t_start`` 0.0, ``t_stop``, ``dt``, ``source``
+  "lfpk_hpc groundtruth", ``seed``, ``scale`` (format "(a)" of ``predict``).
+- ``signals.h5``: ``/signals/<probe>`` (channels, bins) float64 and
+  ``/contributions/<probe>/<Y>`` per cell population, the layout
+  ``lfpk_hpc predict`` writes; attributes ``dt`` (ms), ``t_start`` (ms),
+  ``units``. Sample k is the signal at t = k·dt, k = 0 … tstop/dt − 1 (sample 0
+  holds the membrane currents NEURON computes at initialisation, before any step
+  and without capacitive currents: part of the start-up transient). For a
+  ``GaussCylinderProbe``: the potential (mV) of line sources (LFPy's
+  ``RecExtElectrode``, ``method='linesource'``) at contacts (0, 0, z) in a medium
+  of the probe's sigma; ``CurrentDipoleProbe``: all three components (nA·µm) of
+  Σ imem·r (segment midpoints); ``FourSphereEEGProbe``: the four-sphere EEG (mV,
+  LFPykit's ``FourSphereVolumeConductor``) of each population's dipole placed at
+  (0, 0, radii[0] + geometry.loc), as the kernels place it. A contribution is what
+  ``Network.simulate(rec_pop_contributions=True)`` records: the probe's matrix
+  restricted to the segments of Y's cells, times their membrane currents. Root attributes hold
+  the run's parameters, ``ranks`` and the wall times ``wall_time_create_s``,
+  ``wall_time_connect_s``, ``wall_time_simulate_s``.
+- ``vrest.json``: per population the median somatic potential (mV) over all cells
+  and the run after the start-up ``--transient`` (sampled every ms), the
+  potential the kernels are to be linearised around (Hagen et al. 2022); and the
+  mean rates (spikes/s) after the transient. ``params_hash`` (here and in
+  signals.h5) is that of the simulated, scaled model (:func:`scaled_model`).
+- ``cells/``: the cell templates and morphology hoc files used.
+
+Speed
+-----
+Recording does not use ``Network.simulate``, whose Python loop over every segment
+at every step dominated the run time seen before (shared/NOTES.md: 267 s per
+simulated second at scale 0.1): a hoc loop gathers all membrane currents of a
+rank through one ``PtrVector`` per step into a buffer, and every 25 ms of
+simulated time numpy turns the buffer into every probe's signal. What remains is
+NEURON's own work, mostly the delivery of the extrinsic Poisson events (~16
+million per simulated second at scale 0.1). Measured for params/hagen2022.py at
+scale 0.1 (921 cells) on 2 ranks of this 2-core machine: build 3 s, connect 2 s,
+34 s per simulated second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .params import Model, ParamsError
+
+__all__ = [
+    "CELSIUS",
+    "E_PAS_DEFAULT",
+    "GroundTruthError",
+    "add_arguments",
+    "main",
+    "run_groundtruth",
+    "scaled_model",
+]
+
+#: temperature (°C) of the simulation: the squid-axon hh soma's own temperature
+CELSIUS = 6.3
+#: leak reversal (mV) of the passive dendrites when the CellModel's e_pas is None
+E_PAS_DEFAULT = -65.0
+#: initial membrane potential (mV)
+V_INIT = -65.0
+#: spike detection threshold at the soma (mV)
+SPIKE_THRESHOLD = -10.0
+#: SD of a recurrent synapse's weight, as a fraction of |weight| (Hagen et al. 2022)
+WEIGHT_SD = 0.1
+#: sampling interval (ms) of the somatic potentials for the median
+SOMA_SAMPLE_MS = 1.0
+#: simulated time per block of the simulation loop (ms)
+BLOCK_MS = 25.0
+
+#: Random123 id3 of population Poisson sources (extrinsic trains use the segment index)
+_POISSON_STREAM = 2**31
+
+
+class GroundTruthError(ValueError):
+    """Bad input to the ground truth; the message names the argument and the problem."""
+
+
+# --------------------------------------------------------------------------- plain helpers
+
+
+def scaled_model(model: Model, scale: float) -> Model:
+    """``model`` with every population of round(N·scale) neurons and the same C
+    (the network the ground truth simulates; kernels to compare with it must be
+    computed from it)."""
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise GroundTruthError(f"--scale = {scale!r} is invalid: must be a finite number > 0")
+    pops = []
+    for pop in model.populations:
+        n = int(round(pop.N * scale))
+        if n < 1:
+            smallest = min(p.N for p in model.populations)
+            raise GroundTruthError(
+                f"--scale = {scale!r} is invalid: population {pop.name} (N = {pop.N}) would "
+                f"have {pop.N * scale:.3g} < 0.5 cells; use --scale >= {0.5 / smallest:.3g}"
+            )
+        pops.append(replace(pop, N=n))
+    return replace(model, populations=tuple(pops))
+
+
+def _key(k) -> int:
+    if isinstance(k, (int, np.integer)):
+        return int(k)
+    return int.from_bytes(hashlib.sha256(str(k).encode()).digest()[:8], "little")
+
+
+def rng_for(seed: int, *keys) -> np.random.Generator:
+    """The generator of one purpose: seeded by ``seed`` and ``keys`` (names and
+    indices), never by the rank."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=[_key(k) for k in keys]))
+
+
+def soma_positions(rng: np.random.Generator, n: int, radius: float, loc: float, scale: float):
+    """(n, 3) soma positions (µm): uniform in the disc of ``radius`` about the z axis,
+    z ~ N(loc, scale)."""
+    xy = np.zeros((0, 2))
+    while xy.shape[0] < n:
+        draw = rng.uniform(-radius, radius, size=(2 * (n - xy.shape[0]) + 8, 2))
+        xy = np.concatenate([xy, draw[np.hypot(draw[:, 0], draw[:, 1]) < radius]])
+    z = rng.normal(loc, scale, size=n)
+    return np.column_stack([xy[:n], z])
+
+
+def multapse_pmf(dist) -> tuple[np.ndarray, np.ndarray]:
+    """Synapses per connection k = 1..99 and their probabilities (the continuous
+    pdf evaluated at k, normalised: LFPy's and lfpk_hpc.kernel's rule)."""
+    import scipy.stats as st
+
+    k = np.arange(1, 100)
+    pk = getattr(st, dist.name).pdf(k, **dict(dist.params))
+    return k, pk / pk.sum()
+
+
+def draw_weights(rng: np.random.Generator, weight: float, n: int) -> np.ndarray:
+    """n weights ~ N(weight, |weight|·WEIGHT_SD), redrawn until each has weight's sign."""
+    sd = abs(weight) * WEIGHT_SD
+    w = rng.normal(weight, sd, size=n)
+    bad = np.sign(w) != np.sign(weight)
+    while bad.any():
+        w[bad] = rng.normal(weight, sd, size=int(bad.sum()))
+        bad = np.sign(w) != np.sign(weight)
+    return w
+
+
+def draw_delays(rng: np.random.Generator, dist, n: int) -> np.ndarray:
+    import scipy.stats as st
+
+    return np.atleast_1d(getattr(st, dist.name).rvs(size=n, random_state=rng, **dict(dist.params)))
+
+
+@dataclass
+class _Connection:
+    """One connection as Network.connect consumes it."""
+
+    nidx: int
+    idx: np.ndarray
+    weights: np.ndarray
+    delays: np.ndarray
+
+
+def draw_incoming(rng, *, n_pre, self_index, C, multapses, density, syn, delay, dt):
+    """The connections onto one postsynaptic cell: (presynaptic indices ascending,
+    list of :class:`_Connection`, number of delays raised to dt)."""
+    pre = rng.random(n_pre) < C
+    if self_index is not None:
+        pre[self_index] = False  # no autapses
+    pre_idx = np.flatnonzero(pre)
+    k, pk = multapses
+    nidx = rng.choice(k, size=pre_idx.size, p=pk)
+    total = int(nidx.sum())
+    idx = rng.choice(density.size, size=total, p=density)
+    weights = draw_weights(rng, syn.weight, total)
+    delays = draw_delays(rng, delay, total)
+    short = delays < dt
+    delays[short] = dt
+    bounds = np.concatenate([[0], np.cumsum(nidx)])
+    conns = [
+        _Connection(int(n), idx[a:b], weights[a:b], delays[a:b])
+        for n, a, b in zip(nidx, bounds[:-1], bounds[1:], strict=True)
+    ]
+    return pre_idx, conns, int(short.sum())
+
+
+class _Replay:
+    """Feeds ``LFPy.Network.connect`` the connections drawn here, in the order it
+    asks for them (local postsynaptic cells in order, presynaptic gids ascending):
+    its multapse, position, weight and delay draws are answered from the records.
+    ``pathway`` names the synapses it creates (one point process per pathway and
+    segment, see ``GroundTruthCell.create_synapse``)."""
+
+    def __init__(self, records, pathway=None):
+        self._it = iter(records)
+        self.pathway = pathway
+        self.current: _Connection | None = None
+        replay = self
+
+        class Multapses:  # connect calls multapsefun(**args).rvs() if it has .pmf
+            pmf = None  # (and multapsefun() once more for a message)
+
+            def __call__(self):
+                return self
+
+            def rvs(self, size=None):
+                replay.current = next(replay._it)
+                return replay.current.nidx
+
+        class Delays:  # connect calls delayfun(**args).rvs(size=nidx) if it has .rvs
+            def rvs(self, size=None):
+                assert size == replay.current.nidx
+                return replay.current.delays
+
+            def __call__(self):
+                return self
+
+        self.multapses = Multapses()
+        self.delays = Delays()
+
+    def weights(self, size):
+        assert size == self.current.nidx
+        return self.current.weights
+
+    def idx(self, nidx):
+        assert nidx == self.current.nidx
+        return self.current.idx
+
+    def exhausted(self) -> bool:
+        return next(self._it, None) is None
+
+
+# --------------------------------------------------------------------------- cell templates
+
+
+def _split_name(name: str) -> tuple[str, int | None]:
+    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[(\d+)\])?", name)
+    if m is None:
+        raise GroundTruthError(f"cannot use section name {name!r} in a cell template")
+    return m.group(1), (int(m.group(2)) if m.group(2) is not None else None)
+
+
+def _declarations(names: list[str]) -> list[str]:
+    """``create`` declarations (``soma``, ``dend[63]``) for section ``names``."""
+    sizes: dict[str, int | None] = {}
+    for name in names:
+        base, index = _split_name(name)
+        if index is None:
+            sizes.setdefault(base, None)
+        else:
+            sizes[base] = max(sizes.get(base) or 0, index + 1)
+    return [base if n is None else f"{base}[{n}]" for base, n in sizes.items()]
+
+
+def template_hoc(template: str, names: list[str]) -> str:
+    """A minimal cell template for LFPy's NetworkCell: the sections ``names`` and a
+    SectionList ``all`` that the morphology file fills (``forall all.append()``)."""
+    decl = _declarations(names)
+    bases = [d.split("[")[0] for d in decl]
+    return (
+        f"// generated by lfpk_hpc.groundtruth\nbegintemplate {template}\n"
+        f"public all, {', '.join(bases)}\nobjref all\ncreate {', '.join(decl)}\n"
+        "proc init() {\n    all = new SectionList()\n}\n"
+        f"endtemplate {template}\n"
+    )
+
+
+def _file_morphology_hoc(path: Path) -> tuple[list[str], str]:
+    """Section names and hoc code (3-D points and connections) of a morphology file,
+    read once with LFPy.Cell (any format LFPy reads) at the top level of NEURON.
+    Call before any other section exists: it deletes every section."""
+    import LFPy
+    from neuron import h
+
+    cell = LFPy.Cell(morphology=str(path), delete_sections=True, nsegs_method=None)
+    lines, connects, names = ["// converted by lfpk_hpc.groundtruth from " + path.name], [], []
+    for sec in cell.allseclist:
+        name = sec.name()
+        names.append(name)
+        parent = sec.parentseg()
+        lines.append(f"{name} {{\n    pt3dclear()")
+        if parent is not None and sec.n3d() > 0 and parent.sec.n3d() > 0:
+            # NEURON moves a child by (parent's connection point − the child's logical
+            # connection point, pt3dstyle), or onto the connection point if it has
+            # none; so a logical point at the connection point keeps the 3-D points
+            # as they were loaded (an original logical point cannot be read back in
+            # NEURON 9; it only matters for drawing)
+            at = _point_at(parent.sec, parent.x)
+            lines.append("    pt3dstyle(1, " + ", ".join(repr(float(p)) for p in at) + ")")
+        for i in range(int(sec.n3d())):
+            pts = (sec.x3d(i), sec.y3d(i), sec.z3d(i), sec.diam3d(i))
+            lines.append("    pt3dadd(" + ", ".join(repr(float(p)) for p in pts) + ")")
+        lines.append("}")
+        if parent is not None:
+            end = h.section_orientation(sec=sec)
+            connects.append(f"connect {name}({end!r}), {parent.sec.name()}({parent.x!r})")
+    del cell
+    h("forall delete_section()")
+    return names, "\n".join(lines + connects) + "\n"
+
+
+def _point_at(sec, x: float) -> np.ndarray:
+    """The 3-D position (µm) of ``sec(x)``: its 3-D points interpolated in arc length."""
+    n = int(sec.n3d())
+    arc = np.array([sec.arc3d(i) for i in range(n)])
+    pts = np.array([(sec.x3d(i), sec.y3d(i), sec.z3d(i)) for i in range(n)])
+    return np.array([np.interp(x * arc[-1], arc, pts[:, k]) for k in range(3)])
+
+
+def _write_cell_files(model: Model, folder: Path) -> dict[str, tuple[Path, Path, str]]:
+    """Per cell population: (template file, morphology file, template name)."""
+    from .cells import stick_morphology_hoc
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for i, pop in enumerate(model.populations):
+        if pop.cell is None:
+            continue
+        path = model.morphology_path(pop.name)
+        if path is None:
+            names = [s.name for s in pop.cell.morphology]
+            body = stick_morphology_hoc(pop.cell.morphology)
+        else:
+            names, body = _file_morphology_hoc(path)
+        # named by content: a template of the same name is never redefined in NEURON
+        # (LFPy skips loading it), so another cell gets another name
+        digest = hashlib.sha256(template_hoc("T", names).encode() + body.encode()).hexdigest()
+        tname = f"LfpkGroundTruth{i}_{digest[:12]}"
+        stem = re.sub(r"[^\w-]", "_", pop.name)
+        tfile = folder / f"{i}_{stem}_template.hoc"
+        mfile = folder / f"{i}_{stem}_morphology.hoc"
+        tfile.write_text(template_hoc(tname, names))
+        mfile.write_text(body + "forall all.append()\n")
+        out[pop.name] = (tfile, mfile, tname)
+    return out
+
+
+# --------------------------------------------------------------------------- MPI helpers
+
+
+class _Comm:
+    """The collectives the ground truth needs, over mpi4py or for one process."""
+
+    def __init__(self, comm=None):
+        self.comm = comm
+        self.rank = comm.Get_rank() if comm is not None else 0
+        self.size = comm.Get_size() if comm is not None else 1
+
+    def barrier(self):
+        if self.comm is not None:
+            self.comm.Barrier()
+
+    def gather(self, obj):
+        return self.comm.gather(obj, root=0) if self.comm is not None else [obj]
+
+    def allreduce_max(self, value: float) -> float:
+        if self.comm is None:
+            return value
+        from mpi4py import MPI
+
+        return self.comm.allreduce(value, op=MPI.MAX)
+
+    def reduce_sum(self, array: np.ndarray) -> np.ndarray | None:
+        """Sum of ``array`` over ranks on rank 0 (None elsewhere)."""
+        array = np.ascontiguousarray(array, dtype=np.float64)
+        if self.comm is None:
+            return array
+        from mpi4py import MPI
+
+        out = np.empty_like(array) if self.rank == 0 else None
+        self.comm.Reduce(array, out, op=MPI.SUM, root=0)
+        return out
+
+
+# --------------------------------------------------------------------------- the network
+
+
+_CELL_CLASS = None
+
+
+def _cell_class():
+    """``LFPy.NetworkCell`` with lfpk_hpc's fast geometry collection, a random-number
+    free synapse placement (answered by :class:`_Replay`) and positions set only by
+    :meth:`place` (NetworkPopulation's own random positions and rotations, drawn
+    from the global numpy state, are ignored)."""
+    global _CELL_CLASS
+    if _CELL_CLASS is None:
+        import LFPy
+
+        from .cells import _collect_geometry
+
+        class GroundTruthCell(LFPy.NetworkCell):
+            replay: _Replay | None = None
+
+            def __init__(self, **kwargs):
+                self._frozen = False
+                self._shared_synapses = {}
+                super().__init__(**kwargs)
+                self._frozen = True
+
+            def _collect_geometry(self):
+                _collect_geometry(self)
+
+            def set_pos(self, x=0.0, y=0.0, z=0.0):
+                if not self._frozen:
+                    super().set_pos(x, y, z)
+
+            def set_rotation(self, x=None, y=None, z=None, rotation_order="xyz"):
+                if not self._frozen:
+                    super().set_rotation(x=x, y=y, z=z, rotation_order=rotation_order)
+
+            def place(self, position, rotation: dict, z_angle: float):
+                self._frozen = False
+                try:
+                    if rotation:
+                        super().set_rotation(**rotation)
+                    super().set_rotation(z=z_angle)
+                    super().set_pos(*(float(c) for c in position))
+                finally:
+                    self._frozen = True
+
+            def get_rand_idx_area_and_distribution_norm(self, nidx=1, **kwargs):
+                return GroundTruthCell.replay.idx(nidx)
+
+            def create_synapse(self, cell, sec, x=0.5, syntype=None, synparams=None, **kw):
+                # one point process per (pathway, segment), fed by every NetCon of the
+                # pathway's synapses there: exact, as the synapse models are linear in
+                # their events (each NetCon keeps its own weight and delay)
+                key = (GroundTruthCell.replay.pathway, sec.name(), float(x))
+                shared = self._shared_synapses.get(key)
+                if shared is None:
+                    shared = syntype(x, sec=sec)
+                    for name, value in (synparams or {}).items():
+                        setattr(shared, name, value)
+                    self._shared_synapses[key] = shared
+                cell.netconsynapses.append(shared)
+
+        _CELL_CLASS = GroundTruthCell
+    return _CELL_CLASS
+
+
+class _PoissonPopulation:
+    """A population without a cell model: independent Poisson sources (NetStim)
+    with gids, standing in for a NetworkPopulation where Network.connect looks."""
+
+    def __init__(self, name, first_gid, size, gids):
+        self.name, self.first_gid, self.POP_SIZE, self.gids = name, first_gid, size, gids
+        self.cells = []
+        self.stims, self.netcons, self._hoc_spike_vectors = [], [], []
+
+
+def _segment_geometry(cell):
+    from .probes import SegmentGeometry
+
+    names = tuple(sec.name().split(".")[-1] for sec in cell.allseclist for _ in sec)
+    return SegmentGeometry(x=cell.x, y=cell.y, z=cell.z, d=cell.d, area=cell.area, section=names)
+
+
+def _poisson_stim(h, rate: float, ids: tuple[int, int, int]):
+    """A NetStim firing Poisson at ``rate`` (spikes/s) from t = 0 on its own
+    Random123 stream ``ids``."""
+    ns = h.NetStim()
+    ns.start = 0.0
+    ns.noise = 1.0
+    if rate > 0:
+        ns.interval = 1000.0 / rate
+        ns.number = 1e12
+    else:
+        ns.number = 0
+    ns.ranvar.set_ids(*ids)
+    return ns
+
+
+def _synapse_params(syn) -> dict:
+    if syn.model == "ExpSynI":
+        return {"tau": syn.tau2}
+    params = {"tau1": syn.tau1, "tau2": syn.tau2}
+    if syn.model == "Exp2Syn":
+        params["e"] = syn.e
+    return params
+
+
+def _probe_matrices(
+    model: Model, cells_by_pop: dict[str, list]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per probe and cell population: the matrix (channels, local segments) from the
+    membrane currents of this rank's cells of the population to the probe."""
+    import lfpykit
+    from lfpykit.cellgeometry import CellGeometry
+
+    from .params import CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
+    from .probes import FourSphereEEG
+
+    out = {p.name: {} for p in model.probes}
+    for Y, cells in cells_by_pop.items():
+        n = sum(c.totnsegs for c in cells)
+        geom = None
+        if n:
+            geom = CellGeometry(
+                x=np.concatenate([c.x for c in cells]),
+                y=np.concatenate([c.y for c in cells]),
+                z=np.concatenate([c.z for c in cells]),
+                d=np.concatenate([c.d for c in cells]),
+            )
+        cdm = lfpykit.CurrentDipoleMoment(geom).get_transformation_matrix() if n else None
+        for probe in model.probes:
+            if isinstance(probe, GaussCylinderProbe):
+                n_ch = len(probe.z)
+                if n:
+                    z = np.asarray(probe.z, dtype=float)
+                    el = lfpykit.RecExtElectrode(
+                        geom,
+                        x=np.zeros_like(z),
+                        y=np.zeros_like(z),
+                        z=z,
+                        sigma=probe.sigma,
+                        method="linesource",
+                    )
+                    M = el.get_transformation_matrix()
+            elif isinstance(probe, CurrentDipoleProbe):
+                n_ch = 3
+                M = cdm
+            elif isinstance(probe, FourSphereEEGProbe):
+                eeg = FourSphereEEG(probe.name, probe.radii, probe.sigmas, probe.electrodes)
+                n_ch = eeg.n_channels
+                if n:
+                    loc = np.array([0.0, 0.0, probe.radii[0] + model.population(Y).geometry.loc])
+                    unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
+                    M = unit @ cdm
+            else:  # pragma: no cover - validated by params
+                raise TypeError(probe)
+            out[probe.name][Y] = np.ascontiguousarray(M) if n else np.zeros((n_ch, 0))
+    return out
+
+
+def _probe_units(probe) -> str:
+    from .params import CurrentDipoleProbe
+
+    return "nA*um" if isinstance(probe, CurrentDipoleProbe) else "mV"
+
+
+def _define_run_proc(h) -> None:
+    if not hasattr(h, "lfpk_gt_run"):
+        h(
+            "proc lfpk_gt_run() { local k\n"
+            "  for k = 0, $4 - 1 {\n"
+            "    $o1.gather($o2)\n"
+            "    $o3.copy($o2, k * $5)\n"
+            "    fadvance()\n"
+            "  }\n"
+            "}\n"
+            "proc lfpk_gt_advance() { local k\n"
+            "  for k = 0, $1 - 1 { fadvance() }\n"
+            "}\n"
+        )
+
+
+def run_groundtruth(
+    model: Model,
+    out: str | Path,
+    *,
+    scale: float = 0.1,
+    tstop: float = 2000.0,
+    seed: int = 1234,
+    dt: float | None = None,
+    transient: float = 200.0,
+    comm=None,
+    overwrite: bool = False,
+    log=print,
+) -> dict:
+    """Build, simulate and record the ground-truth network of ``model`` at ``scale``
+    (see the module docstring); write ``spikes.h5``, ``signals.h5``, ``vrest.json``
+    and ``cells/`` into the folder ``out``. ``comm``: an mpi4py communicator whose
+    MPI NEURON uses (mpi4py imported before neuron), or None for one process.
+
+    Returns (on every rank) a summary: ``vrest`` and ``rates`` per population (on
+    rank 0; None elsewhere), the wall times and the counts.
+    """
+    dt = float(model.kernel.dt if dt is None else dt)
+    _check_run_args(tstop=tstop, seed=seed, dt=dt, transient=transient)
+    model = scaled_model(model, scale)
+    out = Path(out)
+    c = _Comm(comm)
+    rank = c.rank
+
+    def say(msg):
+        if rank == 0:
+            log(msg)
+
+    if rank == 0:
+        existing = [out / n for n in ("spikes.h5", "signals.h5", "vrest.json")]
+        existing = [p for p in existing if p.exists()]
+        error = None
+        if existing and not overwrite:
+            error = f"--out {str(out)!r} already holds {existing[0].name}; pass --overwrite"
+    else:
+        error = None
+    error = comm.bcast(error, root=0) if comm is not None else error
+    if error:
+        raise GroundTruthError(error)
+
+    import neuron  # noqa: F401  (after mpi4py, which the caller imported)
+    from neuron import h
+
+    from .mechanisms import load_mechanisms
+
+    pc = h.ParallelContext()
+    if int(pc.nhost()) != c.size:
+        raise RuntimeError(
+            f"NEURON runs on {int(pc.nhost())} ranks but MPI has {c.size}: import mpi4py.MPI "
+            "before neuron (python -m lfpk_hpc groundtruth does)"
+        )
+    load_mechanisms(comm=comm, log=say)
+
+    transient = min(transient, tstop / 2)
+    say(
+        f"groundtruth: {model.name}, scale {scale}, "
+        + ", ".join(f"{p.name} {p.N}" for p in model.populations)
+        + f" cells; tstop {tstop} ms, dt {dt} ms, seed {seed}, {c.size} rank(s)"
+    )
+    work = Path(tempfile.mkdtemp(prefix="lfpk_gt_"))
+    celsius = h.celsius
+    try:
+        return _run(model, out, work, c, pc, h, scale, tstop, dt, seed, transient, say)
+    finally:
+        # the network's NEURON objects are gone with _run's references; its gids are
+        # released so that this process can run another network (or kernels)
+        shutil.rmtree(work, ignore_errors=True)
+        pc.gid_clear()
+        h.celsius = celsius
+
+
+def _check_run_args(*, tstop, seed, dt, transient):
+    if not (isinstance(dt, float) and math.isfinite(dt) and dt > 0):
+        raise GroundTruthError(f"--dt = {dt!r} is invalid: must be a finite number > 0 (ms)")
+    if not (isinstance(tstop, (int, float)) and math.isfinite(tstop) and tstop > 0):
+        raise GroundTruthError(f"--tstop = {tstop!r} is invalid: must be a finite time > 0 ms")
+    steps = tstop / dt
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
+        raise GroundTruthError(
+            f"--tstop = {tstop!r} is invalid: must be a whole multiple of dt = {dt} ms"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**32):
+        raise GroundTruthError(
+            f"--seed = {seed!r} is invalid: must be a whole number in [0, 2**32)"
+        )
+    if not (isinstance(transient, (int, float)) and math.isfinite(transient) and transient >= 0):
+        raise GroundTruthError(f"--transient = {transient!r} is invalid: must be a time >= 0 ms")
+
+
+class _Network:
+    """The ground-truth network of one run: built, connected, simulated, in phases."""
+
+    def __init__(self, model, c, pc, h, *, seed, dt, tstop, say):
+        self.model, self.c, self.pc, self.h = model, c, pc, h
+        self.seed, self.dt, self.tstop, self.say = seed, dt, tstop, say
+        self.n_bins = int(round(tstop / dt))
+        self.sample_step = max(1, int(round(SOMA_SAMPLE_MS / dt)))
+        self.pops = {}  # name -> NetworkPopulation or _PoissonPopulation
+        self.cell_pops: list[str] = []  # names of the populations with cells
+        self.keep = []  # NEURON objects that must stay alive (extrinsic input)
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.network = None
+
+    # ---- phase 1: cells, positions, extrinsic input
+    def build(self, cell_files: dict) -> None:
+        import LFPy
+
+        h, c = self.h, self.c
+        h.celsius = CELSIUS
+        self.network = LFPy.Network(
+            dt=self.dt,
+            tstart=0.0,
+            tstop=self.tstop,
+            v_init=V_INIT,
+            celsius=CELSIUS,
+            OUTPUTPATH=str(cell_files["__work__"] / "lfpy"),
+        )
+        first_gid = 0
+        for pop in self.model.populations:
+            if pop.cell is None:
+                self._poisson_population(pop, first_gid)
+            else:
+                self._cell_population(pop, cell_files[pop.name])
+                ext = self.model.extrinsic.get(pop.name)
+                if ext is not None and round(ext.n_ext) > 0:
+                    self._extrinsic_input(pop.name, ext)
+                self.cell_pops.append(pop.name)
+            first_gid += pop.N
+        c.barrier()
+
+    def _poisson_population(self, pop, first_gid: int) -> None:
+        h, pc, c = self.h, self.pc, self.c
+        gids = [g for g in range(first_gid, first_gid + pop.N) if g % c.size == c.rank]
+        pp = _PoissonPopulation(pop.name, first_gid, pop.N, gids)
+        for gid in gids:
+            pc.set_gid2node(gid, c.rank)
+            ns = _poisson_stim(h, pop.nu, (self.seed, gid, _POISSON_STREAM))
+            nc = h.NetCon(ns, None)
+            pc.cell(gid, nc)
+            vec = h.Vector()
+            nc.record(vec)
+            pp.stims.append(ns)
+            pp.netcons.append(nc)
+            pp._hoc_spike_vectors.append(vec)
+        self.network.populations[pop.name] = pp
+        self.network.population_names.append(pop.name)
+        self.pops[pop.name] = pp
+
+    def _cell_population(self, pop, files) -> None:
+        h = self.h
+        if pop.geometry is None:
+            raise GroundTruthError(
+                f"populations[{pop.name}].geometry = None is invalid: a population with a cell "
+                "needs Geometry(radius, loc, scale) for the ground truth"
+            )
+        cm, g = pop.cell, pop.geometry
+        tfile, mfile, tname = files
+        e_pas = cm.e_pas if cm.e_pas is not None else E_PAS_DEFAULT
+        cell_args = dict(
+            morphology=str(mfile),
+            templatefile=str(tfile),
+            templatename=tname,
+            templateargs=None,
+            v_init=V_INIT,
+            Ra=cm.Ra,
+            cm=cm.cm,
+            passive=True,
+            passive_parameters={"g_pas": cm.g_pas, "e_pas": float(e_pas)},
+            nsegs_method="lambda_f",
+            lambda_f=cm.lambda_f,
+            dt=self.dt,
+            tstart=0.0,
+            tstop=self.tstop,
+            delete_sections=False,
+            celsius=CELSIUS,
+            verbose=False,
+        )
+        self.network.create_population(
+            Cell=_cell_class(),
+            POP_SIZE=pop.N,
+            name=pop.name,
+            cell_args=cell_args,
+            pop_args=dict(radius=g.radius, loc=g.loc, scale=g.scale),
+            rotation_args={},
+        )
+        npop = self.network.populations[pop.name]
+        rng = rng_for(self.seed, "positions", pop.name)
+        positions = soma_positions(rng, pop.N, g.radius, g.loc, g.scale)
+        angles = rng.uniform(0.0, 2 * np.pi, size=pop.N)
+        local = np.array(npop.gids, dtype=int) - npop.first_gid
+        for i, cell in zip(local, npop.cells, strict=True):
+            cell.place(positions[i], dict(cm.rotation), angles[i])
+            for sec in cell.somalist:  # the active soma
+                sec.uninsert("pas")
+                sec.insert("hh")
+            # the somatic potential, sampled for the median (NetworkCell records every step)
+            cell.somav.play_remove()
+            cell.somav = h.Vector()
+            soma = next(iter(cell.somalist))
+            cell.somav.record(soma(0.5)._ref_v, self.dt * self.sample_step)
+        npop.soma_pos, npop.rotations = positions[local], angles[local]
+        self.pops[pop.name] = npop
+
+    def _extrinsic_input(self, name: str, ext) -> None:
+        """One synapse per segment that holds any of the cell's round(n_ext) extrinsic
+        synapses, driven by a Poisson train at (synapses there)·nu_ext."""
+        h = self.h
+        npop = self.pops[name]
+        n_ext = int(round(ext.n_ext))
+        syn = ext.synapse
+        params = _synapse_params(syn)
+        for gid, cell in zip(npop.gids, npop.cells, strict=True):
+            rng = rng_for(self.seed, "extrinsic", name, gid - npop.first_gid)
+            area = np.asarray(cell.area, dtype=float)
+            per_seg = np.bincount(
+                rng.choice(area.size, size=n_ext, p=area / area.sum()), minlength=area.size
+            )
+            segments = [seg for sec in cell.allseclist for seg in sec]
+            for s in np.flatnonzero(per_seg):
+                pp = getattr(h, syn.model)(segments[s])
+                for key, value in params.items():
+                    setattr(pp, key, value)
+                ns = _poisson_stim(h, per_seg[s] * ext.nu_ext, (self.seed, gid, int(s)))
+                nc = h.NetCon(ns, pp)
+                nc.delay = 0.0  # exact Poisson times (not NetCon's default 1 ms)
+                nc.weight[0] = syn.weight
+                self.keep.append((pp, ns, nc))
+
+    # ---- phase 2: connections
+    def connect(self) -> None:
+        h, model, c = self.h, self.model, self.c
+        Cell = _cell_class()
+        n_short = 0
+        for con in model.connections:
+            if con.C == 0:
+                continue
+            X, Y = con.pre, con.post
+            post = self.pops[Y]
+            k_pk = multapse_pmf(con.multapses)
+            n_pre = model.population(X).N
+            records = []
+            conn = np.zeros((n_pre, len(post.gids)), dtype=bool)
+            for col, (gid, cell) in enumerate(zip(post.gids, post.cells, strict=True)):
+                j = gid - post.first_gid
+                pre_idx, conns, short = draw_incoming(
+                    rng_for(self.seed, "connect", X, Y, j),
+                    n_pre=n_pre,
+                    self_index=j if X == Y else None,
+                    C=con.C,
+                    multapses=k_pk,
+                    density=_synapse_density(cell, con.placement, X, Y),
+                    syn=con.synapse,
+                    delay=con.delay,
+                    dt=self.dt,
+                )
+                conn[pre_idx, col] = True
+                records += conns
+                n_short += short
+            replay = _Replay(records, pathway=(X, Y))
+            Cell.replay = replay
+            try:
+                n_conn, n_syn = self.network.connect(
+                    pre=X,
+                    post=Y,
+                    connectivity=conn,
+                    syntype=getattr(h, con.synapse.model),
+                    synparams=_synapse_params(con.synapse),
+                    weightfun=replay.weights,
+                    weightargs={},
+                    minweight=-np.inf,
+                    delayfun=replay.delays,
+                    delayargs={},
+                    multapsefun=replay.multapses,
+                    multapseargs={},
+                    syn_pos_args={},
+                    save_connections=False,
+                )
+            finally:
+                Cell.replay = None
+            if not replay.exhausted():  # pragma: no cover - a change in LFPy's connect
+                raise RuntimeError(f"LFPy's Network.connect skipped connections of {X}->{Y}")
+            self.counts[f"{X}->{Y}"] = (int(n_conn), int(n_syn))
+        n_short = int(sum(c.gather(n_short) or [0]))
+        if n_short:
+            self.say(f"  note: {n_short} delays shorter than dt = {self.dt} ms were set to dt")
+        c.barrier()
+
+    # ---- phase 3: simulation
+    def simulate(self) -> tuple[dict, dict]:
+        """Run; returns this rank's signals {probe: (channels, bins)} and
+        contributions {probe: {Y: (channels, bins)}}."""
+        h, pc, n_bins, dt = self.h, self.pc, self.n_bins, self.dt
+        cells = {Y: self.pops[Y].cells for Y in self.cell_pops}
+        matrices = _probe_matrices(self.model, cells)
+        seg_counts = [sum(cell.totnsegs for cell in cells[Y]) for Y in self.cell_pops]
+        n_seg = int(sum(seg_counts))
+        bounds = np.concatenate([[0], np.cumsum(seg_counts)]).astype(int)
+        full = {
+            p: np.concatenate([m[Y] for Y in self.cell_pops], axis=1) for p, m in matrices.items()
+        }
+        signals = {p: np.zeros((M.shape[0], n_bins)) for p, M in full.items()}
+        contributions = {
+            p: {Y: np.zeros((M.shape[0], n_bins)) for Y in self.cell_pops} for p, M in full.items()
+        }
+        cvode = h.CVode()
+        cvode.active(0)
+        cvode.use_fast_imem(1)
+        ptr = h.PtrVector(n_seg) if n_seg else None
+        i = 0
+        for Y in self.cell_pops:
+            for cell in cells[Y]:
+                for sec in cell.allseclist:
+                    for seg in sec:
+                        ptr.pset(i, seg._ref_i_membrane_)
+                        i += 1
+        _define_run_proc(h)
+        pc.set_maxstep(10)
+        h.dt = dt
+        h.celsius = CELSIUS
+        h.Random().Random123_globalindex(0)  # streams are set by their ids alone
+        h.finitialize(V_INIT)
+        h.fcurrent()
+        h.t = 0.0
+        block = max(1, int(round(BLOCK_MS / dt)))
+        buffer, record = h.Vector(max(n_seg, 1)), h.Vector()
+        t0 = t_last = time.perf_counter()
+        k = 0
+        while k < n_bins:
+            b = min(block, n_bins - k)
+            if n_seg:
+                # sample j of the block: membrane currents at t = (k + j)·dt, then one step
+                record.resize(n_seg * b)
+                h.lfpk_gt_run(ptr, buffer, record, b, n_seg)
+                imem = record.as_numpy().reshape(b, n_seg)  # (steps, segments)
+                for p, M in full.items():
+                    signals[p][:, k : k + b] = (imem @ M.T).T
+                    for iy, Y in enumerate(self.cell_pops):
+                        lo, hi = bounds[iy], bounds[iy + 1]
+                        if hi > lo:
+                            part = imem[:, lo:hi] @ matrices[p][Y].T
+                            contributions[p][Y][:, k : k + b] = part.T
+            else:
+                h.lfpk_gt_advance(b)
+            k += b
+            now = time.perf_counter()
+            if now - t_last > 10 or k == n_bins:
+                t_last = now
+                self.say(
+                    f"  t = {k * dt:.0f} ms ({k / n_bins:.0%}), {now - t0:.1f} s elapsed, "
+                    f"~{(now - t0) / k * (n_bins - k):.0f} s left"
+                )
+        self.c.barrier()
+        return signals, contributions
+
+    # ---- results of this rank
+    def local_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for pop in self.model.populations:
+            p = self.pops[pop.name]
+            times, senders = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+            for gid, vec in zip(p.gids, p._hoc_spike_vectors, strict=True):
+                t = np.array(vec.as_numpy(), dtype=np.float64)
+                times.append(t)
+                senders.append(np.full(t.size, gid - p.first_gid, dtype=np.int64))
+            out[pop.name] = (np.concatenate(times), np.concatenate(senders))
+        return out
+
+    def local_somav(self, transient: float) -> dict[str, np.ndarray]:
+        """Somatic potentials (mV) at t >= transient, sampled every SOMA_SAMPLE_MS."""
+        i0 = int(math.ceil(transient / (self.dt * self.sample_step) - 1e-9))
+        out = {}
+        for Y in self.cell_pops:
+            parts = [np.array(cell.somav.as_numpy())[i0:] for cell in self.pops[Y].cells]
+            out[Y] = np.concatenate(parts) if parts else np.zeros(0)
+        return out
+
+
+def _run(model, out, work, c, pc, h, scale, tstop, dt, seed, transient, say) -> dict:
+    net = _Network(model, c, pc, h, seed=seed, dt=dt, tstop=tstop, say=say)
+    t0 = time.perf_counter()
+    say("building the cells ...")
+    files = _write_cell_files(model, work / "cells")
+    files["__work__"] = work
+    net.build(files)
+    t_create = c.allreduce_max(time.perf_counter() - t0)
+    n_cells = sum(model.population(Y).N for Y in net.cell_pops)
+    say(f"  built {n_cells} cells and their extrinsic input in {t_create:.1f} s")
+
+    t1 = time.perf_counter()
+    say("connecting ...")
+    net.connect()
+    t_connect = c.allreduce_max(time.perf_counter() - t1)
+    say(f"  connected in {t_connect:.1f} s")
+
+    t2 = time.perf_counter()
+    n_local = sum(len(net.pops[Y].cells) for Y in net.cell_pops)
+    say(f"simulating {tstop} ms ({net.n_bins} steps; {n_local} cells on rank 0) ...")
+    signals, contributions = net.simulate()
+    t_simulate = c.allreduce_max(time.perf_counter() - t2)
+    per_s = t_simulate / (tstop / 1000)
+    say(f"  simulated in {t_simulate:.1f} s ({per_s:.1f} s per simulated s)")
+
+    all_spikes = c.gather(net.local_spikes())
+    all_somav = c.gather(net.local_somav(transient))
+    signals = {p: c.reduce_sum(s) for p, s in signals.items()}
+    contributions = {
+        p: {Y: c.reduce_sum(a) for Y, a in d.items()} for p, d in contributions.items()
+    }
+    times = {"create": t_create, "connect": t_connect, "simulate": t_simulate}
+    summary = {f"wall_time_{k}_s": v for k, v in times.items()}
+    summary.update(ranks=c.size, vrest=None, rates=None, counts=net.counts)
+    if c.rank == 0:
+        spikes = {}
+        for pop in model.populations:
+            t = np.concatenate([s[pop.name][0] for s in all_spikes])
+            snd = np.concatenate([s[pop.name][1] for s in all_spikes])
+            order = np.lexsort((snd, t))
+            spikes[pop.name] = (t[order], snd[order])
+        vrest = {
+            Y: float(np.median(np.concatenate([s[Y] for s in all_somav]))) for Y in net.cell_pops
+        }
+        rates = {
+            X: float(np.count_nonzero(t >= transient) / model.population(X).N)
+            / ((tstop - transient) / 1e3)
+            for X, (t, _) in spikes.items()
+        }
+        summary.update(vrest=vrest, rates=rates)
+        _write_results(
+            out,
+            work,
+            model,
+            net,
+            spikes,
+            signals,
+            contributions,
+            summary,
+            scale=scale,
+            seed=seed,
+            transient=transient,
+        )
+        say(
+            "median somatic potential (mV) after the transient: "
+            + ", ".join(f"{Y} {v:.2f}" for Y, v in vrest.items())
+        )
+        say(
+            "mean rates (spikes/s) after the transient: "
+            + ", ".join(f"{X} {r:.2f}" for X, r in rates.items())
+        )
+        say(
+            f"wall time: create {t_create:.1f} s, connect {t_connect:.1f} s, simulate "
+            f"{t_simulate:.1f} s ({per_s:.1f} s per simulated s) on {c.size} rank(s)"
+        )
+        say(f"wrote {out / 'spikes.h5'}, {out / 'signals.h5'}, {out / 'vrest.json'}")
+    c.barrier()
+    return summary
+
+
+def _write_results(
+    out, work, model, net, spikes, signals, contributions, summary, *, scale, seed, transient
+) -> None:
+    """Rank 0: spikes.h5, signals.h5, vrest.json and cells/ in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    tstop, dt = net.tstop, net.dt
+    attrs = dict(
+        t_start=0.0,
+        t_stop=float(tstop),
+        dt=dt,
+        source="lfpk_hpc groundtruth",
+        seed=int(seed),
+        scale=float(scale),
+    )
+    _write_spikes(out / "spikes.h5", spikes, model, attrs)
+    root = dict(
+        attrs,
+        model_name=model.name,
+        params_json=model.to_json(),
+        params_hash=model.hash(),
+        n_bins=net.n_bins,
+        celsius=CELSIUS,
+        transient=float(transient),
+        ranks=summary["ranks"],
+        soma_model="hh (NEURON built-in, default parameters)",
+        wall_time_create_s=summary["wall_time_create_s"],
+        wall_time_connect_s=summary["wall_time_connect_s"],
+        wall_time_simulate_s=summary["wall_time_simulate_s"],
+    )
+    for k, (n_conn, n_syn) in net.counts.items():
+        root[f"connections_{k}"] = n_conn
+        root[f"synapses_{k}"] = n_syn
+    _write_signals(out / "signals.h5", model, signals, contributions, net.cell_pops, dt, root)
+    info = {
+        "source": "lfpk_hpc groundtruth",
+        "model_name": model.name,
+        "params_hash": model.hash(),
+        "seed": int(seed),
+        "scale": float(scale),
+        "t_stop": float(tstop),
+        "dt": dt,
+        "transient": float(transient),
+        "N": {p.name: p.N for p in model.populations},
+        "vrest": summary["vrest"],
+        "rates": summary["rates"],
+        "rates_whole_run": {
+            X: float(t.size / model.population(X).N / (tstop / 1e3)) for X, (t, _) in spikes.items()
+        },
+        "units": {"vrest": "mV", "rates": "spikes/s", "t_stop": "ms", "transient": "ms"},
+        "connections": {k: {"connections": a, "synapses": b} for k, (a, b) in net.counts.items()},
+        "wall_time_s": {k: summary[f"wall_time_{k}_s"] for k in ("create", "connect", "simulate")},
+        "ranks": summary["ranks"],
+    }
+    _atomic_write(out / "vrest.json", json.dumps(info, indent=2) + "\n")
+    cells_out = out / "cells"
+    if cells_out.exists():
+        shutil.rmtree(cells_out)
+    shutil.copytree(work / "cells", cells_out)
+
+
+def _synapse_density(cell, placement, X, Y) -> np.ndarray:
+    from .kernel import synapse_density
+
+    try:
+        return synapse_density(_segment_geometry(cell), placement, 0.0)
+    except ParamsError as exc:
+        raise ParamsError(f"connections[{X}->{Y}]: {exc}") from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_spikes(path: Path, spikes, model, attrs) -> None:
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for name, (t, snd) in spikes.items():
+            g = f.create_group(name)
+            g.attrs["N"] = model.population(name).N
+            g.create_dataset("times", data=np.asarray(t, dtype=np.float64))
+            g.create_dataset("senders", data=np.asarray(snd, dtype=np.int64))
+            g["times"].attrs["units"] = "ms"
+    tmp.replace(path)
+
+
+def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) -> None:
+    import h5py
+
+    from .params import GaussCylinderProbe
+
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for probe in model.probes:
+            units = _probe_units(probe)
+
+            def put(name, data, probe=probe, units=units):
+                ds = f.create_dataset(name, data=np.asarray(data, dtype=np.float64))
+                ds.attrs["dt"] = dt
+                ds.attrs["t_start"] = 0.0
+                ds.attrs["units"] = units
+                return ds
+
+            ds = put(f"signals/{probe.name}", signals[probe.name])
+            ds.attrs["probe_type"] = type(probe).__name__
+            if isinstance(probe, GaussCylinderProbe):
+                ds.attrs["probe_z"] = np.asarray(probe.z, dtype=float)
+                ds.attrs["probe_sigma"] = probe.sigma
+                ds.attrs["electrode"] = "line sources at contacts (0, 0, z) (LFPy RecExtElectrode)"
+            for Y in cell_pops:
+                put(f"contributions/{probe.name}/{Y}", contributions[probe.name][Y])
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Simulate the full multicompartment network of a params file with LFPy.Network "
+        "(hh soma, passive dendrites, the params' synapses, extrinsic Poisson input) over "
+        "MPI and record spikes, the probes' signals and the median somatic potentials. "
+        "Run under mpirun/srun to use several ranks."
+    )
+    parser.add_argument("params", help="params file (a Python module defining model = Model(...))")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.1,
+        help="fraction of every population's N (C kept, so in-degrees shrink; default 0.1)",
+    )
+    parser.add_argument("--tstop", type=float, default=2000.0, help="simulated time (ms)")
+    parser.add_argument("--seed", type=int, default=1234, help="seed of every random draw")
+    parser.add_argument("--dt", type=float, help="time step (ms; default the params' kernel dt)")
+    parser.add_argument(
+        "--transient",
+        type=float,
+        default=200.0,
+        help="start-up transient (ms) left out of Vrest and rates (at most tstop/2; default 200)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+
+
+def _error(msg: str) -> None:
+    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
+
+
+def main(args) -> int:
+    from .scheduler import launched_with_mpi
+
+    comm = None
+    if launched_with_mpi():
+        # MPI first: NEURON, imported afterwards, then joins the same MPI
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    rank = comm.Get_rank() if comm is not None else 0
+    size = comm.Get_size() if comm is not None else 1
+    from .mechanisms import MechanismError
+    from .params import load
+
+    def log(msg):
+        print(msg, flush=True)
+
+    try:
+        if not (math.isfinite(args.scale) and args.scale > 0):
+            raise GroundTruthError(f"--scale = {args.scale!r} is invalid: must be a number > 0")
+        model = load(args.params)
+        summary = run_groundtruth(
+            model,
+            args.out,
+            scale=args.scale,
+            tstop=args.tstop,
+            seed=args.seed,
+            dt=args.dt,
+            transient=args.transient,
+            comm=comm,
+            overwrite=args.overwrite,
+            log=log,
+        )
+    except (ParamsError, GroundTruthError) as exc:
+        if rank == 0:
+            _error(exc)
+        return 2
+    except MechanismError as exc:
+        if rank == 0:
+            _error(exc)
+        return 1
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        if size > 1:
+            comm.Abort(1)
+        return 1
+    del summary
+    return 0

@@ -1,0 +1,376 @@
+"""Ground truth (LFPy.Network over MPI): a tiny network end to end under mpirun, the
+same results on 1 and 2 ranks, physics checks on the recorded signals, bad input,
+and the random draws that build the network."""
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import ROOT, lfpk, mpi_env, mpirun_command
+
+from lfpk_hpc import groundtruth as gt
+from lfpk_hpc.kernel import multapse_mean
+from lfpk_hpc.params import Synapse, load, truncnorm
+
+HAGEN = ROOT / "params" / "hagen2022.py"
+#: a tiny Hagen et al. (2022) network: E 41 and I 5 cells, 200 ms
+TINY = ("--scale", "0.005", "--tstop", "200", "--transient", "50", "--seed", "7")
+N_BINS = 3200  # 200 ms / 2**-4 ms
+#: signals summed over 1 or 2 ranks differ only in floating-point summation order:
+#: max |difference| <= RANK_RTOL · max |signal| (seen: ~1e-15)
+RANK_RTOL = 1e-12
+#: contributions are summed in another order than the total: same bound
+SUM_RTOL = 1e-12
+#: |P_x|, |P_y| of vertical sticks relative to max |P_z| (Kirchhoff: seen ~1e-15)
+KCL_RTOL = 1e-9
+
+
+def run(cmd, cwd, timeout=240):
+    return subprocess.run(
+        cmd, cwd=cwd, env=mpi_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("gt2")
+    proc = run(mpirun_command(2, "groundtruth", HAGEN, "--out", "gt", *TINY), cwd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cwd / "gt", proc.stdout
+
+
+@pytest.fixture(scope="module")
+def one_rank(tmp_path_factory):
+    """The same run in one process without mpirun (no MPI at all)."""
+    cwd = tmp_path_factory.mktemp("gt1")
+    proc = run(lfpk("groundtruth", HAGEN, "--out", "gt", *TINY), cwd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cwd / "gt", proc.stdout
+
+
+def read_spikes(path):
+    with h5py.File(path / "spikes.h5", "r") as f:
+        return {g: (f[g]["times"][...], f[g]["senders"][...]) for g in f}
+
+
+def read_signals(path):
+    out = {}
+    with h5py.File(path / "signals.h5", "r") as f:
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[...]
+
+        f.visititems(visit)
+    return out
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.mpi
+def test_tiny_network_under_mpirun_writes_its_results(two_ranks):
+    out, stdout = two_ranks
+    # spikes.h5: format (a) of predict
+    with h5py.File(out / "spikes.h5", "r") as f:
+        assert f.attrs["source"] == "lfpk_hpc groundtruth"
+        assert f.attrs["t_start"] == 0.0 and f.attrs["t_stop"] == 200.0
+        assert f.attrs["dt"] == 2**-4 and f.attrs["seed"] == 7 and f.attrs["scale"] == 0.005
+        assert sorted(f) == ["E", "I"]
+        assert f["E"].attrs["N"] == 41 and f["I"].attrs["N"] == 5
+        n_spikes = 0
+        for g in f.values():
+            t, s = g["times"][...], g["senders"][...]
+            assert t.dtype == np.float64 and s.dtype == np.int64 and t.shape == s.shape
+            assert np.all(np.diff(t) >= 0) and np.all((t >= 0) & (t <= 200))
+            assert np.all((s >= 0) & (s < g.attrs["N"]))
+            n_spikes += t.size
+        assert n_spikes > 0
+    # signals.h5: the layout of predict, finite values
+    with h5py.File(out / "signals.h5", "r") as f:
+        assert f.attrs["ranks"] == 2
+        for key in ("wall_time_create_s", "wall_time_connect_s", "wall_time_simulate_s"):
+            assert f.attrs[key] > 0
+        for probe, n_ch, units in (("lfp", 13, "mV"), ("cdm", 3, "nA*um")):
+            for name in (
+                f"signals/{probe}",
+                f"contributions/{probe}/E",
+                f"contributions/{probe}/I",
+            ):
+                ds = f[name]
+                assert ds.shape == (n_ch, N_BINS) and ds.dtype == np.float64, name
+                assert np.all(np.isfinite(ds[...])) and np.abs(ds[...]).max() > 0, name
+                assert ds.attrs["dt"] == 2**-4 and ds.attrs["t_start"] == 0.0
+                assert ds.attrs["units"] == units
+        np.testing.assert_array_equal(
+            f["signals/lfp"].attrs["probe_z"], np.linspace(1000, -200, 13)
+        )
+    info = json.loads((out / "vrest.json").read_text())
+    for Y in ("E", "I"):
+        assert -90 < info["vrest"][Y] < -40
+        assert info["rates"][Y] >= 0
+    assert info["units"]["vrest"] == "mV" and info["transient"] == 50.0
+    assert (out / "cells").is_dir() and any((out / "cells").glob("*template.hoc"))
+    # progress, the printed results and the phase times
+    for text in ("building", "connecting", "simulated in", "median somatic potential", "rates"):
+        assert text in stdout, stdout
+
+
+@pytest.mark.mpi
+def test_same_seed_same_results_on_1_and_2_ranks(one_rank, two_ranks):
+    s1, s2 = read_spikes(one_rank[0]), read_spikes(two_ranks[0])
+    assert s1.keys() == s2.keys()
+    for pop in s1:
+        np.testing.assert_array_equal(s1[pop][0], s2[pop][0], err_msg=pop)  # exactly
+        np.testing.assert_array_equal(s1[pop][1], s2[pop][1], err_msg=pop)
+    a, b = read_signals(one_rank[0]), read_signals(two_ranks[0])
+    assert a.keys() == b.keys() and "signals/lfp" in a
+    for key in a:
+        scale = np.abs(a[key]).max()
+        assert np.abs(a[key] - b[key]).max() <= RANK_RTOL * scale, key
+    v1 = json.loads((one_rank[0] / "vrest.json").read_text())
+    v2 = json.loads((two_ranks[0] / "vrest.json").read_text())
+    assert v1["vrest"] == pytest.approx(v2["vrest"], abs=1e-9) and v1["rates"] == v2["rates"]
+
+
+@pytest.mark.mpi
+def test_another_seed_gives_another_network(one_rank, tmp_path):
+    args = [a if a != "7" else "8" for a in TINY]
+    proc = run(lfpk("groundtruth", HAGEN, "--out", "gt", *args), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    a, b = read_signals(one_rank[0]), read_signals(tmp_path / "gt")
+    assert not np.allclose(a["signals/lfp"], b["signals/lfp"])
+
+
+@pytest.mark.mpi
+def test_physics_contributions_sum_and_kirchhoff(two_ranks):
+    sig = read_signals(two_ranks[0])
+    # the populations' contributions add up to the total signal
+    for probe in ("lfp", "cdm"):
+        total = sig[f"signals/{probe}"]
+        parts = sig[f"contributions/{probe}/E"] + sig[f"contributions/{probe}/I"]
+        assert np.abs(parts - total).max() <= SUM_RTOL * np.abs(total).max(), probe
+    # Kirchhoff's current law: the membrane currents of a cell sum to zero, and every
+    # segment of a vertical stick cell has its soma's x and y, so P_x = x0·Σ I = 0 and
+    # P_y = 0, while P_z = Σ I·z is not (from the first step on: sample 0 holds
+    # NEURON's currents at initialisation, before any capacitive current flows)
+    P = sig["signals/cdm"][:, 1:]
+    pz = np.abs(P[2]).max()
+    assert pz > 1.0  # nA·µm
+    assert np.abs(P[0]).max() <= KCL_RTOL * pz and np.abs(P[1]).max() <= KCL_RTOL * pz
+
+
+THALAMUS_PARAMS = """
+from dataclasses import replace
+from lfpk_hpc.params import Connection, Placement, Population, Synapse, load, norm, truncnorm
+
+base = load({hagen!r})
+model = replace(
+    base,
+    populations=base.populations + (Population("T", N=20000, nu=20.0),),
+    connections=base.connections
+    + (
+        Connection(
+            "T", "E", C=0.02, multapses=truncnorm(2.0, 0.4, a=-2.5, b=20.0),
+            delay=truncnorm(1.5, 0.3, a=-4.0), synapse=Synapse("Exp2Syn", 1e-4, 0.2, 1.8, 0.0),
+            placement=Placement(("dend",), depth=(norm(-100.0, 100.0),)),
+        ),
+    ),
+)
+"""
+
+
+@pytest.mark.mpi
+def test_population_without_cell_is_poisson_sources(tmp_path):
+    params = tmp_path / "thalamus.py"
+    params.write_text(THALAMUS_PARAMS.format(hagen=str(HAGEN)))
+    proc = run(lfpk("groundtruth", params, "--out", "gt", *TINY), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    t, senders = read_spikes(tmp_path / "gt")["T"]
+    n_sources = 100  # 20000 · 0.005
+    assert senders.min() >= 0 and senders.max() < n_sources
+    # Poisson at nu = 20 spikes/s: 100 sources · 0.15 s · 20/s = 300 spikes after the transient
+    rate = json.loads((tmp_path / "gt" / "vrest.json").read_text())["rates"]["T"]
+    assert rate == pytest.approx(20.0, rel=0.25)
+    assert np.count_nonzero(t >= 50) / n_sources / 0.15 == pytest.approx(rate)
+    with h5py.File(tmp_path / "gt" / "signals.h5", "r") as f:
+        assert sorted(f["contributions/lfp"]) == ["E", "I"]  # T has no cells
+        assert f.attrs["synapses_T->E"] > 0
+
+
+def test_a_run_leaves_nothing_in_neuron_and_repeats_in_the_same_process(tmp_path):
+    """validate runs the ground truth and then the kernels in one process."""
+    from neuron import h
+
+    model = load(HAGEN)
+    results = []
+    for i in range(2):
+        summary = gt.run_groundtruth(
+            model, tmp_path / f"gt{i}", scale=0.005, tstop=50.0, transient=10.0, seed=3,
+            log=lambda *a: None,
+        )  # fmt: skip
+        assert summary["ranks"] == 1 and set(summary["vrest"]) == {"E", "I"}
+        assert sum(1 for _ in h.allsec()) == 0
+        for kind in ("NetStim", "NetCon", "Exp2Syn"):
+            assert len(h.List(kind)) == 0, kind
+        results.append(read_signals(tmp_path / f"gt{i}"))
+    for key in results[0]:
+        np.testing.assert_array_equal(results[0][key], results[1][key], err_msg=key)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def error_lines(stderr):
+    return [ln for ln in stderr.splitlines() if ln.strip()]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--scale", "0"), "--scale = 0.0 is invalid"),
+        (("--scale", "1e-6"), "would have"),
+        (("--tstop", "-5"), "--tstop = -5.0 is invalid"),
+        (("--tstop", "100.01"), "whole multiple of dt"),
+        (("--seed", "-1"), "--seed = -1 is invalid"),
+        (("--transient", "-1"), "--transient = -1.0 is invalid"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    proc = run(lfpk("groundtruth", HAGEN, "--out", "gt", *args), tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("lfpk_hpc: error:"), proc.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "gt").exists()
+
+
+def test_missing_params_and_existing_output_exit_2(tmp_path):
+    proc = run(lfpk("groundtruth", tmp_path / "none.py", "--out", "gt"), tmp_path, timeout=60)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    assert len(error_lines(proc.stderr)) == 1
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "spikes.h5").write_bytes(b"")
+    proc = run(lfpk("groundtruth", HAGEN, "--out", "gt", *TINY), tmp_path, timeout=60)
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr, proc.stderr
+    assert len(error_lines(proc.stderr)) == 1
+
+
+#: a soma and two dendrites, one with a logical connection point (pt3dstyle): NEURON
+#: moves it by (soma(0.5) − (0, 0, 5)) µm, the other onto the soma's end
+STYLED_HOC = """
+create soma, dend[2]
+soma { pt3dclear() pt3dadd(0, 0, -10, 20) pt3dadd(0, 0, 10, 20) }
+dend[0] { pt3dclear() pt3dstyle(1, 0, 0, 5) pt3dadd(3, 0, 5, 2) pt3dadd(3, 0, -200, 2) }
+dend[1] { pt3dclear() pt3dadd(0, 0, 12, 2) pt3dadd(0, 0, 300, 2) }
+connect dend[0](0), soma(0.5)
+connect dend[1](0), soma(1)
+"""
+
+
+@pytest.mark.parametrize("source", ["lfpy", "styled"])
+def test_cells_from_a_morphology_file_are_the_kernel_cells(tmp_path, source):
+    """A morphology file becomes a cell template (LFPy's NetworkCell needs one) with
+    the kernel cell's segments, areas and positions; Section sticks too."""
+    import dataclasses
+
+    import LFPy
+
+    from lfpk_hpc.cells import build_cell
+
+    morph = tmp_path / "cell.hoc"
+    if source == "lfpy":  # soma[1], dend[3], bundled with LFPy
+        morph.write_text((Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc").read_text())
+    else:
+        morph.write_text(STYLED_HOC)
+    base = load(HAGEN)
+    pop_i = base.population("I")
+    pop_i = dataclasses.replace(pop_i, cell=dataclasses.replace(pop_i.cell, morphology=str(morph)))
+    model = dataclasses.replace(base, populations=(base.population("E"), pop_i))
+    files = gt._write_cell_files(model, tmp_path / "cells")
+    assert "dend[" in files["I"][0].read_text()  # the template declares the arrays
+    for Y in ("E", "I"):
+        cm = model.population(Y).cell
+        template, morphology, name = files[Y]
+        cell = gt._cell_class()(
+            morphology=str(morphology), templatefile=str(template), templatename=name,
+            templateargs=None, v_init=-65.0, Ra=cm.Ra, cm=cm.cm, passive=True,
+            passive_parameters={"g_pas": cm.g_pas, "e_pas": -65.0}, nsegs_method="lambda_f",
+            lambda_f=cm.lambda_f, dt=2**-4, tstart=0.0, tstop=1.0, delete_sections=False,
+        )  # fmt: skip
+        z, area, n = cell.z.mean(axis=1).copy(), cell.area.copy(), cell.totnsegs
+        del cell
+        kernel_cell = build_cell(
+            cm, morphology_path=model.morphology_path(Y), z=0.0, e_pas=-65.0, v_init=-65.0
+        )
+        geometry = kernel_cell.geometry
+        kernel_cell.delete()
+        assert n == geometry.n_seg > 3, Y
+        np.testing.assert_allclose(area, geometry.area, rtol=1e-6, err_msg=Y)
+        np.testing.assert_allclose(z, geometry.z_mid, atol=0.01, err_msg=Y)
+
+
+# --------------------------------------------------------------------------- the draws
+
+
+def test_scaled_model_keeps_C_and_rounds_N():
+    model = load(HAGEN)
+    small = gt.scaled_model(model, 0.1)
+    assert [p.N for p in small.populations] == [819, 102]
+    assert [c.C for c in small.connections] == [c.C for c in model.connections]
+    with pytest.raises(gt.GroundTruthError, match="use --scale >= 0.000488"):
+        gt.scaled_model(model, 1e-4)
+
+
+def test_generators_depend_on_seed_and_purpose_only():
+    a = gt.rng_for(1, "connect", "E", "I", 3).random(5)
+    gt.rng_for(1, "connect", "E", "I", 2).random(100)  # other draws do not matter
+    np.testing.assert_array_equal(a, gt.rng_for(1, "connect", "E", "I", 3).random(5))
+    assert not np.array_equal(a, gt.rng_for(2, "connect", "E", "I", 3).random(5))
+    assert not np.array_equal(a, gt.rng_for(1, "connect", "I", "E", 3).random(5))
+
+
+def test_soma_positions_fill_the_disc():
+    pos = gt.soma_positions(gt.rng_for(0, "p"), 20000, 150.0, -100.0, 75.0)
+    assert pos.shape == (20000, 3)
+    r = np.hypot(pos[:, 0], pos[:, 1])
+    assert r.max() < 150.0
+    # uniform in the disc: P(r < R/2) = 1/4
+    assert np.mean(r < 75.0) == pytest.approx(0.25, abs=0.015)
+    assert pos[:, 2].mean() == pytest.approx(-100.0, abs=2.0)
+    assert pos[:, 2].std() == pytest.approx(75.0, abs=2.0)
+
+
+def test_incoming_connections_follow_C_multapses_placement_weights_delays():
+    n_pre, C, dt = 4000, 0.05, 2**-4
+    mult = truncnorm(5.0, 0.9, a=(1 - 5.0) / 0.9, b=(10 - 5.0) / 0.9)
+    delay = truncnorm(1.3, 0.5, a=(0.0 - 1.3) / 0.5, b=math.inf)  # reaches below dt
+    density = np.array([0.1, 0.0, 0.6, 0.3])
+    syn = Synapse("Exp2Syn", weight=-4.5e-3, tau1=0.1, tau2=9.0, e=-80.0)
+    counts, nconn, weights, delays, n_short = np.zeros(4), 0, [], [], 0
+    for j in range(20):
+        pre, conns, short = gt.draw_incoming(
+            gt.rng_for(3, "connect", "I", "E", j), n_pre=n_pre, self_index=j, C=C,
+            multapses=gt.multapse_pmf(mult), density=density, syn=syn, delay=delay, dt=dt,
+        )  # fmt: skip
+        assert j not in pre and np.all(np.diff(pre) > 0) and len(pre) == len(conns)
+        nconn += len(conns)
+        n_short += short
+        for con in conns:
+            assert con.nidx == len(con.idx) == len(con.weights) == len(con.delays) >= 1
+            counts += np.bincount(con.idx, minlength=4)
+            weights.append(con.weights)
+            delays.append(con.delays)
+    weights, delays = np.concatenate(weights), np.concatenate(delays)
+    assert nconn / 20 == pytest.approx(C * (n_pre - 1), rel=0.05)
+    assert counts.sum() / nconn == pytest.approx(multapse_mean(mult), rel=0.02)
+    np.testing.assert_allclose(counts / counts.sum(), density, atol=0.01)
+    assert np.all(weights < 0)  # the sign of the weight is kept
+    assert weights.mean() == pytest.approx(-4.5e-3, rel=0.01)
+    assert weights.std() == pytest.approx(4.5e-4, rel=0.05)
+    assert np.all(delays >= dt) and n_short == np.count_nonzero(delays == dt) > 0
+    assert delays[delays > dt].min() > dt
