@@ -374,3 +374,24 @@ def test_incoming_connections_follow_C_multapses_placement_weights_delays():
     assert weights.std() == pytest.approx(4.5e-4, rel=0.05)
     assert np.all(delays >= dt) and n_short == np.count_nonzero(delays == dt) > 0
     assert delays[delays > dt].min() > dt
+
+
+def test_soma_conductance_equals_neurons_hh():
+    """The passive stand-in of the hh soma: its steady-state conductance as NEURON has it."""
+    from neuron import h
+
+    from lfpk_hpc.groundtruth import CELSIUS, soma_conductance
+
+    sec = h.Section(name="hh_probe")
+    sec.insert("hh")
+    old = h.celsius
+    h.celsius = CELSIUS
+    try:
+        for v in (-70.0, -65.0, -62.0, -58.0):
+            h.finitialize(v)
+            seg = sec(0.5)
+            g = seg.gnabar_hh * seg.m_hh**3 * seg.h_hh + seg.gkbar_hh * seg.n_hh**4 + seg.gl_hh
+            assert soma_conductance(v) == pytest.approx(g, rel=1e-4)
+    finally:
+        h.celsius = old
+        del sec

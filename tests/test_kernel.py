@@ -180,3 +180,20 @@ def test_time_step_that_is_not_a_power_of_two(readme_model):
     assert H["lfp"].shape == (13, 201) and H["cdm"].shape == (3, 201)
     assert not H["cdm"][:, :101].any() and np.abs(H["cdm"][:, 101:]).max() > 0
     assert delay_kernel(m.connection("E", "E").delay, 0.1, 10.0).shape == (201,)
+
+
+def test_soma_leak_override(model, base):
+    """soma_g_pas replaces the leak of the soma only: equal to g_pas changes nothing,
+    a larger one shunts the synaptic currents (a smaller dipole)."""
+
+    def with_soma(g):
+        pops = tuple(
+            dataclasses.replace(p, cell=dataclasses.replace(p.cell, soma_g_pas=g)) if p.cell else p
+            for p in model.populations
+        )
+        return validate(dataclasses.replace(model, populations=pops))
+
+    same = KernelEngine(with_soma(model.population("E").cell.g_pas)).compute("I", "E").kernels
+    np.testing.assert_array_equal(same["cdm"], base["I"]["cdm"])
+    leaky = KernelEngine(with_soma(0.01)).compute("I", "E").kernels
+    assert 0 < np.abs(leaky["cdm"]).max() < np.abs(base["I"]["cdm"]).max()

@@ -356,6 +356,10 @@ def build_cell(
     finally:
         if tmp is not None:
             os.unlink(tmp)
+    if cell_model.soma_g_pas is not None:
+        for sec in cell.allseclist:
+            if "soma" in sec.name():
+                sec.g_pas = cell_model.soma_g_pas
     rotation = dict(cell_model.rotation)
     if rotation:
         cell.set_rotation(**rotation)

@@ -154,10 +154,29 @@ __all__ = [
     "main",
     "run_groundtruth",
     "scaled_model",
+    "soma_conductance",
 ]
 
 #: temperature (°C) of the simulation: the squid-axon hh soma's own temperature
 CELSIUS = 6.3
+
+
+def soma_conductance(v: float) -> float:
+    """Membrane conductance (S/cm²) of the ground truth's soma (NEURON's ``hh`` at its
+    default parameters and CELSIUS) at steady state at ``v`` (mV): g_Na m∞³ h∞ +
+    g_K n∞⁴ + g_l — what a passive soma needs as its leak to stand in for the active
+    one around that potential (the chord conductance; the kernels' cells are passive)."""
+
+    def vtrap(x, y):
+        return y * (1 - x / y / 2) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1)
+
+    am, bm = 0.1 * vtrap(-(v + 40), 10), 4 * math.exp(-(v + 65) / 18)
+    ah, bh = 0.07 * math.exp(-(v + 65) / 20), 1 / (math.exp(-(v + 35) / 10) + 1)
+    an, bn = 0.01 * vtrap(-(v + 55), 10), 0.125 * math.exp(-(v + 65) / 80)
+    m, hh, n = am / (am + bm), ah / (ah + bh), an / (an + bn)
+    return 0.12 * m**3 * hh + 0.036 * n**4 + 0.0003
+
+
 #: leak reversal (mV) of the passive dendrites when the CellModel's e_pas is None
 E_PAS_DEFAULT = -65.0
 #: initial membrane potential (mV)

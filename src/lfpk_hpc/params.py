@@ -141,6 +141,9 @@ class CellModel:
     reversal ``e_pas`` (mV; ``None`` = the kernel's Vrest). Segments follow LFPy's
     d_lambda rule at ``lambda_f`` Hz (d_lambda 0.1). ``rotation`` holds angles
     (radians) about x, y, z, applied in that order before positioning.
+    ``soma_g_pas`` (S/cm²), if given, replaces g_pas in the sections whose names
+    contain "soma": the linearised membrane conductance of an active soma at rest
+    (``validate`` sets it from its ground truth's Hodgkin-Huxley soma).
     """
 
     morphology: str | tuple[Section, ...]
@@ -150,6 +153,7 @@ class CellModel:
     e_pas: float | None = None
     lambda_f: float = 100.0
     rotation: Mapping[str, float] = field(default_factory=dict)
+    soma_g_pas: float | None = None
 
 
 @dataclass(frozen=True)
@@ -789,6 +793,8 @@ def _check_cell(param, cell, model, Y):
     _positive(f"{param}.Ra", cell.Ra)
     _positive(f"{param}.cm", cell.cm)
     _nonneg(f"{param}.g_pas", cell.g_pas)
+    if cell.soma_g_pas is not None:
+        _nonneg(f"{param}.soma_g_pas", cell.soma_g_pas)
     if cell.e_pas is not None:
         _finite(f"{param}.e_pas", cell.e_pas)
     _positive(f"{param}.lambda_f", cell.lambda_f)

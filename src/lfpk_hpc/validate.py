@@ -514,12 +514,20 @@ def run_validation(
     vrest, rates = info["vrest"], info["rates"]
     # (3) kernels of the same (scaled) network, linearised around the median somatic
     # potentials of the ground truth and with its rates (for g_eff), as Hagen et al. 2022
+    # the soma is active in the ground truth: its passive stand-in gets the hh soma's
+    # conductance at the median somatic potential
     kmodel = groundtruth.scaled_model(model, scale)
+
+    def kernel_pop(p):
+        p = dataclasses.replace(p, nu=float(rates.get(p.name, p.nu)))
+        if p.cell is not None and p.name in vrest:
+            g_soma = groundtruth.soma_conductance(float(vrest[p.name]))
+            p = dataclasses.replace(p, cell=dataclasses.replace(p.cell, soma_g_pas=g_soma))
+        return p
+
     kmodel = dataclasses.replace(
         kmodel,
-        populations=tuple(
-            dataclasses.replace(p, nu=float(rates.get(p.name, p.nu))) for p in kmodel.populations
-        ),
+        populations=tuple(kernel_pop(p) for p in kmodel.populations),
         kernel=dataclasses.replace(
             kmodel.kernel, Vrest={Y: float(vrest[Y]) for Y in kmodel.postsynaptic}
         ),
