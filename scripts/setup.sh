@@ -4,16 +4,18 @@
 #   - system packages: Open MPI, the MPI build of HDF5, compilers (apt-get, only when missing)
 #   - a virtual environment (default ./.venv, override with LFPK_VENV)
 #   - mpi4py, h5py built against parallel HDF5, NEURON, LFPy, LFPykit and lfpk_hpc itself
-#   - with --test: the test extra as well (pytest, lfpykernels, ruff)
+#   - with --test: the test extra as well (pytest, lfpykernels, ruff) and, as root with apt-get,
+#     the Slurm packages the tests of jobscripts/ start a one-node cluster with
 # Safe to run again: finished steps are skipped.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${LFPK_VENV:-$here/.venv}
 extra=""
+test=0
 for arg in "$@"; do
   case $arg in
-    --test) extra="[test,nest]" ;;
+    --test) extra="[test,nest]"; test=1 ;;
     *) echo "setup.sh: unknown argument '$arg' (allowed: --test)" >&2; exit 2 ;;
   esac
 done
@@ -35,6 +37,25 @@ if command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+# 1b. With --test: Slurm (controller, node daemon, client commands) and munge, for
+# tests/test_slurm.py, which starts a one-node cluster; without them those tests are skipped.
+slurm_pkgs=(slurmctld slurmd slurm-client munge)
+if ((test)) && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${slurm_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      say "Slurm packages missing: ${missing[*]}; the Slurm tests will be skipped" \
+        "(install as root: apt-get install ${missing[*]})"
+    else
+      say "installing Slurm packages for the tests: ${missing[*]}"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
   fi
 fi
 hdf5_dir=${HDF5_DIR:-/usr/lib/x86_64-linux-gnu/hdf5/openmpi}

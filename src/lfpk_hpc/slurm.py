@@ -1,0 +1,588 @@
+"""Slurm: submit the job scripts of ``jobscripts/`` as a chain of jobs.
+
+    python -m lfpk_hpc submit PARAMS [--out FILE] [--ranks N] [--time T] [--logs DIR]
+        [--validate [--validation-out DIR] [--scale S] [--tstop T]
+                    [--validate-ranks N] [--validate-time T]]
+        [--config FILE] [--dry-run]
+
+Stages, one job each, every later one with ``--dependency=afterok:<previous job>``
+(and ``--kill-on-invalid-dep=yes``, so that it is removed when the previous one fails):
+
+- ``kernels``: ``jobscripts/kernels.sbatch PARAMS FILE``, which runs
+  ``srun python -m lfpk_hpc PARAMS --out FILE --resume``; submitted again after a time
+  limit it continues from the checkpoints in ``FILE.parts/``.
+- ``validate`` (with ``--validate``): ``jobscripts/validate.sbatch PARAMS DIR [--scale S]
+  [--tstop T]``, which runs ``srun python -m lfpk_hpc validate ...``.
+
+``jobscripts/groundtruth.sbatch PARAMS DIR [--scale S] [--tstop T]`` is submitted by hand.
+
+Sizes. Unless ``--ranks``/``--time`` are given, the kernels job gets the fewest ranks
+whose expected makespan (the schedule of ``plan``, with measured task times of an
+earlier run of the same parameters in FILE or FILE.parts/, and only the tasks not yet
+done) is within 25 % of the shortest possible or under 10 minutes, and the time limit
+``max(10 min, 4 × makespan + 5 min)``, rounded up to whole minutes. Both are printed with
+their reasons.
+
+Site settings (:data:`SETTINGS`) come from the environment, else from a config file of
+``KEY=VALUE`` lines: ``--config FILE``, else ``$LFPK_CONFIG``, else
+``${XDG_CONFIG_HOME:-~/.config}/lfpk_hpc/slurm.env`` when it exists. Nothing is
+guessed from the host. The jobs get them through their environment (sbatch exports
+the submitting environment), and when none of LFPK_VENV, LFPK_ACTIVATE, LFPK_PYTHON is
+set, LFPK_PYTHON is this Python.
+
+Exit codes: 0 submitted (or printed), 2 bad input (arguments, params file, config file,
+an output of other parameters, sbatch not installed), 1 sbatch failed (its message is
+shown).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "SETTINGS",
+    "SubmitError",
+    "add_arguments",
+    "format_time",
+    "main",
+    "parse_time",
+    "read_config",
+]
+
+#: settings read from the environment or the config file, with what they do
+SETTINGS = {
+    "LFPK_ACCOUNT": "sbatch --account of every job",
+    "LFPK_PARTITION": "sbatch --partition of every job",
+    "LFPK_SBATCH_ARGS": "further sbatch options, as shell words (e.g. --qos=normal --mem=0)",
+    "LFPK_MODULES": "modules the jobs load first (module load; space or comma separated)",
+    "LFPK_VENV": "a virtual environment the jobs activate ($LFPK_VENV/bin/activate)",
+    "LFPK_ACTIVATE": "a shell file the jobs source to set up Python (conda, spack, ...)",
+    "LFPK_PYTHON": "the Python the jobs run (default: python after the activation)",
+    "LFPK_SRUN_MPI": "srun's MPI plug-in (default pmix; empty: the site's default)",
+    "LFPK_SRUN_ARGS": "further srun options, as shell words",
+    "LFPK_JOBSCRIPTS": "the folder of the job scripts (default: jobscripts/ of this checkout)",
+}
+#: settings the job scripts read (passed on in their environment)
+JOB_SETTINGS = (
+    "LFPK_MODULES",
+    "LFPK_VENV",
+    "LFPK_ACTIVATE",
+    "LFPK_PYTHON",
+    "LFPK_SRUN_MPI",
+    "LFPK_SRUN_ARGS",
+)
+
+#: time limit = max(MIN_TIME_S, TIME_FACTOR × expected makespan + STARTUP_S)
+TIME_FACTOR = 4.0
+STARTUP_S = 300.0
+MIN_TIME_S = 600.0
+#: default ranks: the fewest within RANKS_SLACK of the shortest makespan or under RANKS_TARGET_S
+RANKS_SLACK = 1.25
+RANKS_TARGET_S = 600.0
+#: the validation has no estimate (its ground truth is not planned)
+VALIDATE_TIME_S = 2 * 3600.0
+VALIDATE_MIN_RANKS = 2
+
+
+class SubmitError(ValueError):
+    """Bad input to submit (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def default_config() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "lfpk_hpc" / "slurm.env"
+
+
+def read_config(path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export ``, values
+    optionally in single or double quotes, taken literally); keys must be in SETTINGS."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SubmitError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+    out = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, eq, value = line.partition("=")
+        if not eq or not re.fullmatch(r"LFPK_[A-Z0-9_]+", key):
+            raise SubmitError(f"{path}:{n}: expected KEY=VALUE with a LFPK_ key, got {raw!r}")
+        if key not in SETTINGS:
+            raise SubmitError(f"{path}:{n}: unknown setting {key} (known: {', '.join(SETTINGS)})")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key] = value
+    return out
+
+
+def resolve_settings(config: str | None, environ) -> tuple[dict[str, str], Path | None]:
+    """Settings from the environment, else from the config file; and the file used."""
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise SubmitError(f"--config {config}: no such file")
+    elif environ.get("LFPK_CONFIG"):
+        path = Path(environ["LFPK_CONFIG"])
+        if not path.is_file():
+            raise SubmitError(f"LFPK_CONFIG={path}: no such file")
+    else:
+        path = default_config()
+        if not path.is_file():
+            path = None
+    values = read_config(path) if path is not None else {}
+    for key in SETTINGS:
+        if key in environ:
+            values[key] = environ[key]
+    return values, (path.resolve() if path is not None else None)
+
+
+def jobscripts_dir(values) -> Path:
+    folder = values.get("LFPK_JOBSCRIPTS") or str(
+        Path(__file__).resolve().parents[2] / "jobscripts"
+    )
+    path = Path(folder)
+    if not (path / "kernels.sbatch").is_file():
+        raise SubmitError(
+            f"the job scripts are not in {path} (no kernels.sbatch there); "
+            "set LFPK_JOBSCRIPTS to the jobscripts/ folder of an lfpk_hpc checkout"
+        )
+    return path.resolve()
+
+
+# --------------------------------------------------------------------------- times
+
+_TIME_FORMS = (
+    (r"(\d+)", ("m",)),
+    (r"(\d+):(\d+)", ("m", "s")),
+    (r"(\d+):(\d+):(\d+)", ("h", "m", "s")),
+    (r"(\d+)-(\d+)", ("d", "h")),
+    (r"(\d+)-(\d+):(\d+)", ("d", "h", "m")),
+    (r"(\d+)-(\d+):(\d+):(\d+)", ("d", "h", "m", "s")),
+)
+_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_time(text: str) -> int:
+    """Seconds of a Slurm time limit: M, M:S, H:M:S, D-H, D-H:M or D-H:M:S (> 0)."""
+    for pattern, units in _TIME_FORMS:
+        m = re.fullmatch(pattern, text.strip())
+        if m:
+            seconds = sum(int(v) * _UNIT_S[u] for v, u in zip(m.groups(), units, strict=True))
+            if seconds <= 0:
+                break
+            return seconds
+    raise SubmitError(
+        f"--time {text!r} is invalid: must be a Slurm time limit > 0 "
+        "(minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S)"
+    )
+
+
+def format_time(seconds: float) -> str:
+    """Slurm's H:MM:SS, or D-HH:MM:SS from a day on (seconds rounded up)."""
+    s = int(math.ceil(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d}-{h:02d}:{m:02d}:{s:02d}" if d else f"{h}:{m:02d}:{s:02d}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+@dataclass
+class Sizing:
+    ranks: int
+    time_s: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _earlier_run(model, out: Path) -> tuple[dict, set, str]:
+    """Measured wall times and finished tasks of an earlier run of the same parameters
+    in ``out`` and ``out.parts/``; raises SubmitError for a file of other parameters."""
+    from .store import Checkpoints, read_task_table
+
+    h = model.hash()
+    measured, done, sources = {}, set(), []
+    if out.exists():
+        try:
+            import h5py
+
+            with h5py.File(out, "r") as f:
+                found = f.attrs.get("params_hash")
+        except Exception:  # a killed run may leave it unreadable: --resume rebuilds it
+            found = None
+            sources.append(f"{out} is unreadable")
+        if found is not None and found != h:
+            raise SubmitError(
+                f"{out} holds kernels of other parameters (params hash {str(found)[:12]}, "
+                f"these parameters {h[:12]}); give another --out or remove it"
+            )
+        if found == h:
+            try:
+                for key, row in read_task_table(out).items():
+                    if row["complete"]:
+                        done.add(key)
+                        measured[key] = row["wall_time_s"]
+                sources.append(f"{out}")
+            except Exception:
+                sources.append(f"{out} has no readable task table")
+    parts = Checkpoints(out)
+    if parts.exists():
+        found = parts.params_hash()
+        if found is not None and found != h:
+            raise SubmitError(
+                f"{parts.dir} holds checkpoints of other parameters (params hash "
+                f"{found[:12]}, these parameters {h[:12]}); give another --out or remove it"
+            )
+        records = parts.load_all()
+        for key, rec in records.items():
+            done.add(key)
+            measured[key] = rec.wall_time_s
+        sources.append(f"{parts.dir} ({len(records)} checkpoints)")
+    return measured, done, ", ".join(sources)
+
+
+def size_kernels(model, out: Path, ranks: int | None, time_s: int | None) -> Sizing:
+    """Ranks and time limit of the kernels job from plan's schedule (see module doc)."""
+    from . import cost
+
+    tasks = [(X, Y) for X, Y in model.tasks() if model.connection(X, Y).C > 0]
+    measured, done, source = _earlier_run(model, out)
+    costs = cost.estimate(model, tasks, measured)
+    todo = [t for t in tasks if t not in done]
+    notes = []
+    if done and not todo:
+        notes.append(
+            f"all {len(tasks)} tasks are done already ({source}): the job will only check the file"
+        )
+    elif done:
+        notes.append(
+            f"{len(done & set(tasks))} of {len(tasks)} tasks are done already ({source}); "
+            f"sized for the {len(todo)} left"
+        )
+    elif measured or source:
+        notes.append(f"earlier run: {source}")
+    by_key = {(c.X, c.Y): c.seconds for c in costs}
+
+    def makespan(n: int) -> float:
+        if not todo:
+            return 0.0
+        seconds = [sum(by_key[t] for t in u) for u in cost.units(costs, n, todo=set(todo))]
+        return cost.efficiency(seconds, n)[0]
+
+    kind = "measured and estimated" if measured else "estimated"
+    if ranks is None:
+        n_max = max(len(todo), 1)
+        best = makespan(n_max)
+        limit = max(RANKS_SLACK * best, RANKS_TARGET_S)
+        ranks = next((n for n in range(1, n_max + 1) if makespan(n) <= limit), n_max)
+        notes.append(
+            f"{ranks} rank{'s' if ranks > 1 else ''}: the fewest with an expected makespan "
+            f"within {RANKS_SLACK:g} × the shortest ({_duration(best)} on {n_max} "
+            f"rank{'s' if n_max > 1 else ''}) or "
+            f"under {_duration(RANKS_TARGET_S)} (--ranks overrides)"
+        )
+    else:
+        notes.append(f"{ranks} rank{'s' if ranks > 1 else ''} (--ranks)")
+    span = makespan(ranks)
+    total = sum(by_key[t] for t in todo)
+    notes.append(
+        f"plan ({kind} task times): {len(todo)} tasks, {_duration(total)} of work, "
+        f"expected makespan {_duration(span)} on {ranks} rank{'s' if ranks > 1 else ''}"
+    )
+    if time_s is None:
+        raw = max(MIN_TIME_S, TIME_FACTOR * span + STARTUP_S)
+        time_s = int(math.ceil(raw / 60.0) * 60)
+        notes.append(
+            f"time limit {format_time(time_s)}: max({_duration(MIN_TIME_S)}, "
+            f"{TIME_FACTOR:g} × makespan + {_duration(STARTUP_S)} start-up), whole minutes "
+            "(--time overrides)"
+        )
+    else:
+        notes.append(f"time limit {format_time(time_s)} (--time)")
+    return Sizing(ranks, time_s, notes)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@dataclass
+class Stage:
+    name: str
+    script: Path
+    args: list[str]
+    ranks: int
+    time_s: int
+    notes: list[str]
+    job_name: str
+    log: Path  # sbatch --output pattern
+    summary: str = ""
+
+    def sbatch_args(self, site: list[str], dependency: str | None) -> list[str]:
+        opts = [
+            "--parsable",
+            f"--job-name={self.job_name}",
+            f"--ntasks={self.ranks}",
+            f"--time={format_time(self.time_s)}",
+            f"--output={self.log}",
+            *site,
+        ]
+        if dependency is not None:
+            opts += [f"--dependency=afterok:{dependency}", "--kill-on-invalid-dep=yes"]
+        return [*opts, str(self.script), *self.args]
+
+
+def _site_sbatch_options(values) -> list[str]:
+    opts = []
+    if values.get("LFPK_ACCOUNT"):
+        opts.append(f"--account={values['LFPK_ACCOUNT']}")
+    if values.get("LFPK_PARTITION"):
+        opts.append(f"--partition={values['LFPK_PARTITION']}")
+    try:
+        opts += shlex.split(values.get("LFPK_SBATCH_ARGS", ""))
+    except ValueError as exc:
+        raise SubmitError(f"LFPK_SBATCH_ARGS is not valid shell words: {exc}") from None
+    return opts
+
+
+def _job_environment(values, config: Path | None) -> dict[str, str]:
+    """The settings the job scripts read, as they go into the jobs' environment."""
+    env = {k: values[k] for k in JOB_SETTINGS if k in values}
+    if not any(values.get(k) for k in ("LFPK_VENV", "LFPK_ACTIVATE", "LFPK_PYTHON")):
+        env["LFPK_PYTHON"] = sys.executable
+    if config is not None:
+        env["LFPK_CONFIG"] = str(config)
+    return env
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Submit the kernels of a params file (and with --validate the validation after it) "
+        "to Slurm: jobscripts/kernels.sbatch (srun python -m lfpk_hpc PARAMS --out FILE "
+        "--resume) sized from plan's estimate, jobs chained with --dependency=afterok. "
+        "Site settings (LFPK_ACCOUNT, LFPK_PARTITION, LFPK_MODULES, LFPK_VENV, LFPK_ACTIVATE, "
+        "LFPK_PYTHON, LFPK_SRUN_MPI, LFPK_SRUN_ARGS, LFPK_SBATCH_ARGS) come from the "
+        "environment or the config file (--config, $LFPK_CONFIG, or "
+        "~/.config/lfpk_hpc/slurm.env)."
+    )
+    parser.add_argument("params", help="params file (a Python module defining model = Model(...))")
+    parser.add_argument("--out", help="kernels file (default: kernels/<params name>.h5)")
+    parser.add_argument(
+        "--ranks", type=int, help="MPI ranks (sbatch --ntasks) of the kernels job (default: plan)"
+    )
+    parser.add_argument(
+        "--time", help="time limit of the kernels job, e.g. 30, 1:30:00, 1-00:00 (default: plan)"
+    )
+    parser.add_argument("--logs", default="logs", help="folder of the job logs (default logs/)")
+    parser.add_argument("--config", help="settings file of KEY=VALUE lines (see above)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the sbatch commands instead of running them"
+    )
+    v = parser.add_argument_group("validation (with --validate)")
+    v.add_argument(
+        "--validate",
+        action="store_true",
+        help="after the kernels job succeeds, run python -m lfpk_hpc validate PARAMS",
+    )
+    v.add_argument("--validation-out", help="validation folder (default: validation/<params name>)")
+    v.add_argument("--scale", type=float, help="validate --scale (network size fraction)")
+    v.add_argument("--tstop", type=float, help="validate --tstop (simulated ms)")
+    v.add_argument(
+        "--validate-ranks",
+        type=int,
+        help=f"ranks of the validation job (default: the kernels job's, at least "
+        f"{VALIDATE_MIN_RANKS})",
+    )
+    v.add_argument(
+        "--validate-time",
+        help=f"time limit of the validation job (default {format_time(VALIDATE_TIME_S)})",
+    )
+
+
+def _error(msg: str, code: int) -> int:
+    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(args) -> int:
+    try:
+        stages, values, job_env, logs = _prepare(args)
+        site = _site_sbatch_options(values)
+    except SubmitError as exc:
+        return _error(str(exc), 2)
+    comment = "# " if args.dry_run else ""
+    for stage in stages:
+        print(f"{comment}{stage.name}: {stage.summary}")
+        for note in stage.notes:
+            print(f"{comment}  {note}")
+    if args.dry_run:
+        return _print_commands(stages, site, job_env, logs)
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        return _error(
+            "sbatch is not installed (not on PATH): submit needs Slurm's client commands; "
+            "--dry-run prints the sbatch commands",
+            2,
+        )
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _error(f"cannot create the log folder {logs}: {exc.strerror or exc}", 2)
+    env = {**os.environ, **job_env}
+    ids: list[tuple[str, str]] = []
+    for stage in stages:
+        cmd = [sbatch, *stage.sbatch_args(site, ids[-1][1] if ids else None)]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            return _error(f"cannot run sbatch: {exc}", 2)
+        job_id = proc.stdout.strip().split(";")[0] if proc.returncode == 0 else ""
+        if proc.returncode != 0 or not job_id.isdigit():
+            why = (
+                f"sbatch failed for stage {stage.name} (exit {proc.returncode}): "
+                f"{'; '.join((proc.stderr or proc.stdout).strip().splitlines()) or 'no message'}"
+                if proc.returncode != 0
+                else f"sbatch printed no job id for stage {stage.name}: {proc.stdout.strip()!r}"
+            )
+            if ids:
+                done = ", ".join(f"{i} ({name})" for name, i in ids)
+                why += (
+                    f"; already submitted: job {done}, which stays queued "
+                    f"(scancel {' '.join(i for _, i in ids)} removes it)"
+                )
+            return _error(why, 1)
+        after = f", after job {ids[-1][1]} succeeds" if ids else ""
+        log = str(stage.log).replace("%x", stage.job_name).replace("%j", job_id)
+        print(f"submitted {stage.name} job {job_id}{after}; log {log}", flush=True)
+        ids.append((stage.name, job_id))
+    print("job ids: " + " ".join(i for _, i in ids))
+    return 0
+
+
+def _prepare(args):
+    from .cli import default_out
+    from .params import ParamsError, load
+
+    if args.ranks is not None and args.ranks < 1:
+        raise SubmitError(f"--ranks = {args.ranks} is invalid: must be >= 1")
+    if args.validate_ranks is not None and args.validate_ranks < 1:
+        raise SubmitError(f"--validate-ranks = {args.validate_ranks} is invalid: must be >= 1")
+    time_s = parse_time(args.time) if args.time is not None else None
+    vtime_s = parse_time(args.validate_time) if args.validate_time is not None else None
+    for name in ("scale", "tstop"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SubmitError(f"--{name} = {value!r} is invalid: must be a number > 0")
+    if not args.validate:
+        given = [
+            f"--{o.replace('_', '-')}"
+            for o in ("validation_out", "scale", "tstop", "validate_ranks", "validate_time")
+            if getattr(args, o) is not None
+        ]
+        if given:
+            raise SubmitError(f"{', '.join(given)} only go with --validate")
+    values, config = resolve_settings(args.config, os.environ)
+    scripts = jobscripts_dir(values)
+    params = Path(args.params)
+    if not params.is_file():
+        raise SubmitError(f"the params file {args.params} does not exist")
+    try:
+        model = load(params)
+    except ParamsError as exc:
+        raise SubmitError(str(exc)) from None
+    params = Path(os.path.abspath(params))
+    out = Path(args.out) if args.out else default_out(args.params)
+    out = Path(os.path.abspath(out))
+    logs = Path(os.path.abspath(args.logs))
+    stem = params.stem
+    sizing = size_kernels(model, out, args.ranks, time_s)
+    stages = [
+        Stage(
+            "kernels",
+            scripts / "kernels.sbatch",
+            [str(params), str(out)],
+            sizing.ranks,
+            sizing.time_s,
+            sizing.notes,
+            f"lfpk-kernels-{stem}",
+            logs / "%x-%j.out",
+            f"{params} -> {out}",
+        )
+    ]
+    if args.validate:
+        vout = Path(os.path.abspath(args.validation_out or Path("validation") / stem))
+        vargs = [str(params), str(vout)]
+        if args.scale is not None:
+            vargs += ["--scale", repr(args.scale)]
+        if args.tstop is not None:
+            vargs += ["--tstop", repr(args.tstop)]
+        vranks = args.validate_ranks or max(sizing.ranks, VALIDATE_MIN_RANKS)
+        vnotes = [
+            f"{vranks} ranks"
+            + (
+                " (--validate-ranks)" if args.validate_ranks else " (the kernels job's, at least 2)"
+            ),
+            f"time limit {format_time(vtime_s or VALIDATE_TIME_S)}"
+            + (
+                " (--validate-time)"
+                if vtime_s
+                else ": a default, plan does not estimate the ground truth (--validate-time)"
+            ),
+            "runs after the kernels job succeeds (afterok); removed if it fails",
+        ]
+        stages.append(
+            Stage(
+                "validate",
+                scripts / "validate.sbatch",
+                vargs,
+                vranks,
+                vtime_s or int(VALIDATE_TIME_S),
+                vnotes,
+                f"lfpk-validate-{stem}",
+                logs / "%x-%j.out",
+                f"{params} -> {vout}/" + "".join(f" {a}" for a in vargs[2:]),
+            )
+        )
+    return stages, values, _job_environment(values, config), logs
+
+
+def _print_commands(stages, site, job_env, logs) -> int:
+    print("# dry run: the commands submit would run")
+    for key, value in job_env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    print(f"mkdir -p {shlex.quote(str(logs))}")
+    previous = None
+    for stage in stages:
+        dep = f"${{{previous}}}" if previous else None
+        words = ["sbatch", *stage.sbatch_args(site, dep)]
+        quoted = " ".join(w if w.startswith("--dependency=") else shlex.quote(w) for w in words)
+        print(f"{stage.name}=$({quoted})")
+        previous = stage.name
+    print('echo "job ids: ' + " ".join(f"${{{s.name}}}" for s in stages) + '"')
+    return 0

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A throw-away one-node Slurm cluster on this host, for tests/test_slurm.py and for trying the
+# job scripts in jobscripts/ by hand (Debian 12: apt-get install slurmctld slurmd slurm-client munge).
+#
+#   bash tests/slurm_cluster.sh start DIR   # writes DIR/slurm.conf, starts slurmctld and slurmd,
+#                                           # waits until the node is idle, prints SLURM_CONF=...
+#   export SLURM_CONF=DIR/slurm.conf        # for sbatch, srun, squeue, ... (and lfpk_hpc submit)
+#   bash tests/slurm_cluster.sh stop DIR    # cancels the jobs, shuts the daemons down
+#
+# Config, state, logs and pid files all live in DIR. Authentication is auth/none (no munged).
+# Slurm's ports 6817/6818 are fixed, so there is one such cluster per host at a time.
+# Exit codes of start: 0 running, 3 Slurm cannot be started here (the reason is printed:
+# not installed, ports busy), 1 it was started but did not come up (the logs are printed).
+set -euo pipefail
+
+usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[[ $# -eq 2 ]] || usage
+cmd=$1
+dir=$(mkdir -p "$2" && cd "$2" && pwd)
+conf=$dir/slurm.conf
+export SLURM_CONF=$conf
+
+cannot() { echo "cannot start Slurm here: $*"; exit 3; }
+
+# a pid is alive unless it is gone or a zombie (state Z in /proc/PID/stat)
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  local prog
+  for prog in slurmctld slurmd sinfo sbatch srun squeue scontrol scancel; do
+    command -v "$prog" >/dev/null 2>&1 ||
+      cannot "$prog is not installed (Debian: apt-get install slurmctld slurmd slurm-client munge)"
+  done
+  [[ $(id -u) -eq 0 ]] || cannot "slurmd must run as root (this is uid $(id -u))"
+  local port
+  for port in 6817 6818; do
+    ! port_busy "$port" || cannot "port $port is in use (another Slurm cluster is running on this host)"
+  done
+  local host cpus mem
+  host=$(hostname -s)
+  cpus=$(nproc)
+  mem=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
+  mkdir -p "$dir/state/ctld" "$dir/state/d" "$dir/run" "$dir/log"
+  cat >"$conf" <<EOF
+ClusterName=lfpktest
+SlurmctldHost=$host(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/none
+CredType=cred/none
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+EnforcePartLimits=ALL
+MailProg=/bin/true
+MinJobAge=300
+KillWait=5
+StateSaveLocation=$dir/state/ctld
+SlurmdSpoolDir=$dir/state/d
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+  slurmctld -c -f "$conf" </dev/null >"$dir/log/slurmctld.out" 2>&1
+  slurmd -N "$host" -f "$conf" </dev/null >"$dir/log/slurmd.out" 2>&1
+  local i state=""
+  for ((i = 0; i < 300; i++)); do
+    state=$(sinfo -h -o %T 2>/dev/null || true)
+    [[ $state == idle ]] && break
+    sleep 0.1
+  done
+  if [[ $state != idle ]]; then
+    echo "Slurm did not come up within 30 s (node state: '${state:-no answer}')"
+    tail -n 20 "$dir"/log/*.log "$dir"/log/*.out 2>/dev/null || true
+    stop
+    exit 1
+  fi
+  echo "SLURM_CONF=$conf"
+}
+
+stop() {
+  [[ -f $conf ]] || return 0
+  local i pid pids=()
+  if timeout 5 squeue -h -o %i >/dev/null 2>&1; then
+    scancel --quiet --full "$(id -un)" 2>/dev/null || scancel --quiet -u "$(id -un)" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      [[ -z $(timeout 5 squeue -h -o %i 2>/dev/null) ]] && break
+      sleep 0.1
+    done
+    timeout 10 scontrol shutdown >/dev/null 2>&1 || true
+  fi
+  for f in "$dir/run/slurmctld.pid" "$dir/run/slurmd.pid"; do
+    [[ -f $f ]] && pids+=("$(cat "$f")")
+  done
+  for ((i = 0; i < 100; i++)); do
+    local left=0
+    for pid in "${pids[@]}"; do alive "$pid" && left=1; done
+    ((left)) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
+  sleep 0.5
+  for pid in "${pids[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+  return 0
+}
+
+case $cmd in
+  start) start ;;
+  stop) stop ;;
+  *) usage ;;
+esac
