@@ -97,9 +97,14 @@ def _plot_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _error(msg: str, code: int) -> int:
-    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
+def error(msg, code: int = 2) -> int:
+    """Print ``msg`` as the one-line ``lfpk_hpc: error: ...`` on stderr; return ``code``
+    (2: bad input, 1: a failed run). Every subcommand reports errors through this."""
+    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
     return code
+
+
+_error = error
 
 
 def main(argv: list[str] | None = None) -> int:

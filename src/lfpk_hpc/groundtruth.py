@@ -1286,19 +1286,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
 
 
-def _error(msg: str) -> None:
-    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
+def _error(msg, code: int = 2) -> int:
+    from .cli import error
+
+    return error(msg, code)
 
 
 def main(args) -> int:
-    from .scheduler import launched_with_mpi
+    from .scheduler import world_comm
 
-    comm = None
-    if launched_with_mpi():
-        # MPI first: NEURON, imported afterwards, then joins the same MPI
-        from mpi4py import MPI
-
-        comm = MPI.COMM_WORLD
+    comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
     rank = comm.Get_rank() if comm is not None else 0
     size = comm.Get_size() if comm is not None else 1
     from .mechanisms import MechanismError

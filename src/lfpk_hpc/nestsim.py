@@ -76,7 +76,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -529,9 +528,10 @@ def write_spikes(path, spikes: dict, sizes: dict, attrs: dict) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def _error(msg: str, code: int = 2) -> int:
-    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
-    return code
+def _error(msg, code: int = 2) -> int:
+    from .cli import error
+
+    return error(msg, code)
 
 
 def _fmt_table(rows, header):

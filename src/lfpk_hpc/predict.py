@@ -446,11 +446,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
-def _error(msg: str) -> int:
-    import sys
+def _error(msg, code: int = 2) -> int:
+    from .cli import error
 
-    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
-    return 2
+    return error(msg, code)
 
 
 def main(args) -> int:

@@ -47,17 +47,21 @@ def launched_with_mpi() -> bool:
     return any(v in os.environ for v in _LAUNCHER_VARS)
 
 
-def world_comm():
+def world_comm(neuron_in_mpi: bool = False):
     """``MPI.COMM_WORLD`` when launched with MPI, else ``None`` (mpi4py not imported).
 
-    Call at the entry point only. NEURON is imported first, before MPI is
-    initialised, so that it stays out of MPI: every rank is an independent NEURON
-    instance (kernel tasks need no NEURON communication), and a NEURON error on one
-    rank is a Python exception there instead of an MPI_Abort of the whole job.
+    Call at the entry point only. For kernel runs (default) NEURON is imported
+    first, before MPI is initialised, so that it stays out of MPI: every rank is an
+    independent NEURON instance (kernel tasks need no NEURON communication), and a
+    NEURON error on one rank is a Python exception there instead of an MPI_Abort of
+    the whole job. With ``neuron_in_mpi`` (the ground truth, whose network uses
+    NEURON's ParallelContext) MPI is initialised first, so that NEURON, imported
+    afterwards, joins it.
     """
     if not launched_with_mpi():
         return None
-    import neuron  # noqa: F401  (before mpi4py: see above)
+    if not neuron_in_mpi:
+        import neuron  # noqa: F401  (before mpi4py: see above)
     from mpi4py import MPI
 
     return MPI.COMM_WORLD

@@ -425,9 +425,10 @@ def add_arguments(parser) -> None:
     )
 
 
-def _error(msg: str, code: int) -> int:
-    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
-    return code
+def _error(msg, code: int = 2) -> int:
+    from .cli import error
+
+    return error(msg, code)
 
 
 def main(args) -> int:

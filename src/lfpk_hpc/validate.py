@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -356,9 +355,10 @@ def add_compare_arguments(parser) -> None:
     )
 
 
-def _error(msg) -> int:
-    print(f"lfpk_hpc: error: {msg}", file=sys.stderr, flush=True)
-    return 2
+def _error(msg, code: int = 2) -> int:
+    from .cli import error
+
+    return error(msg, code)
 
 
 def write_metrics(metrics: dict, out_dir) -> Path:
@@ -637,14 +637,9 @@ def run_validation(
 
 
 def main(args) -> int:
-    from .scheduler import launched_with_mpi
+    from .scheduler import world_comm
 
-    comm = None
-    if launched_with_mpi():
-        # MPI before NEURON: the ground truth's NEURON joins MPI (ParallelContext)
-        from mpi4py import MPI
-
-        comm = MPI.COMM_WORLD
+    comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
     rank = comm.Get_rank() if comm is not None else 0
     from . import groundtruth
     from .mechanisms import MechanismError
