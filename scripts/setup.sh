@@ -85,4 +85,4 @@ fi
 # 4. The simulator stack and this package (editable: mod/ and params/ stay in the checkout).
 say "installing lfpk_hpc$extra and its dependencies"
 pip install -e "$here$extra"
-say "done: $("$py" -c 'import h5py, neuron, LFPy; print("h5py", h5py.__version__, "mpi", h5py.get_config().mpi, "| NEURON", neuron.__version__, "| LFPy", LFPy.__version__)')"
+say "done: $(NEURON_MODULE_OPTIONS=-nogui "$py" -c 'import h5py, neuron, LFPy; print("h5py", h5py.__version__, "mpi", h5py.get_config().mpi, "| NEURON", neuron.__version__, "| LFPy", LFPy.__version__)')"
