@@ -4,8 +4,8 @@
 #   - system packages: Open MPI, the MPI build of HDF5, compilers (apt-get, only when missing)
 #   - a virtual environment (default ./.venv, override with LFPK_VENV)
 #   - mpi4py, h5py built against parallel HDF5, NEURON, LFPy, LFPykit and lfpk_hpc itself
-#   - with --test: the test extra as well (pytest, lfpykernels, ruff) and, as root with apt-get,
-#     the Slurm packages the tests of jobscripts/ start a one-node cluster with
+#   - with --test: the test and nest extras as well (pytest, lfpykernels, ruff, NEST) and, as
+#     root with apt-get, the Slurm packages the tests of jobscripts/ start a one-node cluster with
 # Safe to run again: finished steps are skipped.
 set -euo pipefail
 
