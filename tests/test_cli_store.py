@@ -115,3 +115,15 @@ def test_incomplete_kernel_is_refused(tmp_path, readme_model):
     with pytest.raises(StoreError, match="not complete"):
         read_kernel(path, "lfp", "E", "E")
     assert read_kernels(path) == {}
+
+
+def test_help_lists_every_command_and_each_has_help(tmp_path):
+    from lfpk_hpc.cli import SUBCOMMANDS
+
+    top = run_cli("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    for name in SUBCOMMANDS:
+        if name != "run":
+            assert f"  {name} " in top.stdout, name
+            sub = run_cli(name, "--help", cwd=tmp_path)
+            assert sub.returncode == 0 and "usage: python -m lfpk_hpc" in sub.stdout, name

@@ -42,11 +42,19 @@ def default_out(params: str) -> Path:
 
 
 def _run_parser() -> argparse.ArgumentParser:
+    others = {
+        "plan": "tasks, costs and the expected schedule on N ranks",
+        "plot": "the overview figure of a kernels file",
+        **{name: text for name, (_module, text) in EXTERNAL.items()},
+    }
     p = argparse.ArgumentParser(
         prog="python -m lfpk_hpc [run]",
         description="Compute the spike-signal kernels H_YX of every (X, Y) pathway and probe "
         "of a params file and write them to one HDF5 file. Under mpirun/srun the tasks are "
-        "spread over all ranks. Other commands: plan, plot.",
+        "spread over all ranks.",
+        epilog="other commands (python -m lfpk_hpc COMMAND --help):\n"
+        + "\n".join(f"  {name:<14} {text}" for name, text in others.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
