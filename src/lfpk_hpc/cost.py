@@ -75,23 +75,52 @@ class TaskCost:
     source: str  # "estimate" or "measured"
 
 
-def estimate(model: Model, tasks, measured: dict | None = None) -> list[TaskCost]:
+def segment_counts(model: Model, Ys, comm=None) -> dict[str, int | None]:
+    """Segments of the cells of ``Ys`` (None for a morphology that does not load).
+
+    Cells that share a morphology file and its Ra, cm and lambda_f are counted once;
+    with a communicator the distinct files are shared out over the ranks (loading
+    reconstructed cells into NEURON is what costs here) and every rank gets all
+    counts. Every rank of ``comm`` must call this.
+    """
+    keys = {}
+    for Y in Ys:
+        cell, path = model.population(Y).cell, model.morphology_path(Y)
+        keys[Y] = (str(path), cell.Ra, cell.cm, cell.lambda_f) if path is not None else ("", Y)
+    distinct = sorted(set(keys.values()))
+    rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
+    mine = {}
+    for i, key in enumerate(distinct):
+        if i % size == rank:
+            Y = next(y for y in Ys if keys[y] == key)
+            try:
+                mine[key] = segments(model, Y)
+            except Exception:
+                mine[key] = None
+    if comm is not None and size > 1:
+        for part in comm.allgather(mine):
+            mine.update(part)
+    return {Y: mine[keys[Y]] for Y in Ys}
+
+
+def estimate(model: Model, tasks, measured: dict | None = None, comm=None) -> list[TaskCost]:
     """Cost of each task; ``measured`` maps (X, Y) → wall seconds of an earlier run.
 
     Unmeasured tasks are estimated and, when some tasks were measured, scaled by
-    the median ratio measured/estimated so that both kinds compare.
+    the median ratio measured/estimated so that both kinds compare. With ``comm``,
+    every rank must call it (see :func:`segment_counts`).
     """
     from .kernel import simulated_duration
 
     ks = model.kernel
     steps = int(round(simulated_duration(ks) / ks.dt))
     nseg, unknown = {}, set()
-    for Y in sorted({Y for _, Y in tasks}):
-        try:
-            nseg[Y] = segments(model, Y)
-        except Exception:  # reported by the task that builds the cell
+    for Y, n in segment_counts(model, sorted({Y for _, Y in tasks}), comm).items():
+        if n is None:  # the morphology did not load: reported by the task that builds it
             nseg[Y] = FALLBACK_SEGMENTS
             unknown.add(Y)
+        else:
+            nseg[Y] = n
     raw = {t: SECONDS_PER_TASK + SECONDS_PER_SEGMENT_STEP * nseg[t[1]] * steps for t in tasks}
     measured = {t: v for t, v in (measured or {}).items() if t in raw and v and v > 0}
     scale = 1.0

@@ -213,8 +213,12 @@ def run_kernels(
                 out.parent.mkdir(parents=True, exist_ok=True)
             done = _prepare(model, out, overwrite, resume, log)
             measured = {k: r.wall_time_s for k, r in done.items()}
-            costs = cost.estimate(model, tasks, measured)
-            setup = {"done": done, "costs": costs, "header": header_attrs(model), "error": None}
+            setup = {
+                "done": done,
+                "measured": measured,
+                "header": header_attrs(model),
+                "error": None,
+            }
         except StoreError as exc:
             setup = {"error": str(exc)}
     shared = c.bcast({k: v for k, v in setup.items() if k != "done"} if rank == 0 else None)
@@ -222,7 +226,8 @@ def run_kernels(
         raise StoreError(shared["error"])
     done = setup["done"] if rank == 0 else {}
     done_keys = set(c.bcast(sorted(done) if rank == 0 else None))
-    costs = shared["costs"]
+    # every rank takes part: the morphologies to count are shared out
+    costs = cost.estimate(model, tasks, shared["measured"], comm=comm)
     seconds = {(t.X, t.Y): t.seconds for t in costs}
     todo = [t for t in cost.order(costs) if t not in done_keys]
     work_units = cost.units(costs, size, todo=set(todo))
