@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
 
-For each params file (default: params/potjans.py if present, else the biggest
-models shipped with the repo) it runs ``mpirun -n R python -m lfpk_hpc PARAMS``
+For each params file (default: params/potjans.py, params/potjans_16types.py and,
+where ../shared is present, the 16-type model with the reconstructed cells of
+Hagen et al. 2016) it runs ``mpirun -n R python -m lfpk_hpc PARAMS``
 for every R, reads the run's wall time from the kernels file (``wall_time_s``:
 from start-up of the scheduler to the closed file, without Python's own start)
 and the command's total time, and prints speed-up and parallel efficiency
@@ -62,14 +63,27 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--predict", type=int, default=64)
     args = p.parse_args()
+    with tempfile.TemporaryDirectory() as extra:
+        if args.params:
+            files = [Path(x) for x in args.params]
+        else:
+            files = [ROOT / "params" / "potjans.py", ROOT / "params" / "potjans_16types.py"]
+            morph = ROOT.parent / "shared" / "reference" / "morphologies" / "stretched"
+            if morph.is_dir():
+                # the biggest workload at hand: 16 cell types with the Hagen et al. 2016
+                # reconstructions (read from ../shared, never copied into the repository)
+                f = Path(extra) / "potjans_16types_reconstructed.py"
+                f.write_text(
+                    "from lfpk_hpc import pd14\n"
+                    f"model = pd14.build(cell_types='16', morphologies={str(morph)!r})\n"
+                )
+                files.append(f)
+        _measure(files, args)
+
+
+def _measure(files, args) -> None:
     from lfpk_hpc import cost
 
-    if args.params:
-        files = [Path(x) for x in args.params]
-    elif (ROOT / "params" / "potjans.py").exists():
-        files = [ROOT / "params" / "potjans.py"]
-    else:
-        files = [ROOT / "params" / "hagen2022.py", ROOT / "tests" / "data" / "many_tasks.py"]
     print(
         f"{'model':>14} {'ranks':>5} {'run s':>8} {'cmd s':>8} {'speed-up':>9} "
         f"{'efficiency':>10} {'(cmd)':>7}"
