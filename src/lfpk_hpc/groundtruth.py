@@ -1149,7 +1149,9 @@ def _write_results(
         seed=int(seed),
         scale=float(scale),
     )
-    _write_spikes(out / "spikes.h5", spikes, model, attrs)
+    from .predict import write_spikes
+
+    write_spikes(out / "spikes.h5", spikes, {X: model.population(X).N for X in spikes}, attrs)
     root = dict(
         attrs,
         model_name=model.name,
@@ -1188,7 +1190,9 @@ def _write_results(
         "wall_time_s": {k: summary[f"wall_time_{k}_s"] for k in ("create", "connect", "simulate")},
         "ranks": summary["ranks"],
     }
-    _atomic_write(out / "vrest.json", json.dumps(info, indent=2) + "\n")
+    from .store import _atomic_write
+
+    _atomic_write(out / "vrest.json", (json.dumps(info, indent=2) + "\n").encode())
     cells_out = out / "cells"
     if cells_out.exists():
         shutil.rmtree(cells_out)
@@ -1202,28 +1206,6 @@ def _synapse_density(cell, placement, X, Y) -> np.ndarray:
         return synapse_density(_segment_geometry(cell), placement, 0.0)
     except ParamsError as exc:
         raise ParamsError(f"connections[{X}->{Y}]: {exc}") from None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _write_spikes(path: Path, spikes, model, attrs) -> None:
-    import h5py
-
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        for name, (t, snd) in spikes.items():
-            g = f.create_group(name)
-            g.attrs["N"] = model.population(name).N
-            g.create_dataset("times", data=np.asarray(t, dtype=np.float64))
-            g.create_dataset("senders", data=np.asarray(snd, dtype=np.int64))
-            g["times"].attrs["units"] = "ms"
-    tmp.replace(path)
 
 
 def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) -> None:

@@ -5,7 +5,7 @@
 Builds the PD14 point-neuron network in NEST (pip package ``nest-simulator``, the
 optional extra ``lfpk_hpc[nest]``), simulates ``--presim`` ms that are not recorded
 and then ``--tstop`` ms that are, and writes the spikes in the format ``predict``
-reads (see :func:`write_spikes`). The network is the one of the PD14 reference
+reads (see :func:`lfpk_hpc.predict.write_spikes`). The network is the one of the PD14 reference
 implementation [PD14-NEST] (shared/reference/DOMAIN.md section A):
 
 - ``iaf_psc_exp`` neurons: C_m 250 pF, τ_m 10 ms, τ_syn 0.5 ms (excitatory and
@@ -498,33 +498,6 @@ def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: 
 # --------------------------------------------------------------------------- output
 
 
-def write_spikes(path, spikes: dict, sizes: dict, attrs: dict) -> None:
-    """Write the spikes file (format (a) of ``predict``), atomically (a temporary file
-    in the same folder renamed at the end).
-
-    One group per population with ``times`` (float64, ms, ascending, t = 0 the first
-    recorded time) and ``senders`` (int64, 0-based index in the population), group
-    attribute ``N`` (population size); root attributes from ``attrs``.
-    """
-    import h5py
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            for name, (times, senders) in spikes.items():
-                g = f.create_group(name)
-                g.attrs["N"] = int(sizes[name])
-                g.create_dataset("times", data=np.asarray(times, dtype=np.float64))
-                g.create_dataset("senders", data=np.asarray(senders, dtype=np.int64))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -661,6 +634,8 @@ def main(args) -> int:
         "params_json": json.dumps(effective, sort_keys=True),
     }
     try:
+        from .predict import write_spikes
+
         write_spikes(args.out, spikes, sizes, attrs)
     except OSError as exc:
         return _error(f"cannot write --out {args.out!r}: {' '.join(str(exc).split())}")

@@ -57,6 +57,7 @@ __all__ = [
     "predict",
     "read_kernel_set",
     "read_spikes",
+    "write_spikes",
 ]
 
 
@@ -180,6 +181,36 @@ def read_spikes(
         else:
             out[pop] = _check_times(found[pop], f"{path}: {pop}")
     return out, t_stop
+
+
+def write_spikes(path, spikes: dict, sizes: dict, attrs: dict) -> None:
+    """Write the spikes file (format (a) of ``predict``), atomically (a temporary file
+    in the same folder renamed at the end).
+
+    One group per population with ``times`` (float64, ms, ascending, t = 0 the first
+    recorded time) and ``senders`` (int64, 0-based index in the population), group
+    attribute ``N`` (population size); root attributes from ``attrs``.
+    """
+    import os
+
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            for name, (times, senders) in spikes.items():
+                g = f.create_group(name)
+                g.attrs["N"] = int(sizes[name])
+                g.create_dataset("times", data=np.asarray(times, dtype=np.float64))
+                g["times"].attrs["units"] = "ms"
+                g.create_dataset("senders", data=np.asarray(senders, dtype=np.int64))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.ndarray:
