@@ -8,8 +8,10 @@ Hagen et al. 2016) it runs ``mpirun -n R python -m lfpk_hpc PARAMS``
 for every R, reads the run's wall time from the kernels file (``wall_time_s``:
 from start-up of the scheduler to the closed file, without Python's own start)
 and the command's total time, and prints speed-up and parallel efficiency
-against the 1-rank run of the same invocation. It then predicts the efficiency
-at --predict ranks from the measured per-task times (longest-first schedule).
+against the 1-rank run of the same invocation: of the run, of its task phase
+alone (``wall_time_tasks_s``, the slowest rank's work loop) and of the command.
+It then predicts the efficiency at --predict ranks from the measured per-task
+times (longest-first schedule) and prints the bound that whole tasks set.
 Not a test: numbers depend on the machine (2 cores here).
 """
 
@@ -54,7 +56,8 @@ def run(params: Path, ranks: int, workdir: Path) -> tuple[float, float, dict]:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     with h5py.File(out, "r") as f:
         wall = float(f.attrs["wall_time_s"])
-    return wall, total, read_task_table(out)
+        phases = (float(f.attrs["wall_time_setup_s"]), float(f.attrs["wall_time_tasks_s"]))
+    return wall, total, phases, read_task_table(out)
 
 
 def main() -> None:
@@ -85,29 +88,34 @@ def _measure(files, args) -> None:
     from lfpk_hpc import cost
 
     print(
-        f"{'model':>14} {'ranks':>5} {'run s':>8} {'cmd s':>8} {'speed-up':>9} "
-        f"{'efficiency':>10} {'(cmd)':>7}"
+        f"{'model':>14} {'ranks':>5} {'run s':>8} {'set-up s':>8} {'tasks s':>8} {'cmd s':>8} "
+        f"{'speed-up':>9} {'efficiency':>10} {'(tasks)':>7} {'(cmd)':>7}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for params in files:
             base = None
             table = None
             for r in args.ranks:
-                wall, total, tab = run(params, r, Path(tmp))
+                wall, total, (setup, loop), tab = run(params, r, Path(tmp))
                 if base is None:
-                    base, table = (wall, total), tab
-                s, s_cmd = base[0] / wall, base[1] / total
+                    base, table = (wall, loop, total), tab
+                s, s_loop, s_cmd = base[0] / wall, base[1] / loop, base[2] / total
                 print(
-                    f"{params.stem:>14} {r:>5} {wall:>8.2f} {total:>8.2f} {s:>9.2f} "
-                    f"{s / r:>10.2f} {s_cmd / r:>7.2f}"
+                    f"{params.stem:>14} {r:>5} {wall:>8.2f} {setup:>8.2f} {loop:>8.2f} "
+                    f"{total:>8.2f} {s:>9.2f} {s / r:>10.2f} {s_loop / r:>7.2f} {s_cmd / r:>7.2f}"
                 )
             seconds = [row["wall_time_s"] for row in table.values()]
+            n = len(seconds)
             m, eff = cost.efficiency(seconds, args.predict)
             m1, _ = cost.efficiency(seconds, 1)
+            # whole (X, Y) tasks cannot be split: at best every rank ends with the
+            # longest task, and with fewer tasks than ranks some ranks stay idle
+            bound = min(1.0, sum(seconds) / (args.predict * max(seconds)))
             print(
                 f"{params.stem:>14} plan for {args.predict} ranks from measured task times: "
-                f"{len(seconds)} tasks, makespan {m:.2f} s (1 rank: {m1:.2f} s), "
-                f"efficiency {eff:.2f}"
+                f"{n} tasks (mean {1e3 * m1 / n:.1f} ms, longest {1e3 * max(seconds):.1f} ms), "
+                f"makespan {m:.3f} s (1 rank: {m1:.2f} s), efficiency {eff:.2f} "
+                f"(bound for whole tasks: total / ({args.predict} x longest) = {bound:.2f})"
             )
 
 

@@ -94,7 +94,14 @@ def kernel_file_contents(path):
     import h5py
 
     skip_ds = {"tasks/rank", "tasks/wall_time_s", "tasks/timings", "tasks/cost_estimate"}
-    skip_attrs = {"created", "wall_time_s", "ranks", "write_path"}
+    skip_attrs = {
+        "created",
+        "wall_time_s",
+        "wall_time_setup_s",
+        "wall_time_tasks_s",
+        "ranks",
+        "write_path",
+    }
     out = {}
     with h5py.File(path, "r") as f:
 

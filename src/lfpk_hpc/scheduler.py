@@ -270,8 +270,10 @@ def run_kernels(
             f"{len(done_keys)} already done"
         )
 
-    # 2. mechanisms compiled once (rank 0 first), loaded on every rank
+    # 2. mechanisms compiled once (rank 0 first), loaded on every rank, with the
+    # libraries of the first task
     mechanisms.load_mechanisms(comm=comm, log=say)
+    engine.prepare()
 
     # 3. the kernels file and the checkpoint folder
     parts = Checkpoints(out)
@@ -294,6 +296,7 @@ def run_kernels(
         for key in sorted(done):
             store.write(done[key])
     c.barrier()
+    t_setup = time.perf_counter() - t_start
 
     # 4. the work loop
     counter = _Counter(comm)
@@ -370,6 +373,7 @@ def run_kernels(
             if not mpio and rank == 0 and size > 1:
                 drain_inbox()
 
+    t_tasks = time.perf_counter() - t_loop  # this rank's work loop
     # 5. collect, finalize, report
     if not mpio and size > 1:
         if rank == 0:
@@ -381,11 +385,27 @@ def run_kernels(
             MPI.Request.waitall(pending)
     failures = [f for f in c.allgather(failure) if f is not None]
     computed = c.allgather(mine)
+    loop_times = c.allgather(t_tasks)
     complete = set(done_keys).union(*map(set, computed))
     wall = time.perf_counter() - t_start
     if store is not None:
-        store.finalize(complete, ranks=size, wall_time_s=wall, write_path=path_name)
+        t_fin = time.perf_counter()
+        store.finalize(
+            complete,
+            ranks=size,
+            wall_time_s=wall,
+            wall_time_setup_s=t_setup,
+            wall_time_tasks_s=max(loop_times),
+            write_path=path_name,
+        )
         store.close()
+        if rank == 0:
+            say(
+                f"phases: set-up {t_setup:.2f} s, tasks {max(loop_times):.2f} s "
+                f"(per rank {min(loop_times):.2f}-{max(loop_times):.2f} s), "
+                f"collect {wall - t_setup - max(loop_times):.2f} s, "
+                f"finalize {time.perf_counter() - t_fin:.2f} s"
+            )
     for shared_counter in (counter, n_finished, work_done):
         shared_counter.free()
     c.barrier()
