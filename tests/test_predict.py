@@ -294,3 +294,46 @@ def test_plot_signals(kernels, tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "not a signals file" in bad.stderr
+
+
+def test_counts_stand_in_for_spike_times(kernels, tmp_path):
+    """A population given as counts per bin predicts what its spike times predict; counts
+    of the wrong length or for an unknown population are errors naming them."""
+    t_stop, dt = 500.0, 2**-4
+    spikes = random_spikes(4, t_stop)
+    np.savez(tmp_path / "all.npz", **spikes)
+    np.savez(tmp_path / "e_only.npz", E=spikes["E"])
+    n = int(round(t_stop / dt))
+    k = np.floor(spikes["I"] / dt).astype(int)
+    counts_i = np.bincount(k[k < n], minlength=n).astype(float)
+    quiet = lambda *x: None  # noqa: E731
+    predict(kernels, tmp_path / "all.npz", tmp_path / "a.h5", t_stop=t_stop, log=quiet)
+    predict(
+        kernels,
+        tmp_path / "e_only.npz",
+        tmp_path / "b.h5",
+        t_stop=t_stop,
+        counts={"I": counts_i},
+        log=quiet,
+    )
+    A, B = signals(tmp_path / "a.h5"), signals(tmp_path / "b.h5")
+    for p in A:
+        np.testing.assert_array_equal(A[p], B[p])
+    with pytest.raises(SpikesError, match=r"counts\['I'\] has shape \(10\,\)"):
+        predict(
+            kernels,
+            tmp_path / "e_only.npz",
+            tmp_path / "c.h5",
+            t_stop=t_stop,
+            counts={"I": np.zeros(10)},
+            log=quiet,
+        )
+    with pytest.raises(SpikesError, match=r"counts for \['X'\] given"):
+        predict(
+            kernels,
+            tmp_path / "all.npz",
+            tmp_path / "d.h5",
+            t_stop=t_stop,
+            counts={"X": counts_i},
+            log=quiet,
+        )

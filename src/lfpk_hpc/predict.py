@@ -305,10 +305,15 @@ def predict(
     missing_silent: bool = False,
     block: int | None = None,
     overwrite: bool = False,
+    counts: dict | None = None,
     log=print,
 ) -> Path:
     """Write the predicted signals of ``spikes_path`` through the kernels of
-    ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``."""
+    ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``.
+
+    ``counts``: presynaptic populations given as event counts per bin instead of
+    spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
+    then not asked for them."""
     import h5py
     from scipy.fft import irfft, rfft
 
@@ -319,8 +324,15 @@ def predict(
     info, kernels = read_kernel_set(kernels_path)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
+    counts = dict(counts or {})
+    unknown = sorted(set(counts) - set(info["X"]))
+    if unknown:
+        raise SpikesError(f"counts for {unknown} given, but the kernels have no such population")
     spikes, file_t_stop = read_spikes(
-        spikes_path, info["X"], mapping=mapping, missing_silent=missing_silent
+        spikes_path,
+        [X for X in info["X"] if X not in counts],
+        mapping=mapping,
+        missing_silent=missing_silent,
     )
     if t_stop is None:
         t_stop = file_t_stop
@@ -335,7 +347,17 @@ def predict(
     if n_bins < 1:
         raise SpikesError(f"--tstop - --tstart = {t_stop - t_start} ms is shorter than dt = {dt}")
     Xs, Ys = info["X"], info["Y"]
-    counts = {X: bin_spikes(spikes[X], dt, t_start, n_bins) for X in Xs}
+    for X, c in counts.items():
+        c = np.asarray(c, dtype=float)
+        if c.shape != (n_bins,) or not np.all(np.isfinite(c)):
+            raise SpikesError(
+                f"counts[{X!r}] has shape {c.shape}, but is invalid: {n_bins} finite counts "
+                f"(bins of {dt} ms from {t_start} ms) are needed"
+            )
+        counts[X] = c
+    for X in Xs:
+        if X not in counts:
+            counts[X] = bin_spikes(spikes[X], dt, t_start, n_bins)
     n_spikes = {X: int(counts[X].sum()) for X in Xs}
     log(
         f"predict: kernels {kernels_path} ({info['model_name']}, dt {dt} ms, tau {tau} ms), "
