@@ -30,7 +30,7 @@ from .probes import SegmentGeometry
 __all__ = ["PassiveCell", "build_cell", "delete_all_sections", "stick_morphology_hoc"]
 
 #: density mechanisms a cell may hold and still be at rest when v = e_pas everywhere
-_PASSIVE_MECHANISMS = frozenset({"pas", "lfpk_drive"})
+_PASSIVE_MECHANISMS = frozenset({"pas", "lfpk_drive", "lfpk_qa"})
 
 
 def stick_morphology_hoc(sections: tuple[Section, ...]) -> str:
@@ -197,15 +197,17 @@ class PassiveCell:
             _LIVE = None
 
     def at_rest(self) -> bool:
-        """True if the cell starts in its steady state: only passive leak (and the
-        drive, which is zero until it is switched on), no point processes, and
-        e_pas equal to v_init in every segment. Then every current is exactly zero
-        until the drive begins."""
+        """True if the cell starts in its steady state: only passive leak, quasi-active
+        gates linearised at v_init (and the drive, which is zero until it is switched
+        on), no point processes, and e_pas equal to v_init in every segment. Then
+        every current is exactly zero until the drive begins."""
         for sec in self.sections:
             if {m.name() for m in sec(0.5)} - _PASSIVE_MECHANISMS:
                 return False
         for seg in self.segments:
             if seg.point_processes() or seg.pas.e != self.v_init:
+                return False
+            if hasattr(seg, "lfpk_qa") and seg.lfpk_qa.vstar != self.v_init:
                 return False
         return True
 
@@ -360,6 +362,16 @@ def build_cell(
         for sec in cell.allseclist:
             if "soma" in sec.name():
                 sec.g_pas = cell_model.soma_g_pas
+    if cell_model.soma_gates is not None:
+        for sec in cell.allseclist:
+            if "soma" in sec.name():
+                sec.insert("lfpk_qa")
+                for seg in sec:
+                    seg.lfpk_qa.vstar = float(v_init)
+                    for j, (a, b, tau) in enumerate(cell_model.soma_gates, start=1):
+                        setattr(seg.lfpk_qa, f"a{j}", a)
+                        setattr(seg.lfpk_qa, f"b{j}", b)
+                        setattr(seg.lfpk_qa, f"tau{j}", tau)
     rotation = dict(cell_model.rotation)
     if rotation:
         cell.set_rotation(**rotation)

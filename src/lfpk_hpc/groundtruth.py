@@ -1,7 +1,7 @@
 """Ground truth: a full multicompartment network (``LFPy.Network``) of a params file.
 
     mpirun -n 2 python -m lfpk_hpc groundtruth params/hagen2022.py --out gt/ \\
-        [--scale 0.1] [--tstop 2000] [--seed 1234]
+        [--scale 0.2] [--tstop 2000] [--seed 1234]
 
 Builds, from the same params file the kernels use, the network the kernels
 approximate (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353), simulates it
@@ -111,9 +111,14 @@ Output (in ``--out``)
   ``wall_time_connect_s``, ``wall_time_simulate_s``.
 - ``vrest.json``: per population the median somatic potential (mV) over all cells
   and the run after the start-up ``--transient`` (sampled every ms), the
-  potential the kernels are to be linearised around (Hagen et al. 2022); and the
-  mean rates (spikes/s) after the transient. ``params_hash`` (here and in
-  signals.h5) is that of the simulated, scaled model (:func:`scaled_model`).
+  potential the kernels are to be linearised around (Hagen et al. 2022); the
+  mean rates (spikes/s) after the transient; and ``soma_conductance``, the
+  somata's g_Na + g_K + g_l (S/cm²) averaged over cells and time after the
+  transient (sampled every ms; ``validate --soma mean``). ``params_hash`` (here and
+  in signals.h5) is that of the simulated, scaled model (:func:`scaled_model`).
+- ``extrinsic.h5``: ``/counts/<Y>``, the number of extrinsic input events onto all
+  cells of Y per bin [k·dt, (k+1)·dt) (every NetStim's events are recorded and
+  binned as the run goes), for the kernel route's diagnosis in ``validate``.
 - ``cells/``: the cell templates and morphology hoc files used.
 
 Speed
@@ -157,8 +162,35 @@ __all__ = [
     "soma_conductance",
 ]
 
+#: --scale of groundtruth and validate: the largest fraction of params/hagen2022.py
+#: whose validation (2 s) takes a few minutes on the 2 ranks of a 2-core machine
+#: (about 3 min; 0.1: about 1 min), well inside its 15 min budget. The nearer the
+#: paper's full network, the smaller the share of the cells' action potentials in
+#: the signals, which the synaptic kernels leave out (lfpk_hpc/validate.py)
+DEFAULT_SCALE = 0.2
+
 #: temperature (°C) of the simulation: the squid-axon hh soma's own temperature
 CELSIUS = 6.3
+
+
+#: NEURON's hh at its defaults: peak conductances (S/cm²) and reversals (mV)
+_HH_GNA, _HH_GK, _HH_GL = 0.12, 0.036, 0.0003
+_HH_ENA, _HH_EK = 50.0, -77.0
+
+
+def _hh_gates(v: float, celsius: float = CELSIUS) -> dict[str, tuple[float, float]]:
+    """(x∞, tau_x in ms) of hh's gates m, h, n at ``v`` (mV), NEURON's rate functions."""
+
+    def vtrap(x, y):
+        return y * (1 - x / y / 2) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1)
+
+    q10 = 3.0 ** ((celsius - 6.3) / 10)
+    rates = {
+        "m": (0.1 * vtrap(-(v + 40), 10), 4 * math.exp(-(v + 65) / 18)),
+        "h": (0.07 * math.exp(-(v + 65) / 20), 1 / (math.exp(-(v + 35) / 10) + 1)),
+        "n": (0.01 * vtrap(-(v + 55), 10), 0.125 * math.exp(-(v + 65) / 80)),
+    }
+    return {k: (a / (a + b), 1.0 / (q10 * (a + b))) for k, (a, b) in rates.items()}
 
 
 def soma_conductance(v: float) -> float:
@@ -166,15 +198,27 @@ def soma_conductance(v: float) -> float:
     default parameters and CELSIUS) at steady state at ``v`` (mV): g_Na m∞³ h∞ +
     g_K n∞⁴ + g_l — what a passive soma needs as its leak to stand in for the active
     one around that potential (the chord conductance; the kernels' cells are passive)."""
+    g = _hh_gates(v)
+    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
+    return _HH_GNA * m**3 * hh + _HH_GK * n**4 + _HH_GL
 
-    def vtrap(x, y):
-        return y * (1 - x / y / 2) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1)
 
-    am, bm = 0.1 * vtrap(-(v + 40), 10), 4 * math.exp(-(v + 65) / 18)
-    ah, bh = 0.07 * math.exp(-(v + 65) / 20), 1 / (math.exp(-(v + 35) / 10) + 1)
-    an, bn = 0.01 * vtrap(-(v + 55), 10), 0.125 * math.exp(-(v + 65) / 80)
-    m, hh, n = am / (am + bm), ah / (ah + bh), an / (an + bn)
-    return 0.12 * m**3 * hh + 0.036 * n**4 + 0.0003
+def soma_gates(v: float) -> tuple[tuple[float, float, float], ...]:
+    """The quasi-active part of the hh soma's linearisation at ``v`` (mV), for
+    mod/lfpk_qa.mod (``CellModel.soma_gates``): per gate m, h, n the tuple
+    (a = ∂I/∂x in mA/cm², b = dx∞/dv in 1/mV, tau in ms), with I = g_Na m³h (v − E_Na)
+    + g_K n⁴ (v − E_K). With :func:`soma_conductance` as the leak this is the
+    first-order (small-signal) model of the active soma around v."""
+    g = _hh_gates(v)
+    dv = 1e-4
+    up, down = _hh_gates(v + dv), _hh_gates(v - dv)
+    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
+    a = {
+        "m": _HH_GNA * 3 * m**2 * hh * (v - _HH_ENA),
+        "h": _HH_GNA * m**3 * (v - _HH_ENA),
+        "n": _HH_GK * 4 * n**3 * (v - _HH_EK),
+    }
+    return tuple((a[k], (up[k][0] - down[k][0]) / (2 * dv), g[k][1]) for k in ("m", "h", "n"))
 
 
 #: leak reversal (mV) of the passive dendrites when the CellModel's e_pas is None
@@ -678,7 +722,7 @@ def run_groundtruth(
     model: Model,
     out: str | Path,
     *,
-    scale: float = 0.1,
+    scale: float | None = None,
     tstop: float = 2000.0,
     seed: int = 1234,
     dt: float | None = None,
@@ -697,6 +741,8 @@ def run_groundtruth(
     """
     dt = float(model.kernel.dt if dt is None else dt)
     _check_run_args(tstop=tstop, seed=seed, dt=dt, transient=transient)
+    if scale is None:
+        scale = DEFAULT_SCALE
     model = scaled_model(model, scale)
     out = Path(out)
     c = _Comm(comm)
@@ -707,7 +753,7 @@ def run_groundtruth(
             log(msg)
 
     if rank == 0:
-        existing = [out / n for n in ("spikes.h5", "signals.h5", "vrest.json")]
+        existing = [out / n for n in ("spikes.h5", "signals.h5", "vrest.json", "extrinsic.h5")]
         existing = [p for p in existing if p.exists()]
         error = None
         if existing and not overwrite:
@@ -778,6 +824,10 @@ class _Network:
         self.pops = {}  # name -> NetworkPopulation or _PoissonPopulation
         self.cell_pops: list[str] = []  # names of the populations with cells
         self.keep = []  # NEURON objects that must stay alive (extrinsic input)
+        #: per population with extrinsic input: a Vector the times of all its
+        #: extrinsic events on this rank go to (emptied into ext_counts as it runs)
+        self.ext_times: dict[str, object] = {}
+        self.ext_counts: dict[str, np.ndarray] = {}
         self.counts: dict[str, tuple[int, int]] = {}
         self.network = None
 
@@ -878,6 +928,10 @@ class _Network:
             cell.somav = h.Vector()
             soma = next(iter(cell.somalist))
             cell.somav.record(soma(0.5)._ref_v, self.dt * self.sample_step)
+            # and its active conductances, for their time average
+            cell.soma_g = (h.Vector(), h.Vector())
+            cell.soma_g[0].record(soma(0.5).hh._ref_gna, self.dt * self.sample_step)
+            cell.soma_g[1].record(soma(0.5).hh._ref_gk, self.dt * self.sample_step)
         npop.soma_pos, npop.rotations = positions[local], angles[local]
         self.pops[pop.name] = npop
 
@@ -889,6 +943,11 @@ class _Network:
         n_ext = int(round(ext.n_ext))
         syn = ext.synapse
         params = _synapse_params(syn)
+        # every extrinsic event of the population is also recorded (one Vector per
+        # rank), binned like the spikes, so that the kernel route can be given the
+        # extrinsic input the cells really received (validate's diagnosis)
+        times = self.ext_times.setdefault(name, h.Vector())
+        self.ext_counts.setdefault(name, np.zeros(self.n_bins, dtype=np.int64))
         for gid, cell in zip(npop.gids, npop.cells, strict=True):
             rng = rng_for(self.seed, "extrinsic", name, gid - npop.first_gid)
             area = np.asarray(cell.area, dtype=float)
@@ -904,7 +963,9 @@ class _Network:
                 nc = h.NetCon(ns, pp)
                 nc.delay = 0.0  # exact Poisson times (not NetCon's default 1 ms)
                 nc.weight[0] = syn.weight
-                self.keep.append((pp, ns, nc))
+                rec = h.NetCon(ns, None)
+                rec.record(times)
+                self.keep.append((pp, ns, nc, rec))
 
     # ---- phase 2: connections
     def connect(self) -> None:
@@ -1022,6 +1083,7 @@ class _Network:
             else:
                 h.lfpk_gt_advance(b)
             k += b
+            self._bin_extrinsic()
             now = time.perf_counter()
             if now - t_last > 10 or k == n_bins:
                 t_last = now
@@ -1031,6 +1093,16 @@ class _Network:
                 )
         self.c.barrier()
         return signals, contributions
+
+    def _bin_extrinsic(self) -> None:
+        """Move the extrinsic event times recorded so far into the per-bin counts."""
+        from .predict import bin_spikes
+
+        for name, vec in self.ext_times.items():
+            if vec.size():
+                t = np.array(vec.as_numpy(), dtype=np.float64)
+                self.ext_counts[name] += bin_spikes(t, self.dt, 0.0, self.n_bins).astype(np.int64)
+                vec.resize(0)
 
     # ---- results of this rank
     def local_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -1052,6 +1124,19 @@ class _Network:
         for Y in self.cell_pops:
             parts = [np.array(cell.somav.as_numpy())[i0:] for cell in self.pops[Y].cells]
             out[Y] = np.concatenate(parts) if parts else np.zeros(0)
+        return out
+
+    def local_soma_g(self, transient: float) -> dict[str, tuple[float, int]]:
+        """(sum, count) of the somata's g_Na + g_K (S/cm²) at t >= transient, sampled
+        every SOMA_SAMPLE_MS, per population."""
+        i0 = int(math.ceil(transient / (self.dt * self.sample_step) - 1e-9))
+        out = {}
+        for Y in self.cell_pops:
+            total, count = 0.0, 0
+            for cell in self.pops[Y].cells:
+                g = np.array(cell.soma_g[0].as_numpy())[i0:] + np.array(cell.soma_g[1])[i0:]
+                total, count = total + float(g.sum()), count + g.size
+            out[Y] = (total, count)
         return out
 
 
@@ -1082,10 +1167,13 @@ def _run(model, out, work, c, pc, h, scale, tstop, dt, seed, transient, say) -> 
 
     all_spikes = c.gather(net.local_spikes())
     all_somav = c.gather(net.local_somav(transient))
+    all_soma_g = c.gather(net.local_soma_g(transient))
     signals = {p: c.reduce_sum(s) for p, s in signals.items()}
     contributions = {
         p: {Y: c.reduce_sum(a) for Y, a in d.items()} for p, d in contributions.items()
     }
+    # counts below 2^53 are exact in float64
+    ext_counts = {Y: c.reduce_sum(v) for Y, v in sorted(net.ext_counts.items())}
     times = {"create": t_create, "connect": t_connect, "simulate": t_simulate}
     summary = {f"wall_time_{k}_s": v for k, v in times.items()}
     summary.update(ranks=c.size, vrest=None, rates=None, counts=net.counts)
@@ -1104,7 +1192,12 @@ def _run(model, out, work, c, pc, h, scale, tstop, dt, seed, transient, say) -> 
             / ((tstop - transient) / 1e3)
             for X, (t, _) in spikes.items()
         }
-        summary.update(vrest=vrest, rates=rates)
+        soma_g = {}
+        for Y in net.cell_pops:
+            total = sum(s[Y][0] for s in all_soma_g)
+            count = sum(s[Y][1] for s in all_soma_g)
+            soma_g[Y] = total / count + _HH_GL if count else None
+        summary.update(vrest=vrest, rates=rates, soma_conductance=soma_g)
         _write_results(
             out,
             work,
@@ -1118,6 +1211,7 @@ def _run(model, out, work, c, pc, h, scale, tstop, dt, seed, transient, say) -> 
             seed=seed,
             transient=transient,
         )
+        _write_extrinsic(out / "extrinsic.h5", model, ext_counts, net.dt)
         say(
             "median somatic potential (mV) after the transient: "
             + ", ".join(f"{Y} {v:.2f}" for Y, v in vrest.items())
@@ -1182,10 +1276,18 @@ def _write_results(
         "N": {p.name: p.N for p in model.populations},
         "vrest": summary["vrest"],
         "rates": summary["rates"],
+        # time and cell average of the hh soma's g_Na + g_K + g_l (S/cm²)
+        "soma_conductance": summary["soma_conductance"],
         "rates_whole_run": {
             X: float(t.size / model.population(X).N / (tstop / 1e3)) for X, (t, _) in spikes.items()
         },
-        "units": {"vrest": "mV", "rates": "spikes/s", "t_stop": "ms", "transient": "ms"},
+        "units": {
+            "vrest": "mV",
+            "rates": "spikes/s",
+            "soma_conductance": "S/cm2",
+            "t_stop": "ms",
+            "transient": "ms",
+        },
         "connections": {k: {"connections": a, "synapses": b} for k, (a, b) in net.counts.items()},
         "wall_time_s": {k: summary[f"wall_time_{k}_s"] for k in ("create", "connect", "simulate")},
         "ranks": summary["ranks"],
@@ -1197,6 +1299,36 @@ def _write_results(
     if cells_out.exists():
         shutil.rmtree(cells_out)
     shutil.copytree(work / "cells", cells_out)
+
+
+def _write_extrinsic(path, model, counts: dict, dt: float) -> None:
+    """``extrinsic.h5``: ``/counts/<Y>`` the number of extrinsic input events onto
+    all cells of Y per bin [k·dt, (k+1)·dt) (the bins of the spikes), with the
+    input's parameters as attributes."""
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["source"] = "lfpk_hpc groundtruth"
+        f.attrs["dt"] = dt
+        f.attrs["t_start"] = 0.0
+        f.attrs["params_hash"] = model.hash()
+        for Y, n in counts.items():
+            ext = model.extrinsic[Y]
+            ds = f.create_dataset(f"counts/{Y}", data=np.rint(n).astype(np.int64))
+            ds.attrs["units"] = "events per bin"
+            ds.attrs["n_ext"] = float(ext.n_ext)
+            ds.attrs["nu_ext"] = float(ext.nu_ext)
+            ds.attrs["N"] = int(model.population(Y).N)
+    tmp.replace(path)
+
+
+def read_extrinsic(path) -> tuple[float, dict[str, np.ndarray]]:
+    """(dt in ms, {Y: extrinsic events onto Y per bin}) from ``extrinsic.h5``."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return float(f.attrs["dt"]), {Y: f[f"counts/{Y}"][...] for Y in f["counts"]}
 
 
 def _synapse_density(cell, placement, X, Y) -> np.ndarray:
@@ -1253,8 +1385,9 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--scale",
         type=float,
-        default=0.1,
-        help="fraction of every population's N (C kept, so in-degrees shrink; default 0.1)",
+        default=DEFAULT_SCALE,
+        help="fraction of every population's N (C kept, so in-degrees shrink; "
+        f"default {DEFAULT_SCALE})",
     )
     parser.add_argument("--tstop", type=float, default=2000.0, help="simulated time (ms)")
     parser.add_argument("--seed", type=int, default=1234, help="seed of every random draw")

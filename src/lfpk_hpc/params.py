@@ -144,6 +144,9 @@ class CellModel:
     ``soma_g_pas`` (S/cm²), if given, replaces g_pas in the sections whose names
     contain "soma": the linearised membrane conductance of an active soma at rest
     (``validate`` sets it from its ground truth's Hodgkin-Huxley soma).
+    ``soma_gates``, if given, adds to those sections the quasi-active part of that
+    linearisation (mod/lfpk_qa.mod): up to three gates (a, b, tau) with a = ∂I/∂x
+    (mA/cm²), b = dx∞/dv (1/mV) and tau (ms) at the kernel's Vrest.
     """
 
     morphology: str | tuple[Section, ...]
@@ -154,6 +157,7 @@ class CellModel:
     lambda_f: float = 100.0
     rotation: Mapping[str, float] = field(default_factory=dict)
     soma_g_pas: float | None = None
+    soma_gates: tuple[tuple[float, float, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -795,6 +799,16 @@ def _check_cell(param, cell, model, Y):
     _nonneg(f"{param}.g_pas", cell.g_pas)
     if cell.soma_g_pas is not None:
         _nonneg(f"{param}.soma_g_pas", cell.soma_g_pas)
+    if cell.soma_gates is not None:
+        gates = cell.soma_gates
+        if not isinstance(gates, tuple) or not 1 <= len(gates) <= 3:
+            _fail(f"{param}.soma_gates", gates, "must be a tuple of 1 to 3 (a, b, tau) tuples")
+        for j, gate in enumerate(gates):
+            if not isinstance(gate, tuple) or len(gate) != 3:
+                _fail(f"{param}.soma_gates[{j}]", gate, "must be a tuple (a, b, tau)")
+            _finite(f"{param}.soma_gates[{j}].a", gate[0])
+            _finite(f"{param}.soma_gates[{j}].b", gate[1])
+            _positive(f"{param}.soma_gates[{j}].tau", gate[2])
     if cell.e_pas is not None:
         _finite(f"{param}.e_pas", cell.e_pas)
     _positive(f"{param}.lambda_f", cell.lambda_f)
