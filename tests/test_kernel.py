@@ -1,6 +1,7 @@
 """Kernel engine: conventions, linearity, invariances and isolation between tasks."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -197,3 +198,34 @@ def test_soma_leak_override(model, base):
     np.testing.assert_array_equal(same["cdm"], base["I"]["cdm"])
     leaky = KernelEngine(with_soma(0.01)).compute("I", "E").kernels
     assert 0 < np.abs(leaky["cdm"]).max() < np.abs(base["I"]["cdm"]).max()
+
+
+def test_soma_gates(model, base):
+    """soma_gates (mod/lfpk_qa.mod) add the quasi-active part to the soma: gates with
+    a = 0 change nothing (and keep the cell at rest: no warm-up), hh's gates at rest
+    change the kernel; bad gates are errors naming them."""
+    from lfpk_hpc.groundtruth import soma_gates
+
+    def with_gates(gates):
+        pops = tuple(
+            dataclasses.replace(p, cell=dataclasses.replace(p.cell, soma_gates=gates))
+            if p.cell
+            else p
+            for p in model.populations
+        )
+        return validate(dataclasses.replace(model, populations=pops))
+
+    idle = KernelEngine(with_gates(((0.0, 0.01, 5.0),)))
+    np.testing.assert_array_equal(idle.compute("I", "E").kernels["cdm"], base["I"]["cdm"])
+    assert idle._cell.rest
+    active = KernelEngine(with_gates(soma_gates(model.kernel.Vrest))).compute("I", "E")
+    diff = np.abs(active.kernels["cdm"] - base["I"]["cdm"]).max()
+    assert diff > 0.01 * np.abs(base["I"]["cdm"]).max()
+    for gates, where in (
+        (((1.0, 0.0, 0.0),), "soma_gates[0].tau"),
+        (((1.0, 0.0),), "soma_gates[0]"),
+        ((), "soma_gates"),
+        (tuple(((0.0, 0.0, 1.0),) * 4), "soma_gates"),
+    ):
+        with pytest.raises(params.ParamsError, match=re.escape(where)):
+            with_gates(gates)

@@ -87,3 +87,44 @@ def test_tiny_network_end_to_end(tmp_path):
     with h5py.File(val / "kernels.h5", "r") as f:
         params = json.loads(f.attrs["params_json"])
     assert params["kernel"]["Vrest"] == pytest.approx(vrest)
+
+
+@pytest.mark.parametrize("soma", ["mean", "quasi-active"])
+def test_soma_stand_ins(tmp_path, soma):
+    """--soma mean: the kernels' soma leak is the ground truth's time-averaged hh
+    conductance; --soma quasi-active: hh's conductance and gates at the median
+    potential. (One process, no mpirun.)"""
+    from conftest import lfpk
+
+    from lfpk_hpc.groundtruth import soma_conductance, soma_gates
+
+    cmd = lfpk(
+        "validate",
+        ROOT / "params" / "hagen2022.py",
+        "--out",
+        "val",
+        "--scale",
+        "0.01",
+        "--tstop",
+        "150",
+        "--transient",
+        "50",
+        "--soma",
+        soma,
+    )
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    info = json.loads((tmp_path / "val" / "groundtruth" / "vrest.json").read_text())
+    with h5py.File(tmp_path / "val" / "kernels.h5", "r") as f:
+        params = json.loads(f.attrs["params_json"])
+    cells = {p["name"]: p["cell"] for p in params["populations"] if p["cell"]}
+    for Y, cell in cells.items():
+        if soma == "mean":
+            assert cell["soma_g_pas"] == pytest.approx(info["soma_conductance"][Y], rel=1e-12)
+            assert cell["soma_gates"] is None
+        else:
+            v = info["vrest"][Y]
+            assert cell["soma_g_pas"] == pytest.approx(soma_conductance(v), rel=1e-12)
+            np.testing.assert_allclose(cell["soma_gates"], soma_gates(v), rtol=1e-12)
+    html = (tmp_path / "val" / "report.html").read_text()
+    assert f"{soma}: " in html

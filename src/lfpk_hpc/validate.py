@@ -637,6 +637,8 @@ def ap_kernels(kmodel, *, threshold: float = -10.0, log=_quiet) -> dict[str, dic
             if not somas:
                 raise ValidationError(f"the cell of {Y} has no soma section: no spikes")
             for sec in somas:
+                if hasattr(sec(0.5), "lfpk_qa"):
+                    sec.uninsert("lfpk_qa")  # hh itself replaces its linearisation
                 sec.insert("hh")
                 for seg in sec:
                     seg.pas.g = 0.0
