@@ -20,12 +20,13 @@ global backend change).
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .store import Kernel, KernelsFile, KernelsFileError, ProbeData
+from .store import read_kernels_file as _read_full
 
 __all__ = ["KernelsFileError", "figure_size", "plot_kernels", "read_kernels_file"]
 
@@ -34,123 +35,17 @@ CDM_TYPE = "CurrentDipoleMoment"
 EEG_TYPE = "FourSphereEEG"
 
 
-class KernelsFileError(ValueError):
-    """The file is missing, unreadable or not a kernels file."""
-
-
-@dataclass
-class Kernel:
-    """One kernel at lags 0..tau: ``data`` (channels, lags), or None for C_YX = 0."""
-
-    data: np.ndarray | None
-    complete: bool
-    zero: bool
-
-
-@dataclass
-class ProbeData:
-    name: str
-    type: str
-    units: str
-    z: np.ndarray | None
-    attrs: dict
-    kernels: dict[tuple[str, str], Kernel] = field(default_factory=dict)  # (Y, X) -> Kernel
-
-
-@dataclass
-class KernelsFile:
-    path: Path
-    model_name: str
-    dt: float
-    tau: float
-    Y: list[str]
-    X: list[str]
-    probes: dict[str, ProbeData]
-    complete: bool
-    electrodes: dict[str, list] = field(default_factory=dict)  # EEG probe -> positions (µm)
-
-    @property
-    def lags(self) -> np.ndarray:
-        """Lags 0..tau (ms) of the plotted half of the kernels."""
-        n = int(round(self.tau / self.dt)) + 1
-        return np.arange(n) * self.dt
-
-
 def read_kernels_file(path) -> KernelsFile:
-    """Read every kernel (lags 0..tau) and what the figure needs of a kernels file."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise KernelsFileError(f"kernels file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise KernelsFileError(f"kernels file {str(path)!r} is not a file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise KernelsFileError(
-            f"cannot read {str(path)!r} as HDF5 ({_one_line(exc)}); is it a kernels file "
-            "written by python -m lfpk_hpc?"
-        ) from None
-    with f:
-        if "kernels" not in f or "probes" not in f:
-            raise KernelsFileError(
-                f"{str(path)!r} is not a kernels file of lfpk_hpc (it has no /kernels or "
-                "/probes group)"
-            )
-        try:
-            dt, tau = float(f.attrs["dt"]), float(f.attrs["tau"])
-        except KeyError as exc:
-            raise KernelsFileError(
-                f"{str(path)!r} is not a kernels file of lfpk_hpc (no root attribute {exc})"
-            ) from None
-        order, electrodes = [], {}
-        try:
-            params = json.loads(f.attrs["params_json"])
-            order = [p["name"] for p in params["populations"]]
-            electrodes = {
-                p["name"]: p.get("electrodes") for p in params["probes"] if "electrodes" in p
-            }
-        except (KeyError, TypeError, ValueError):
-            pass  # group order below
-        n_tau = int(round(tau / dt))
-        probes, ys, xs = {}, [], []
-        for name, g in f["probes"].items():
-            z = g["z"][...] if "z" in g else None
-            attrs = {k: _plain(v) for k, v in g.attrs.items()}
-            pd = ProbeData(name, str(attrs.get("type", "")), str(attrs.get("units", "")), z, attrs)
-            if name in f["kernels"]:
-                for Y, gy in f["kernels"][name].items():
-                    ys.append(Y)
-                    for X, ds in gy.items():
-                        xs.append(X)
-                        zero = bool(ds.attrs.get("zero_connection", False))
-                        data = None if zero else np.asarray(ds[:, n_tau:], dtype=float)
-                        pd.kernels[(Y, X)] = Kernel(
-                            data, bool(ds.attrs.get("complete", False)), zero
-                        )
-            probes[name] = pd
-        complete = bool(f.attrs.get("complete", False))
-        model_name = str(f.attrs.get("model_name", path.stem))
-    if not any(p.kernels for p in probes.values()):
-        raise KernelsFileError(f"{str(path)!r} holds no kernels")
-
-    def ordered(names):
-        names = list(dict.fromkeys(names))
-        known = [n for n in order if n in names]
-        return known + sorted(n for n in names if n not in known)
-
-    return KernelsFile(
-        path, model_name, dt, tau, ordered(ys), ordered(xs), probes, complete, electrodes
-    )
-
-
-def _one_line(exc) -> str:
-    return " ".join(str(exc).split())
-
-
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
+    """A kernels file as the figure needs it (:func:`lfpk_hpc.store.read_kernels_file`):
+    every kernel cut to lags 0..tau, and no data for pathways with C_YX = 0."""
+    kf = _read_full(path)
+    n_tau = kf.n_tau
+    for probe in kf.probes.values():
+        for key, k in probe.kernels.items():
+            probe.kernels[key] = Kernel(None if k.zero else k.data[:, n_tau:], k.complete, k.zero)
+    if not any(p.kernels for p in kf.probes.values()):
+        raise KernelsFileError(f"{str(kf.path)!r} holds no kernels")
+    return kf
 
 
 # --------------------------------------------------------------------------- layout

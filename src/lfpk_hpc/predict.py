@@ -44,7 +44,6 @@ postsynaptic population Y; with ``--per-pair`` also ``/pairs/<probe>/<Y>/<X>``;
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import time
 from pathlib import Path
@@ -224,59 +223,41 @@ def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.
 
 
 def read_kernel_set(path):
-    """The complete kernels of a kernels file: (info, {probe: {(Y, X): H}})."""
-    import h5py
+    """The complete kernels of a kernels file: (info, {probe: {(Y, X): H}}), read by
+    :func:`lfpk_hpc.store.read_kernels_file`; an incomplete kernel is an error."""
+    from .store import KernelsFileError, read_kernels_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise SpikesError(f"kernels file {str(path)!r} does not exist")
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        if "kernels" not in f or "dt" not in f.attrs:
-            raise SpikesError(f"{path}: not an lfpk_hpc kernels file (no /kernels)")
-        info = {
-            "dt": float(f.attrs["dt"]),
-            "tau": float(f.attrs["tau"]),
-            "params_hash": str(f.attrs.get("params_hash", "")),
-            "model_name": str(f.attrs.get("model_name", "")),
-            "units": {},
-            "probe_attrs": {},
-        }
-        kernels: dict[str, dict] = {}
-        Ys, Xs = [], []
-        for probe, g in f["kernels"].items():
-            info["units"][probe] = str(f[f"probes/{probe}"].attrs["units"])
-            info["probe_attrs"][probe] = {
-                k: (v.tolist() if hasattr(v, "tolist") else v)
-                for k, v in f[f"probes/{probe}"].attrs.items()
-            }
-            if "z" in f[f"probes/{probe}"]:
-                info["probe_attrs"][probe]["z"] = f[f"probes/{probe}/z"][...].tolist()
-            kernels[probe] = {}
-            for Y, gy in g.items():
-                Ys.append(Y)
-                for X, ds in gy.items():
-                    Xs.append(X)
-                    if not ds.attrs.get("complete", False):
-                        raise SpikesError(
-                            f"{path}: kernel {probe}/{Y}/{X} is not complete (finish the run with "
-                            "--resume)"
-                        )
-                    kernels[probe][(Y, X)] = ds[...]
-        order = _population_order(f)
-    info["Y"] = [p for p in order if p in set(Ys)] + sorted(set(Ys) - set(order))
-    info["X"] = [p for p in order if p in set(Xs)] + sorted(set(Xs) - set(order))
+        kf = read_kernels_file(path)
+    except KernelsFileError as exc:
+        raise SpikesError(str(exc)) from None
+    info = {
+        "dt": kf.dt,
+        "tau": kf.tau,
+        "params_hash": kf.params_hash,
+        "model_name": kf.model_name,
+        "units": {},
+        "probe_attrs": {},
+        "Y": kf.Y,
+        "X": kf.X,
+    }
+    kernels: dict[str, dict] = {}
+    for name, probe in kf.probes.items():
+        if not probe.kernels:
+            continue
+        info["units"][name] = probe.units
+        attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in probe.attrs.items()}
+        if probe.z is not None:
+            attrs["z"] = probe.z.tolist()
+        info["probe_attrs"][name] = attrs
+        kernels[name] = {}
+        for (Y, X), k in probe.kernels.items():
+            if not k.complete:
+                raise SpikesError(
+                    f"{path}: kernel {name}/{Y}/{X} is not complete (finish the run with --resume)"
+                )
+            kernels[name][(Y, X)] = k.data
     return info, kernels
-
-
-def _population_order(f) -> list[str]:
-    try:
-        return [p["name"] for p in json.loads(f.attrs["params_json"])["populations"]]
-    except Exception:  # an older or foreign file: alphabetical
-        return []
 
 
 # --------------------------------------------------------------------------- prediction

@@ -41,12 +41,17 @@ import numpy as np
 __all__ = [
     "FORMAT",
     "Checkpoints",
+    "Kernel",
     "KernelStore",
+    "KernelsFile",
+    "KernelsFileError",
+    "ProbeData",
     "ProbeInfo",
     "StoreError",
     "TaskRecord",
     "read_kernel",
     "read_kernels",
+    "read_kernels_file",
     "read_task_table",
 ]
 
@@ -414,13 +419,154 @@ def read_kernel(path, probe: str, Y: str, X: str) -> np.ndarray:
 
 def read_kernels(path) -> dict[tuple[str, str, str], np.ndarray]:
     """Every complete kernel: (probe, Y, X) → array (channels, lags)."""
+    kf = read_kernels_file(path)
+    return {
+        (name, Y, X): k.data
+        for name, probe in kf.probes.items()
+        for (Y, X), k in probe.kernels.items()
+        if k.complete
+    }
+
+
+# --------------------------------------------------------------------------- one reader
+
+
+class KernelsFileError(StoreError, ValueError):
+    """The file is missing, unreadable or not a kernels file."""
+
+
+@dataclass
+class Kernel:
+    """One kernel H_YX: ``data`` (channels, 2·n_tau + 1 lags −tau..tau), whether it is
+    ``complete``, and whether its pathway has C_YX = 0 (``zero``: exact zeros)."""
+
+    data: np.ndarray | None
+    complete: bool
+    zero: bool
+
+
+@dataclass
+class ProbeData:
+    """A probe of a kernels file: its attributes, contact depths ``z`` (µm) if any,
+    and its kernels by (Y, X)."""
+
+    name: str
+    type: str
+    units: str
+    z: np.ndarray | None
+    attrs: dict
+    kernels: dict[tuple[str, str], Kernel] = field(default_factory=dict)
+
+
+@dataclass
+class KernelsFile:
+    """Everything a reader of a kernels file needs (:func:`read_kernels_file`)."""
+
+    path: Path
+    model_name: str
+    params_hash: str
+    dt: float
+    tau: float
+    Y: list[str]  # postsynaptic populations, in the params' order
+    X: list[str]  # presynaptic populations, in the params' order
+    probes: dict[str, ProbeData]
+    complete: bool
+    electrodes: dict[str, list] = field(default_factory=dict)  # EEG probe -> positions (µm)
+
+    @property
+    def n_tau(self) -> int:
+        return int(round(self.tau / self.dt))
+
+    @property
+    def lags(self) -> np.ndarray:
+        """Lags (ms) of the kernels' samples: −tau..tau as read, 0..tau once cut to
+        their causal half (as ``plot`` reads them)."""
+        widths = {
+            k.data.shape[1]
+            for p in self.probes.values()
+            for k in p.kernels.values()
+            if k.data is not None
+        }
+        n = self.n_tau
+        if widths == {2 * n + 1}:
+            return np.arange(-n, n + 1) * self.dt
+        return np.arange(n + 1) * self.dt
+
+
+def read_kernels_file(path) -> KernelsFile:
+    """Read a kernels file written by :class:`KernelStore`: every kernel (all lags,
+    with its complete and zero flags), the probes and the run's attributes.
+    Populations come in the params' order (the file's group order if it has no
+    parameters). Raises KernelsFileError naming the file and the problem."""
     import h5py
 
-    out = {}
-    with h5py.File(path, "r") as f:
-        for probe, g in f["kernels"].items():
-            for Y, gy in g.items():
-                for X, ds in gy.items():
-                    if ds.attrs.get("complete", False):
-                        out[(probe, Y, X)] = ds[...]
-    return out
+    path = Path(path)
+    if not path.exists():
+        raise KernelsFileError(f"kernels file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise KernelsFileError(f"kernels file {str(path)!r} is not a file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise KernelsFileError(
+            f"cannot read {str(path)!r} as HDF5 ({' '.join(str(exc).split())}); is it a "
+            "kernels file written by python -m lfpk_hpc?"
+        ) from None
+    with f:
+        if "kernels" not in f or "probes" not in f:
+            raise KernelsFileError(
+                f"{str(path)!r} is not a kernels file of lfpk_hpc (it has no /kernels or "
+                "/probes group)"
+            )
+        try:
+            dt, tau = float(f.attrs["dt"]), float(f.attrs["tau"])
+        except KeyError as exc:
+            raise KernelsFileError(
+                f"{str(path)!r} is not a kernels file of lfpk_hpc (no root attribute {exc})"
+            ) from None
+        order, electrodes = [], {}
+        try:
+            params = json.loads(f.attrs["params_json"])
+            order = [p["name"] for p in params["populations"]]
+            electrodes = {
+                p["name"]: p.get("electrodes") for p in params["probes"] if "electrodes" in p
+            }
+        except (KeyError, TypeError, ValueError):
+            pass  # group order below
+        probes, ys, xs = {}, [], []
+        for name, g in f["probes"].items():
+            z = g["z"][...] if "z" in g else None
+            attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.attrs.items()}
+            pd = ProbeData(name, str(attrs.get("type", "")), str(attrs.get("units", "")), z, attrs)
+            if name in f["kernels"]:
+                for Y, gy in f["kernels"][name].items():
+                    ys.append(Y)
+                    for X, ds in gy.items():
+                        xs.append(X)
+                        pd.kernels[(Y, X)] = Kernel(
+                            np.asarray(ds[...], dtype=float),
+                            bool(ds.attrs.get("complete", False)),
+                            bool(ds.attrs.get("zero_connection", False)),
+                        )
+            probes[name] = pd
+        complete = bool(f.attrs.get("complete", False))
+        model_name = str(f.attrs.get("model_name", path.stem))
+        params_hash = str(f.attrs.get("params_hash", ""))
+
+    def ordered(names):
+        names = list(dict.fromkeys(names))
+        known = [n for n in order if n in names]
+        return known + sorted(n for n in names if n not in known)
+
+    return KernelsFile(
+        path,
+        model_name,
+        params_hash,
+        dt,
+        tau,
+        ordered(ys),
+        ordered(xs),
+        probes,
+        complete,
+        electrodes,
+    )
