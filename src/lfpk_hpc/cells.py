@@ -259,7 +259,7 @@ class PassiveCell:
         """
         from neuron import h
 
-        _define_run_proc(h)
+        define_run_procs(h)
         n_steps = len(drive) - 1
         h.dt = dt
         cvode = h.CVode()
@@ -275,7 +275,8 @@ class PassiveCell:
             if self._record is None:
                 self._record = h.Vector()
             self._record.resize(self.n_seg * (n_steps + 1))
-            getattr(h, _RUN_PROC)(pointers, buffer, self._record, n_steps, self.n_seg)
+            # n_steps + 1 samples (t = 0 .. n_steps·dt), no step after the last
+            getattr(h, RUN_PROC)(pointers, buffer, self._record, n_steps + 1, self.n_seg, 0)
             imem = self._record.as_numpy().reshape(n_steps + 1, self.n_seg).T
             out = imem.copy() if transform is None else transform @ imem
         finally:
@@ -284,7 +285,9 @@ class PassiveCell:
         return out
 
 
-_RUN_PROC = "lfpk_hpc_run"
+#: hoc procedures of :func:`define_run_procs`
+RUN_PROC = "lfpk_hpc_run"
+ADVANCE_PROC = "lfpk_hpc_advance"
 
 
 def _per_segment(values, n_seg: int) -> list[float]:
@@ -294,21 +297,27 @@ def _per_segment(values, n_seg: int) -> list[float]:
     return values.tolist()
 
 
-def _define_run_proc(h) -> None:
-    """Define the hoc procedure that advances $4 steps and gathers the values of
-    the PtrVector $o1 through the Vector $o2 into the Vector $o3 after
-    initialisation and after every step ($5 values each): a loop in hoc costs about
-    half as much per step as the same loop in Python."""
-    if not hasattr(h, _RUN_PROC):
+def define_run_procs(h) -> None:
+    """Define the hoc procedures of the simulation loops (the kernel engine's and the
+    ground truth's; a loop in hoc costs about half as much per step as in Python):
+
+    - ``RUN_PROC(ptr, buffer, record, n, n_values, last)``: n times, gather the
+      values of the PtrVector ``ptr`` through the Vector ``buffer`` into ``record``
+      (n_values each, sample k at k·n_values) and advance one step — except after
+      the last sample unless ``last`` is 1. So n samples at t0, t0 + dt, …;
+    - ``ADVANCE_PROC(n)``: n steps, recording nothing.
+    """
+    if not hasattr(h, RUN_PROC):
         h(
-            f"proc {_RUN_PROC}() {{ local k\n"
-            "  $o1.gather($o2)\n"
-            "  $o3.copy($o2, 0)\n"
-            "  for k = 1, $4 {\n"
-            "    fadvance()\n"
+            f"proc {RUN_PROC}() {{ local k\n"
+            "  for k = 0, $4 - 1 {\n"
             "    $o1.gather($o2)\n"
             "    $o3.copy($o2, k * $5)\n"
+            "    if (k < $4 - 1 || $6) { fadvance() }\n"
             "  }\n"
+            "}\n"
+            f"proc {ADVANCE_PROC}() {{ local k\n"
+            "  for k = 0, $1 - 1 { fadvance() }\n"
             "}\n"
         )
 

@@ -702,22 +702,6 @@ def _probe_units(probe) -> str:
     return "nA*um" if isinstance(probe, CurrentDipoleProbe) else "mV"
 
 
-def _define_run_proc(h) -> None:
-    if not hasattr(h, "lfpk_gt_run"):
-        h(
-            "proc lfpk_gt_run() { local k\n"
-            "  for k = 0, $4 - 1 {\n"
-            "    $o1.gather($o2)\n"
-            "    $o3.copy($o2, k * $5)\n"
-            "    fadvance()\n"
-            "  }\n"
-            "}\n"
-            "proc lfpk_gt_advance() { local k\n"
-            "  for k = 0, $1 - 1 { fadvance() }\n"
-            "}\n"
-        )
-
-
 def run_groundtruth(
     model: Model,
     out: str | Path,
@@ -1031,6 +1015,8 @@ class _Network:
         """Run; returns this rank's signals {probe: (channels, bins)} and
         contributions {probe: {Y: (channels, bins)}}."""
         h, pc, n_bins, dt = self.h, self.pc, self.n_bins, self.dt
+        from .cells import ADVANCE_PROC, RUN_PROC, define_run_procs
+
         cells = {Y: self.pops[Y].cells for Y in self.cell_pops}
         matrices = _probe_matrices(self.model, cells)
         seg_counts = [sum(cell.totnsegs for cell in cells[Y]) for Y in self.cell_pops]
@@ -1054,7 +1040,7 @@ class _Network:
                     for seg in sec:
                         ptr.pset(i, seg._ref_i_membrane_)
                         i += 1
-        _define_run_proc(h)
+        define_run_procs(h)
         pc.set_maxstep(10)
         h.dt = dt
         h.celsius = CELSIUS
@@ -1071,7 +1057,7 @@ class _Network:
             if n_seg:
                 # sample j of the block: membrane currents at t = (k + j)·dt, then one step
                 record.resize(n_seg * b)
-                h.lfpk_gt_run(ptr, buffer, record, b, n_seg)
+                getattr(h, RUN_PROC)(ptr, buffer, record, b, n_seg, 1)
                 imem = record.as_numpy().reshape(b, n_seg)  # (steps, segments)
                 for p, M in full.items():
                     signals[p][:, k : k + b] = (imem @ M.T).T
@@ -1081,7 +1067,7 @@ class _Network:
                             part = imem[:, lo:hi] @ matrices[p][Y].T
                             contributions[p][Y][:, k : k + b] = part.T
             else:
-                h.lfpk_gt_advance(b)
+                getattr(h, ADVANCE_PROC)(b)
             k += b
             self._bin_extrinsic()
             now = time.perf_counter()
