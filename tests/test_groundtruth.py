@@ -438,14 +438,10 @@ def test_quasi_active_soma_is_the_small_signal_model_of_neurons_hh():
 
     load_mechanisms()
     v_star = -62.0
-    g = gt._hh_gates(v_star)
-    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
-    i_na = gt._HH_GNA * m**3 * hh * (v_star - gt._HH_ENA)
-    i_act = i_na + gt._HH_GK * n**4 * (v_star - gt._HH_EK)
 
     def active(sec):
         sec.insert("hh")
-        sec(0.5).hh.el = v_star + i_act / gt._HH_GL  # hh at rest at v*
+        sec(0.5).hh.el = gt.hh_el_at_rest(v_star)
 
     def passive(sec, gates=True):
         sec.insert("pas")

@@ -203,6 +203,15 @@ def soma_conductance(v: float) -> float:
     return _HH_GNA * m**3 * hh + _HH_GK * n**4 + _HH_GL
 
 
+def hh_el_at_rest(v: float) -> float:
+    """hh's leak reversal el (mV) at which its steady state at ``v`` carries no net
+    current: v + (I_Na + I_K)/g_l with the gates at their steady state at v."""
+    g = _hh_gates(v)
+    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
+    i_active = _HH_GNA * m**3 * hh * (v - _HH_ENA) + _HH_GK * n**4 * (v - _HH_EK)
+    return v + i_active / _HH_GL
+
+
 def soma_gates(v: float) -> tuple[tuple[float, float, float], ...]:
     """The quasi-active part of the hh soma's linearisation at ``v`` (mV), for
     mod/lfpk_qa.mod (``CellModel.soma_gates``): per gate m, h, n the tuple
@@ -953,6 +962,8 @@ class _Network:
 
     # ---- phase 2: connections
     def connect(self) -> None:
+        from .kernel import pathway_density
+
         h, model, c = self.h, self.model, self.c
         Cell = _cell_class()
         n_short = 0
@@ -973,7 +984,7 @@ class _Network:
                     self_index=j if X == Y else None,
                     C=con.C,
                     multapses=k_pk,
-                    density=_synapse_density(cell, con.placement, X, Y),
+                    density=pathway_density(_segment_geometry(cell), con, 0.0),
                     syn=con.synapse,
                     delay=con.delay,
                     dt=self.dt,
@@ -1315,15 +1326,6 @@ def read_extrinsic(path) -> tuple[float, dict[str, np.ndarray]]:
 
     with h5py.File(path, "r") as f:
         return float(f.attrs["dt"]), {Y: f[f"counts/{Y}"][...] for Y in f["counts"]}
-
-
-def _synapse_density(cell, placement, X, Y) -> np.ndarray:
-    from .kernel import synapse_density
-
-    try:
-        return synapse_density(_segment_geometry(cell), placement, 0.0)
-    except ParamsError as exc:
-        raise ParamsError(f"connections[{X}->{Y}]: {exc}") from None
 
 
 def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) -> None:

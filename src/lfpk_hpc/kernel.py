@@ -213,9 +213,10 @@ def beta_integral(tau1: float, tau2: float) -> float:
     return (tau2 - tau1) / u
 
 
-def _density(geometry: SegmentGeometry, con: Connection, pop_scale: float) -> np.ndarray:
+def pathway_density(geometry: SegmentGeometry, con: Connection, pop_scale: float) -> np.ndarray:
     """:func:`synapse_density` of a pathway; an error names the pathway (with g_eff,
-    every task of Y needs the placements of all of Y's pathways)."""
+    every task of Y needs the placements of all of Y's pathways; the ground truth
+    places each cell's synapses with it too)."""
     try:
         return synapse_density(geometry, con.placement, pop_scale)
     except ParamsError as exc:
@@ -428,7 +429,7 @@ class KernelEngine:
                 ci = model.connection(Xi, Y)
                 if ci.C == 0:
                     continue
-                p_i = _density(geometry, ci, pop_y.geometry.scale)
+                p_i = pathway_density(geometry, ci, pop_y.geometry.scale)
                 k_in = total_synapses(model, ci) / pop_y.N
                 g = g + _leak_shift(p_i * k_in, ci.synapse, model.population(Xi).nu, geometry.area)
             cell.set_leak(g)
@@ -463,7 +464,7 @@ class KernelEngine:
         # X's synapses, linearised around Vrest (conductance-based) or as they are,
         # weight × synapses per segment per presynaptic neuron, all activated at once
         vrest = ks.vrest_of(Y)
-        p = _density(geometry, con, pop_y.geometry.scale)
+        p = pathway_density(geometry, con, pop_y.geometry.scale)
         k_out = total_synapses(model, con) / model.population(X).N
         syn = con.synapse
         if syn.conductance_based:

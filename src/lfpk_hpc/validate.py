@@ -628,11 +628,6 @@ def ap_kernels(kmodel, *, threshold: float = -10.0, log=_quiet) -> dict[str, dic
             cell = engine._cell_of(Y)
             M = engine._matrix_all(Y, cell.geometry)
             v0 = cell.v_init
-            gates = gtm._hh_gates(v0)
-            m, hh_, n = gates["m"][0], gates["h"][0], gates["n"][0]
-            i_active = gtm._HH_GNA * m**3 * hh_ * (v0 - gtm._HH_ENA) + gtm._HH_GK * n**4 * (
-                v0 - gtm._HH_EK
-            )
             somas = [sec for sec in cell.sections if "soma" in sec.name()]
             if not somas:
                 raise ValidationError(f"the cell of {Y} has no soma section: no spikes")
@@ -642,7 +637,7 @@ def ap_kernels(kmodel, *, threshold: float = -10.0, log=_quiet) -> dict[str, dic
                 sec.insert("hh")
                 for seg in sec:
                     seg.pas.g = 0.0
-                    seg.hh.el = v0 + i_active / gtm._HH_GL  # hh at rest at v0
+                    seg.hh.el = gtm.hh_el_at_rest(v0)
             cell.set_drive(np.zeros(cell.n_seg))
             soma = somas[0](0.5)
             stim = h.IClamp(soma)
@@ -768,7 +763,7 @@ def run_validation(
     rank = comm.Get_rank() if comm is not None else 0
     size = comm.Get_size() if comm is not None else 1
     out = Path(out)
-    say = log if rank == 0 else (lambda *a, **k: None)
+    say = log if rank == 0 else _quiet
     t0 = time.perf_counter()
     # (1, 2) ground truth
     groundtruth.run_groundtruth(
@@ -859,9 +854,7 @@ def run_validation(
         try:
             with tempfile.TemporaryDirectory(prefix="lfpk_hpc_kernels_") as tmp:
                 target = kernels if rank == 0 else Path(tmp) / "kernels.h5"
-                scheduler.run_kernels(
-                    kmodel, target, comm=None, overwrite=True, log=log if rank == 0 else _quiet
-                )
+                scheduler.run_kernels(kmodel, target, comm=None, overwrite=True, log=say)
         except StoreError as exc:
             raise ValidationError(str(exc)) from None
     t_kernels = time.perf_counter() - t1
@@ -876,52 +869,36 @@ def run_validation(
 
             _, ext = read_extrinsic(ext_path)
             ext_counts = {extrinsic_name(Y): c for Y, c in ext.items()}
-        t2 = time.perf_counter()
-        # (4a) the method as a point-neuron user applies it: network spikes only
-        predict(
-            kernels,
-            out / "groundtruth" / "spikes.h5",
-            out / "prediction.h5",
-            t_start=0.0,
-            t_stop=tstop,
-            overwrite=True,
-            counts={X: np.zeros(c.shape) for X, c in ext_counts.items()},
-            log=say,
-        )
-        t_predict = time.perf_counter() - t2
-        result = compare(
-            out / "groundtruth" / "signals.h5", out / "prediction.h5", transient=transient
-        )
-        if ext_counts:
-            # (4b) the same plus the extrinsic events the ground truth's cells received
+        spikes, truth = out / "groundtruth" / "spikes.h5", out / "groundtruth" / "signals.h5"
+
+        def prediction(name, counts):
+            """Predict from the ground truth's spikes (and ``counts``) into ``name``."""
             predict(
                 kernels,
-                out / "groundtruth" / "spikes.h5",
-                out / "prediction_extrinsic.h5",
+                spikes,
+                out / name,
                 t_start=0.0,
                 t_stop=tstop,
                 overwrite=True,
-                counts=ext_counts,
+                counts=counts,
                 log=say,
             )
+
+        t2 = time.perf_counter()
+        # (4a) the method as a point-neuron user applies it: network spikes only
+        prediction("prediction.h5", {X: np.zeros(c.shape) for X, c in ext_counts.items()})
+        t_predict = time.perf_counter() - t2
+        result = compare(truth, out / "prediction.h5", transient=transient)
+        if ext_counts:
+            # (4b) the same plus the extrinsic events the ground truth's cells received
+            prediction("prediction_extrinsic.h5", ext_counts)
             result[WITH_EXTRINSIC] = compare(
-                out / "groundtruth" / "signals.h5",
-                out / "prediction_extrinsic.h5",
-                transient=transient,
+                truth, out / "prediction_extrinsic.h5", transient=transient
             )
         if ap is not None:
             # (4c) the prediction plus the cells' own action potentials
-            add_ap_signals(
-                out / "prediction.h5",
-                out / "prediction_aps.h5",
-                ap,
-                out / "groundtruth" / "spikes.h5",
-            )
-            result[WITH_APS] = compare(
-                out / "groundtruth" / "signals.h5",
-                out / "prediction_aps.h5",
-                transient=transient,
-            )
+            add_ap_signals(out / "prediction.h5", out / "prediction_aps.h5", ap, spikes)
+            result[WITH_APS] = compare(truth, out / "prediction_aps.h5", transient=transient)
         write_metrics(result, out)
         import h5py
         import neuron
