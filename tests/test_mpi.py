@@ -79,10 +79,10 @@ def _clean(tmp_path):
 
 
 @pytest.mark.parametrize("launch", ["serial", "mpirun -n 2"])
-def test_failing_task_names_the_pathway_and_keeps_finished_kernels(tmp_path, launch):
-    """E->I places its synapses on sections the I cell does not have: the tasks onto I
-    fail (with g_eff each needs every placement onto I; which one a rank meets first
-    depends on timing), the message names the pathway, and the E tasks are kept."""
+def test_bad_parameter_inside_a_task_is_bad_input(tmp_path, launch):
+    """E->I places its synapses on sections the I cell does not have: the error names
+    the pathway, exits with 2 (bad input) and does not advise --resume (a fixed params
+    file is a new run)."""
     params = _variant(
         tmp_path,
         (
@@ -98,10 +98,31 @@ def test_failing_task_names_the_pathway_and_keeps_finished_kernels(tmp_path, lau
         else mpirun_command(2, params, "--out", "k.h5", "--write-path", "rank0")
     )
     proc = run(cmd, tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = error_line(proc.stderr)
+    assert "connections[E->I]: placement.sections = ('axon',)" in err, err
+    assert "--resume" not in err and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("launch", ["serial", "mpirun -n 2"])
+def test_failing_task_names_the_pathway_and_keeps_finished_kernels(serial_file, tmp_path, launch):
+    """E->I fails (a fault injected into that task on whichever rank takes it): the
+    message names the pathway and the rank, the other finished kernels are kept in the
+    file and the checkpoints, and --resume then computes what is missing, giving the
+    file of an uninterrupted run."""
+    import os
+
+    env = {**mpi_env(), "LFPK_HPC_FAULT": "task:E->I"}
+    cmd = (
+        lfpk(HAGEN, "--out", "k.h5")
+        if launch == "serial"
+        else mpirun_command(2, HAGEN, "--out", "k.h5", "--write-path", "rank0")
+    )
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     err = error_line(proc.stderr)
-    assert re.match(r"lfpk_hpc: error: task [EI]->I failed on rank \d", err), err
-    assert "connections[E->I]: placement.sections = ('axon',)" in err and "--resume" in err
+    assert re.match(r"lfpk_hpc: error: task E->I failed on rank \d", err), err
+    assert "fault injected at 'task:E->I'" in err and "--resume" in err
     with h5py.File(tmp_path / "k.h5", "r") as f:
         assert not f.attrs["complete"]
         done = {
@@ -111,12 +132,21 @@ def test_failing_task_names_the_pathway_and_keeps_finished_kernels(tmp_path, lau
             )
             if c
         }
-        assert done == {("E", "E"), ("I", "E")}
+        assert ("E", "I") not in done and len(done) >= 1
         for X, Y in done:
             assert f[f"kernels/lfp/{Y}/{X}"].attrs["complete"]
             assert np.abs(f[f"kernels/lfp/{Y}/{X}"][...]).max() > 0
         assert not f["kernels/lfp/I/E"].attrs["complete"]
     assert (tmp_path / "k.h5.parts").is_dir()  # checkpoints stay for --resume
+    env.pop("LFPK_HPC_FAULT")
+    assert os.environ.get("LFPK_HPC_FAULT") is None
+    proc = subprocess.run(
+        [*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{4 - len(done)} tasks to compute" in proc.stdout
+    assert f"{len(done)} already done" in proc.stdout
+    assert_same_kernel_files(serial_file, tmp_path / "k.h5")
 
 
 def test_broken_morphology_fails_with_neurons_reason(tmp_path):

@@ -30,6 +30,7 @@ EXTERNAL = {
     "simulate-pd14": ("nestsim", "spikes of the PD14 point-neuron network (NEST)"),
     "submit": ("slurm", "submit the kernel (and validation) jobs to Slurm"),
     "groundtruth": ("groundtruth", "a full biophysical LFPy.Network run of a params file"),
+    "hybrid": ("hybrid", "the hybrid ground truth: every cell driven by a point network's spikes"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
 }
@@ -105,12 +106,7 @@ def _plot_parser() -> argparse.ArgumentParser:
     return p
 
 
-def error(msg, code: int = 2) -> int:
-    """Print ``msg`` as the one-line ``lfpk_hpc: error: ...`` on stderr; return ``code``
-    (2: bad input, 1: a failed run). Every subcommand reports errors through this."""
-    print(f"lfpk_hpc: error: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
-    return code
-
+from .errors import report as error  # noqa: E402  (the one reporter of every subcommand)
 
 _error = error
 
@@ -152,45 +148,27 @@ def _load(params: str):
 
 
 def _run(args) -> int:
-    from . import scheduler
+    from .parallel import run_guarded, world_comm
 
-    # MPI (when launched with mpirun/srun) is initialised before NEURON is imported
-    comm = scheduler.world_comm()
-    rank = comm.Get_rank() if comm is not None else 0
+    # MPI (when launched with mpirun/srun) is initialised after NEURON is imported
+    comm = world_comm()
+    return run_guarded(lambda: _run_kernels(args, comm), comm)
 
-    from .params import ParamsError
 
-    def log(msg: str) -> None:
-        print(msg, flush=True)
+def _run_kernels(args, comm) -> int:
+    from .kernelrun import run_kernels
 
-    def fail(msg: str, code: int) -> int:
-        return _error(msg, code) if rank == 0 else code
-
-    try:
-        model = _load(args.params)
-    except ParamsError as exc:
-        return fail(str(exc), 2)
+    model = _load(args.params)
     out = Path(args.out) if args.out else default_out(args.params)
-
-    from .mechanisms import MechanismError
-    from .store import StoreError
-
-    try:
-        scheduler.run_kernels(
-            model,
-            out,
-            comm=comm,
-            overwrite=args.overwrite,
-            resume=args.resume,
-            write_path=args.write_path,
-            log=log,
-        )
-    except (ParamsError, StoreError) as exc:
-        return fail(str(exc), 2)
-    except scheduler.TaskError as exc:
-        return fail(str(exc), 1)
-    except MechanismError as exc:
-        return fail(str(exc), 1)
+    run_kernels(
+        model,
+        out,
+        comm=comm,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        write_path=args.write_path,
+        log=lambda msg: print(msg, flush=True),
+    )
     return 0
 
 

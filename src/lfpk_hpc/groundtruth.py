@@ -141,7 +141,6 @@ import json
 import math
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -149,7 +148,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .params import Model, ParamsError
+from .draws import draw_delays, multapse_pmf, rng_for, soma_positions
+from .params import Model
 
 __all__ = [
     "CELSIUS",
@@ -250,6 +250,8 @@ _POISSON_STREAM = 2**31
 class GroundTruthError(ValueError):
     """Bad input to the ground truth; the message names the argument and the problem."""
 
+    exit_code = 2
+
 
 # --------------------------------------------------------------------------- plain helpers
 
@@ -273,39 +275,6 @@ def scaled_model(model: Model, scale: float) -> Model:
     return replace(model, populations=tuple(pops))
 
 
-def _key(k) -> int:
-    if isinstance(k, (int, np.integer)):
-        return int(k)
-    return int.from_bytes(hashlib.sha256(str(k).encode()).digest()[:8], "little")
-
-
-def rng_for(seed: int, *keys) -> np.random.Generator:
-    """The generator of one purpose: seeded by ``seed`` and ``keys`` (names and
-    indices), never by the rank."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=[_key(k) for k in keys]))
-
-
-def soma_positions(rng: np.random.Generator, n: int, radius: float, loc: float, scale: float):
-    """(n, 3) soma positions (µm): uniform in the disc of ``radius`` about the z axis,
-    z ~ N(loc, scale)."""
-    xy = np.zeros((0, 2))
-    while xy.shape[0] < n:
-        draw = rng.uniform(-radius, radius, size=(2 * (n - xy.shape[0]) + 8, 2))
-        xy = np.concatenate([xy, draw[np.hypot(draw[:, 0], draw[:, 1]) < radius]])
-    z = rng.normal(loc, scale, size=n)
-    return np.column_stack([xy[:n], z])
-
-
-def multapse_pmf(dist) -> tuple[np.ndarray, np.ndarray]:
-    """Synapses per connection k = 1..99 and their probabilities (the continuous
-    pdf evaluated at k, normalised: LFPy's and lfpk_hpc.kernel's rule)."""
-    import scipy.stats as st
-
-    k = np.arange(1, 100)
-    pk = getattr(st, dist.name).pdf(k, **dict(dist.params))
-    return k, pk / pk.sum()
-
-
 def draw_weights(rng: np.random.Generator, weight: float, n: int) -> np.ndarray:
     """n weights ~ N(weight, |weight|·WEIGHT_SD), redrawn until each has weight's sign."""
     sd = abs(weight) * WEIGHT_SD
@@ -315,12 +284,6 @@ def draw_weights(rng: np.random.Generator, weight: float, n: int) -> np.ndarray:
         w[bad] = rng.normal(weight, sd, size=int(bad.sum()))
         bad = np.sign(w) != np.sign(weight)
     return w
-
-
-def draw_delays(rng: np.random.Generator, dist, n: int) -> np.ndarray:
-    import scipy.stats as st
-
-    return np.atleast_1d(getattr(st, dist.name).rvs(size=n, random_state=rng, **dict(dist.params)))
 
 
 @dataclass
@@ -1063,7 +1026,11 @@ class _Network:
         buffer, record = h.Vector(max(n_seg, 1)), h.Vector()
         t0 = t_last = time.perf_counter()
         k = 0
+        from .parallel import fault_point
+
         while k < n_bins:
+            if k > 0:
+                fault_point("groundtruth:simulate", self.c.rank)
             b = min(block, n_bins - k)
             if n_seg:
                 # sample j of the block: membrane currents at t = (k + j)·dt, then one step
@@ -1289,9 +1256,9 @@ def _write_results(
         "wall_time_s": {k: summary[f"wall_time_{k}_s"] for k in ("create", "connect", "simulate")},
         "ranks": summary["ranks"],
     }
-    from .store import _atomic_write
+    from .store import atomic_write
 
-    _atomic_write(out / "vrest.json", (json.dumps(info, indent=2) + "\n").encode())
+    atomic_write(out / "vrest.json", (json.dumps(info, indent=2) + "\n").encode())
     cells_out = out / "cells"
     if cells_out.exists():
         shutil.rmtree(cells_out)
@@ -1389,55 +1356,29 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
 
 
-def _error(msg, code: int = 2) -> int:
-    from .cli import error
-
-    return error(msg, code)
-
-
 def main(args) -> int:
-    from .scheduler import world_comm
+    from .parallel import run_guarded, world_comm
 
     comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
-    rank = comm.Get_rank() if comm is not None else 0
-    size = comm.Get_size() if comm is not None else 1
-    from .mechanisms import MechanismError
+    return run_guarded(lambda: _main(args, comm), comm)
+
+
+def _main(args, comm) -> int:
     from .params import load
 
-    def log(msg):
-        print(msg, flush=True)
-
-    try:
-        if not (math.isfinite(args.scale) and args.scale > 0):
-            raise GroundTruthError(f"--scale = {args.scale!r} is invalid: must be a number > 0")
-        model = load(args.params)
-        summary = run_groundtruth(
-            model,
-            args.out,
-            scale=args.scale,
-            tstop=args.tstop,
-            seed=args.seed,
-            dt=args.dt,
-            transient=args.transient,
-            comm=comm,
-            overwrite=args.overwrite,
-            log=log,
-        )
-    except (ParamsError, GroundTruthError) as exc:
-        if rank == 0:
-            _error(exc)
-        return 2
-    except MechanismError as exc:
-        if rank == 0:
-            _error(exc)
-        return 1
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        sys.stderr.flush()
-        if size > 1:
-            comm.Abort(1)
-        return 1
-    del summary
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        raise GroundTruthError(f"--scale = {args.scale!r} is invalid: must be a number > 0")
+    model = load(args.params)
+    run_groundtruth(
+        model,
+        args.out,
+        scale=args.scale,
+        tstop=args.tstop,
+        seed=args.seed,
+        dt=args.dt,
+        transient=args.transient,
+        comm=comm,
+        overwrite=args.overwrite,
+        log=lambda msg: print(msg, flush=True),
+    )
     return 0

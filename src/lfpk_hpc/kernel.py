@@ -223,29 +223,32 @@ def pathway_density(geometry: SegmentGeometry, con: Connection, pop_scale: float
         raise ParamsError(f"connections[{con.pre}->{con.post}]: {exc}") from None
 
 
-def synapse_density(
-    geometry: SegmentGeometry, placement: Placement, pop_scale: float
-) -> np.ndarray:
-    """Fraction of a pathway's synapses on each segment (sums to 1).
-
-    Segments of sections whose names contain one of ``placement.sections``
-    ("allsec": all) get area × Σ_k w_k·pdf_k(z_mid), each depth distribution's
-    scale widened to √(scale² + pop_scale²) for the spread of somata (µm) — exact
-    for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
-    instead convolved exactly with the Gaussian soma spread.
-    """
-    if "allsec" in placement.sections:
-        allowed = np.ones(geometry.n_seg, dtype=bool)
+@functools.lru_cache(maxsize=256)
+def _allowed(section_names: tuple, sections: tuple) -> np.ndarray:
+    if "allsec" in sections:
+        out = np.ones(len(section_names), dtype=bool)
     else:
-        allowed = np.array(
-            [any(s in name for s in placement.sections) for name in geometry.section], dtype=bool
-        )
+        out = np.array([any(s in name for s in sections) for name in section_names], dtype=bool)
+    out.flags.writeable = False
+    return out
+
+
+def allowed_segments(geometry: SegmentGeometry, placement: Placement) -> np.ndarray:
+    """Segments (bool per segment) of the sections whose names contain one of
+    ``placement.sections`` ("allsec": all); ParamsError if there are none. Cached
+    per (section names, placement sections): read-only."""
+    allowed = _allowed(tuple(geometry.section), tuple(placement.sections))
     if not allowed.any():
         raise ParamsError(
             f"placement.sections = {placement.sections!r} is invalid: matches no section of the "
             f"cell (sections: {', '.join(sorted(set(geometry.section)))})"
         )
-    z = geometry.z_mid[allowed]
+    return allowed
+
+
+def depth_profile(z: np.ndarray, placement: Placement, pop_scale: float) -> np.ndarray:
+    """Σ_k w_k·pdf_k(z) of the placement's depth distributions at depths ``z`` (µm),
+    each widened by the soma spread ``pop_scale`` (see :func:`synapse_density`)."""
     mod = np.zeros(z.shape)
     for dist, weight in zip(placement.depth, placement.weights, strict=True):
         if dist.name == "uniform" and pop_scale > 0:
@@ -260,6 +263,22 @@ def synapse_density(
         params = dict(dist.params)
         params["scale"] = np.sqrt(params["scale"] ** 2 + pop_scale**2)
         mod += _pdf(Distribution(dist.name, params), z) * weight
+    return mod
+
+
+def synapse_density(
+    geometry: SegmentGeometry, placement: Placement, pop_scale: float
+) -> np.ndarray:
+    """Fraction of a pathway's synapses on each segment (sums to 1).
+
+    Segments of sections whose names contain one of ``placement.sections``
+    ("allsec": all) get area × Σ_k w_k·pdf_k(z_mid), each depth distribution's
+    scale widened to √(scale² + pop_scale²) for the spread of somata (µm) — exact
+    for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
+    instead convolved exactly with the Gaussian soma spread.
+    """
+    allowed = allowed_segments(geometry, placement)
+    mod = depth_profile(geometry.z_mid[allowed], placement, pop_scale)
     p = np.zeros(geometry.n_seg)
     p[allowed] = geometry.area[allowed] * mod
     total = p.sum()

@@ -37,7 +37,9 @@ __all__ = [
 
 
 class MechanismError(RuntimeError):
-    """Compiling or loading the NMODL mechanisms failed."""
+    """Compiling or loading the NMODL mechanisms failed (exit code 1)."""
+
+    exit_code = 1
 
 
 #: mechanism libraries loaded into this process: cache key -> directory

@@ -129,6 +129,8 @@ MPI_MESSAGE = "simulate-pd14 runs without MPI; start it without mpirun"
 class InputError(ValueError):
     """A bad argument or input file (exit code 2)."""
 
+    exit_code = 2
+
 
 # --------------------------------------------------------------------------- arguments
 
@@ -502,9 +504,9 @@ def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: 
 
 
 def _error(msg, code: int = 2) -> int:
-    from .cli import error
+    from .errors import report
 
-    return error(msg, code)
+    return report(msg, code)
 
 
 def _fmt_table(rows, header):

@@ -51,7 +51,9 @@ __all__ = [
 
 
 class ParamsError(ValueError):
-    """A parameter is missing or has a value that is not allowed."""
+    """A parameter is missing or has a value that is not allowed (exit code 2)."""
+
+    exit_code = 2
 
 
 def _one_line(text: str) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "bin_spikes",
     "predict",
     "read_kernel_set",
+    "read_spike_trains",
     "read_spikes",
     "write_spikes",
 ]
@@ -62,6 +63,8 @@ __all__ = [
 
 class SpikesError(ValueError):
     """Bad input to predict: the message names the file and the problem."""
+
+    exit_code = 2
 
 
 # --------------------------------------------------------------------------- spikes
@@ -210,6 +213,70 @@ def write_spikes(path, spikes: dict, sizes: dict, attrs: dict) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def read_spike_trains(path, populations) -> tuple[dict, float | None]:
+    """Spike trains of single neurons: per population (times in ms, senders, N) from an
+    HDF5 spikes file of format (a) with ``senders`` (the 0-based index of the neuron in
+    its population, as ``simulate-pd14`` and ``groundtruth`` write them) and the group
+    attribute ``N`` (the population's size), and the file's ``t_stop`` (ms) if it has
+    one. ``populations``: the populations needed; every one must be in the file.
+    Raises :class:`SpikesError` naming the file and the problem."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise SpikesError(f"spikes {str(path)!r} do not exist")
+    if path.suffix not in (".h5", ".hdf5"):
+        raise SpikesError(
+            f"spikes {str(path)!r}: the spike trains of single neurons need an HDF5 spikes "
+            "file with senders (as simulate-pd14 writes), not a "
+            + ("folder" if path.is_dir() else f"{path.suffix or 'suffix-less'} file")
+        )
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
+    out = {}
+    with f:
+        t_stop = float(f.attrs["t_stop"]) if "t_stop" in f.attrs else None
+        for pop in populations:
+            if pop not in f:
+                raise SpikesError(
+                    f"{path}: no spikes for population {pop!r} (the file has "
+                    f"{', '.join(sorted(f)) or 'none'})"
+                )
+            g = f[pop]
+            if not isinstance(g, h5py.Group) or "times" not in g:
+                raise SpikesError(f"{path}: /{pop} must be a group with a dataset 'times' (ms)")
+            if "senders" not in g:
+                raise SpikesError(
+                    f"{path}: /{pop} has no 'senders': the hybrid ground truth binds every "
+                    "synapse to one presynaptic neuron and needs the sender of each spike "
+                    "(write the file with simulate-pd14, or add senders, 0-based indices)"
+                )
+            if "N" not in g.attrs:
+                raise SpikesError(
+                    f"{path}: /{pop} has no attribute 'N' (the number of neurons of {pop})"
+                )
+            times = _check_times(g["times"][...], f"{path}: {pop}")
+            senders = np.asarray(g["senders"][...])
+            n = int(g.attrs["N"])
+            if senders.shape != times.shape:
+                raise SpikesError(
+                    f"{path}: /{pop} has {senders.size} senders for {times.size} spike times"
+                )
+            if senders.size and (
+                not np.issubdtype(senders.dtype, np.integer)
+                or senders.min() < 0
+                or senders.max() >= n
+            ):
+                raise SpikesError(
+                    f"{path}: /{pop}/senders must be whole numbers in [0, N = {n}) "
+                    f"(found {senders.min()} .. {senders.max()})"
+                )
+            out[pop] = (times, senders.astype(np.int64), n)
+    return out, t_stop
 
 
 def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.ndarray:
@@ -481,34 +548,51 @@ def add_arguments(parser) -> None:
 
 
 def _error(msg, code: int = 2) -> int:
-    from .cli import error
+    from .errors import report
 
-    return error(msg, code)
+    return report(msg, code)
 
 
 def main(args) -> int:
+    """Under mpirun rank 0 predicts and the other ranks wait (the work is one process's:
+    FFTs over the whole recording); an error ends every rank (run_guarded)."""
+    from .parallel import env_rank, fault_point, launched_with_mpi, run_guarded, world_comm
+
+    # MPI without NEURON (predict never simulates)
+    comm = world_comm(neuron_in_mpi=True) if launched_with_mpi() else None
+    rank = comm.Get_rank() if comm is not None else env_rank()
+
+    def work():
+        if rank != 0:
+            return 0
+        fault_point("predict", rank)
+        return _main(args)
+
+    return run_guarded(work, comm)
+
+
+def _main(args) -> int:
     mapping = {}
     for item in args.map:
         if "=" not in item:
-            return _error(f"--map {item!r} is invalid: use POP=GLOB, e.g. L23E='spike*-1-*.dat'")
+            raise SpikesError(
+                f"--map {item!r} is invalid: use POP=GLOB, e.g. L23E='spike*-1-*.dat'"
+            )
         pop, pattern = item.split("=", 1)
         mapping[pop] = pattern
-    try:
-        predict(
-            args.kernels,
-            args.spikes,
-            args.out,
-            t_start=args.tstart,
-            t_stop=args.tstop,
-            per_pair=args.per_pair,
-            mapping=mapping or None,
-            missing_silent=args.missing_silent,
-            block=args.block,
-            overwrite=args.overwrite,
-            log=lambda m: print(m, flush=True),
-        )
-    except SpikesError as exc:
-        return _error(str(exc))
+    predict(
+        args.kernels,
+        args.spikes,
+        args.out,
+        t_start=args.tstart,
+        t_stop=args.tstop,
+        per_pair=args.per_pair,
+        mapping=mapping or None,
+        missing_silent=args.missing_silent,
+        block=args.block,
+        overwrite=args.overwrite,
+        log=lambda m: print(m, flush=True),
+    )
     return 0
 
 

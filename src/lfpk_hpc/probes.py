@@ -392,3 +392,62 @@ def make_probe(spec) -> LinearProbe:
     if isinstance(spec, FourSphereEEGProbe):
         return FourSphereEEG(spec.name, spec.radii, spec.sigmas, spec.electrodes)
     raise TypeError(f"unknown probe spec {spec!r}")
+
+
+def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, head_offset=None) -> dict:
+    """Per probe spec, the matrix (channels, segments) from the membrane currents (nA)
+    of many cells, their segments concatenated in ``geometry``, to the signal a ground
+    truth records — the real contacts and positions, not the kernels' population
+    averages:
+
+    - :class:`~lfpk_hpc.params.GaussCylinderProbe`: the potential (mV) of line sources
+      (LFPykit's ``RecExtElectrode``, ``method='linesource'``, LFPy's rule) at contacts
+      (0, 0, z) µm in a medium of the probe's sigma (S/m);
+    - :class:`~lfpk_hpc.params.CurrentDipoleProbe`: the three components (nA·µm) of
+      Σ I_n r_n (segment midpoints r_n, µm);
+    - :class:`~lfpk_hpc.params.FourSphereEEGProbe`: the four-sphere EEG (mV) of each
+      cell's own dipole, placed at its soma: (x_s, y_s, radii[0] + z_s) µm (the
+      cortical surface z = 0 on top of the brain sphere, as the kernels place it).
+
+    ``cells``: (first segment, number of segments, soma position (x, y, z) µm) of each
+    cell in ``geometry``. LFPykit only (no NEURON).
+    """
+    import lfpykit
+    from lfpykit.cellgeometry import CellGeometry
+
+    n = geometry.n_seg
+    geom = CellGeometry(x=geometry.x, y=geometry.y, z=geometry.z, d=geometry.d)
+    cdm = lfpykit.CurrentDipoleMoment(geom).get_transformation_matrix()  # (3, n)
+    out = {}
+    for spec in probes:
+        if isinstance(spec, GaussCylinderProbe):
+            z = np.asarray(spec.z, dtype=float)
+            el = lfpykit.RecExtElectrode(
+                geom,
+                x=np.zeros_like(z),
+                y=np.zeros_like(z),
+                z=z,
+                sigma=spec.sigma,
+                method="linesource",
+            )
+            out[spec.name] = np.ascontiguousarray(el.get_transformation_matrix())
+        elif isinstance(spec, CurrentDipoleProbe):
+            out[spec.name] = np.ascontiguousarray(cdm)
+        elif isinstance(spec, FourSphereEEGProbe):
+            eeg = FourSphereEEG(spec.name, spec.radii, spec.sigmas, spec.electrodes)
+            M = np.zeros((eeg.n_channels, n))
+            for first, count, soma in cells:
+                loc = np.array([soma[0], soma[1], eeg.radii[0] + soma[2]], dtype=float)
+                r_d = float(np.linalg.norm(loc))
+                if not r_d < eeg.radii[0]:
+                    raise ValueError(
+                        f"EEG probe {spec.name!r}: a soma at {tuple(np.round(soma, 1))} µm "
+                        f"puts its dipole outside the brain sphere (|r| = {r_d:g} µm > "
+                        f"{eeg.radii[0]:g} µm); somata must lie below the cortical surface"
+                    )
+                unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
+                M[:, first : first + count] = unit @ cdm[:, first : first + count]
+            out[spec.name] = M
+        else:  # pragma: no cover - validated by params
+            raise TypeError(spec)
+    return out

@@ -1,74 +1,72 @@
-"""Who computes what: the (X, Y) tasks over MPI ranks, or in one process.
+"""The task farm: tasks of any kind over MPI ranks, or in one process.
 
 Every rank computes. Work is handed out dynamically, longest first, through a
 shared MPI counter (``mpi4py.util.sync.Counter``, one-sided RMA): a rank that
-finishes a unit of work takes the next index of the ordered list of units. A
-unit is a run of tasks with the same postsynaptic population Y (so a rank builds
-Y's cell and probe matrices once for all of them), cut into smaller runs, down to
-single tasks, when there would be fewer than four units per rank. No rank only
-coordinates, so 64 ranks work on 64 tasks at once; ranks left without work go
+finishes a unit of work takes the next index of the ordered list of units. No rank
+only coordinates, so 64 ranks work on 64 tasks at once; ranks left without work go
 straight to the final collectives, so more ranks than tasks cannot hang.
 
-Results go into the kernels file either with parallel HDF5 (``mpio``: every rank
-writes its own kernels) or by sending them to rank 0, which writes; every rank
-also writes an atomic checkpoint per task (see :mod:`lfpk_hpc.store`), from which
-``--resume`` continues a killed run. A failing task drains the task counter, so
-the other ranks stop after their current task; the run then ends on every rank
-with a :class:`TaskError` naming the task and the cause, and the finished kernels
-stay in the file.
+The farm knows nothing of physics. A *kind* of task (:class:`TaskKind`: kernel
+pathways in :mod:`lfpk_hpc.kernelrun`, blocks of hybrid cells in
+:mod:`lfpk_hpc.hybrid`) says which tasks there are, what each costs, how one is
+computed, how a result is checkpointed and how the output is written and finished.
+The farm does the rest, the same way for every kind:
+
+- the output: refuses to replace an existing output without ``overwrite``; with
+  ``resume``, collects the finished tasks of a readable earlier output and of the
+  checkpoint folder ``<out>.parts/`` (one file per finished task, written under a
+  temporary name and renamed: whole or absent after a kill -9) after checking that
+  they were made with the same parameters (their hash);
+- the order: units of work (by default single tasks; a kind may group them, e.g.
+  pathways onto one cell) longest first by the kind's cost estimates;
+- progress lines with the rank, the time of each task and an estimate of what is
+  left; per-rank counts at the end, from what happened;
+- failures: a failing task drains the counter, so the other ranks stop after their
+  current task; the run then ends on every rank with a :class:`TaskError` naming
+  the task and the cause, and the finished results stay (file and checkpoints).
+  The error's exit code is the cause's: 2 for bad input found inside a task (then
+  without the advice to resume, which cannot help), 1 otherwise.
 
 ``comm`` is passed in; ``None`` means one process without MPI.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .params import Model
+from .errors import describe
+from .parallel import env_rank, fault_point, launched_with_mpi, world_comm
 
-__all__ = ["TaskError", "launched_with_mpi", "run_kernels", "world_comm"]
+__all__ = [
+    "FarmResult",
+    "TaskError",
+    "TaskKind",
+    "env_rank",
+    "launched_with_mpi",
+    "run_farm",
+    "world_comm",
+]
 
 _TAG_RESULT = 71
 _TAG_END = 72
 
-#: environment variables set by MPI launchers (Open MPI, MPICH/Hydra, PMIx, Slurm's srun)
-_LAUNCHER_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS")
-
 
 class TaskError(RuntimeError):
-    """A kernel task failed; the message names (X, Y) and the cause."""
+    """A task failed; the message names the task and the cause. ``exit_code`` is the
+    cause's (2: bad input found inside the task; 1: a failed computation)."""
 
+    exit_code = 1
 
-def launched_with_mpi() -> bool:
-    """True when this process was started by an MPI launcher (mpirun, mpiexec, srun)."""
-    return any(v in os.environ for v in _LAUNCHER_VARS)
-
-
-def world_comm(neuron_in_mpi: bool = False):
-    """``MPI.COMM_WORLD`` when launched with MPI, else ``None`` (mpi4py not imported).
-
-    Call at the entry point only. For kernel runs (default) NEURON is imported
-    first, before MPI is initialised, so that it stays out of MPI: every rank is an
-    independent NEURON instance (kernel tasks need no NEURON communication), and a
-    NEURON error on one rank is a Python exception there instead of an MPI_Abort of
-    the whole job. With ``neuron_in_mpi`` (the ground truth, whose network uses
-    NEURON's ParallelContext) MPI is initialised first, so that NEURON, imported
-    afterwards, joins it.
-    """
-    if not launched_with_mpi():
-        return None
-    if not neuron_in_mpi:
-        import neuron  # noqa: F401  (before mpi4py: see above)
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
+    def __init__(self, msg: str, exit_code: int = 1):
+        super().__init__(msg)
+        self.exit_code = exit_code
 
 
 class _Serial:
-    """The few communicator operations the scheduler needs, for one process."""
+    """The few communicator operations the farm needs, for one process."""
 
     rank, size = 0, 1
 
@@ -76,6 +74,9 @@ class _Serial:
         return obj
 
     def allgather(self, obj):
+        return [obj]
+
+    def gather(self, obj, root=0):
         return [obj]
 
     def barrier(self):
@@ -105,29 +106,130 @@ class _Counter:
             self._shared.free()
 
 
-def _prepare(model: Model, out: Path, overwrite: bool, resume: bool, log) -> dict:
+class TaskKind:
+    """What the farm needs of a kind of task (subclass and fill in).
+
+    Keys are hashable, picklable task identifiers in a canonical order. A result
+    ("record") is any object with the attributes ``rank`` (int) and
+    ``wall_time_s`` (float) that :meth:`to_checkpoint` can turn into a JSON-able
+    dict and a dict of numpy arrays and :meth:`from_checkpoint` back.
+    """
+
+    #: what one task is called in messages ("task", "block")
+    noun = "task"
+    #: what the units of work are called in messages
+    units_noun = "units"
+    #: "file": results are written into the output as they finish (parallel HDF5, or
+    #: sent to rank 0); "checkpoints": results stay in the checkpoint folder and
+    #: :meth:`finish` builds the output from them
+    store_mode = "file"
+
+    # ---- the tasks
+    def keys(self) -> list:
+        raise NotImplementedError
+
+    def label(self, key) -> str:
+        return str(key)
+
+    def params_hash(self) -> str:
+        raise NotImplementedError
+
+    def announce(self, n_done: int) -> list[str]:
+        """Lines rank 0 prints before the work begins."""
+        return []
+
+    def estimate(self, keys: list, measured: dict, comm) -> dict:
+        """Seconds per task (every rank calls this; it may share work over ``comm``)."""
+        raise NotImplementedError
+
+    def units(self, seconds: dict, ranks: int, todo: list) -> list[list]:
+        """Units of work: lists of tasks one rank computes in a row, longest first.
+        ``todo`` is ordered longest first."""
+        return [[k] for k in todo]
+
+    # ---- computing
+    def setup(self, comm, log) -> None:
+        """Every rank, before its first task (compile/load mechanisms, libraries)."""
+
+    def compute(self, key, rank: int):
+        raise NotImplementedError
+
+    def detail(self, rec) -> str:
+        """Words on a finished task for its progress line."""
+        return ""
+
+    # ---- checkpoints and output
+    def checkpoint_name(self, key) -> str:
+        raise NotImplementedError
+
+    def to_checkpoint(self, rec) -> tuple[dict, dict]:
+        raise NotImplementedError
+
+    def from_checkpoint(self, meta: dict, arrays: dict):
+        """(key, record) of a checkpoint."""
+        raise NotImplementedError
+
+    def load_done(self, out: Path) -> dict:
+        """Rank 0, with --resume: the finished tasks of a readable earlier output
+        (key → record). Raise StoreError for an output of other parameters; any other
+        exception means the file is unreadable (it is then rebuilt from the checkpoints)."""
+        return {}
+
+    def output_exists(self, out: Path) -> bool:
+        return out.exists()
+
+    def remove_output(self, out: Path) -> None:
+        out.unlink(missing_ok=True)
+
+    def open_store(self, out: Path, comm, mpio: bool, seconds: dict):
+        """The writer of results (called on rank 0, and on every rank with ``mpio``);
+        with store_mode "file" it must have ``write(rec)``."""
+        return None
+
+    def finish(self, out: Path, store, complete: set, attrs: dict, comm, mpio: bool, log) -> None:
+        """Every rank, after the work loop: finish the output (run totals in ``attrs``)."""
+        if store is not None:
+            store.finalize(complete, **attrs)
+            store.close()
+
+
+@dataclass
+class FarmResult:
+    wall_time_s: float
+    ranks: int
+    write_path: str
+    computed: list = field(default_factory=list)
+    per_rank: list = field(default_factory=list)
+
+
+def _prepare(kind: TaskKind, out: Path, overwrite: bool, resume: bool, log) -> dict:
     """Rank 0: check the output situation and collect finished tasks to keep."""
-    from .store import Checkpoints, StoreError, load_complete
+    from .store import Checkpoints, StoreError
 
     parts = Checkpoints(out)
+    params_hash = kind.params_hash()
     if not resume:
-        if out.exists() or parts.exists():
+        if kind.output_exists(out) or parts.exists():
             if not overwrite:
-                what = "exists" if out.exists() else "has checkpoints of an interrupted run"
+                what = (
+                    "exists"
+                    if kind.output_exists(out)
+                    else ("has checkpoints of an interrupted run")
+                )
                 raise StoreError(
-                    f"output file {str(out)!r} {what}; pass --resume to continue it, "
+                    f"output {str(out)!r} {what}; pass --resume to continue it, "
                     "--overwrite to replace it, or choose another --out"
                 )
-            out.unlink(missing_ok=True)
+            kind.remove_output(out)
             parts.remove()
         return {}
     done = {}
     readable = False
-    if out.exists():
+    if kind.output_exists(out):
         try:
-            done = load_complete(out, model.hash())
+            done = kind.load_done(out)
             readable = True
-            log(f"resume: {out} holds {len(done)} finished tasks")
+            log(f"resume: {out} holds {len(done)} finished {kind.noun}s")
         except StoreError:
             raise
         except Exception as exc:  # an interrupted writer can leave HDF5 unreadable
@@ -137,33 +239,37 @@ def _prepare(model: Model, out: Path, overwrite: bool, resume: bool, log) -> dic
             )
     if parts.exists():
         found = parts.params_hash()
-        if found is not None and found != model.hash():
+        if found is not None and found != params_hash:
             raise StoreError(
                 f"cannot resume {str(out)!r}: its checkpoints {parts.dir} were made with other "
-                f"parameters (params hash {found[:12]}, these parameters {model.hash()[:12]}); "
+                f"parameters (params hash {found[:12]}, these parameters {params_hash[:12]}); "
                 "use another --out or --overwrite"
             )
-        saved = parts.load_all()
-        log(f"resume: {len(saved)} finished tasks in the checkpoints {parts.dir}")
+        saved = {}
+        for meta, arrays in parts.load_entries():
+            key, rec = kind.from_checkpoint(meta, arrays)
+            saved[key] = rec
+        log(f"resume: {len(saved)} finished {kind.noun}s in the checkpoints {parts.dir}")
         done.update(saved)
-    elif out.exists() and not readable:
+    elif kind.output_exists(out) and not readable:
         raise StoreError(
             f"cannot resume {str(out)!r}: the file is unreadable and there are no checkpoints "
             f"({parts.dir}); use --overwrite to start again"
         )
-    if not out.exists() and not parts.exists():
+    if not kind.output_exists(out) and not parts.exists():
         log(f"resume: nothing to resume at {out}; starting a new run")
-    # every finished task must have a checkpoint before the file is rewritten
-    parts.init(model.hash())
-    saved = set(parts.load_all())
+    # every finished task must have a checkpoint before the output is rewritten
+    parts.init(params_hash)
+    saved = {meta.get("name") for meta, _ in parts.load_entries(arrays=False)}
     for key, rec in done.items():
-        if key not in saved:
-            parts.write(rec)
+        if kind.checkpoint_name(key) not in saved:
+            meta, arrays = kind.to_checkpoint(rec)
+            parts.write_entry(kind.checkpoint_name(key), meta, arrays)
     return done
 
 
-def run_kernels(
-    model: Model,
+def run_farm(
+    kind: TaskKind,
     out: str | Path,
     *,
     comm=None,
@@ -171,13 +277,13 @@ def run_kernels(
     resume: bool = False,
     write_path: str = "auto",
     log=print,
-) -> dict:
-    """Compute every (X, Y) kernel of ``model`` over the ranks of ``comm`` into ``out``.
+) -> FarmResult:
+    """Compute every task of ``kind`` over the ranks of ``comm`` into ``out``.
 
     Every rank of ``comm`` must call this. ``write_path``: ``"auto"`` (parallel
     HDF5 when h5py has MPI and there are several ranks), ``"mpio"`` or ``"rank0"``.
-    Returns a summary dict (on every rank). Raises StoreError for an output that
-    cannot be written or resumed, TaskError when a task failed.
+    Raises StoreError for an output that cannot be written or resumed, TaskError
+    when a task failed (on every rank).
     """
     import h5py
 
@@ -185,9 +291,7 @@ def run_kernels(
     # collective: import it here on every rank, before any rank-0-only step.
     import neuron  # noqa: F401
 
-    from . import cost, mechanisms
-    from .kernel import KernelEngine
-    from .store import Checkpoints, KernelStore, ProbeInfo, StoreError, TaskRecord, header_attrs
+    from .store import Checkpoints, StoreError
 
     out = Path(out)
     c = comm if comm is not None else _Serial()
@@ -201,9 +305,7 @@ def run_kernels(
         raise StoreError("write_path = 'mpio' is invalid: this h5py is built without MPI")
     mpio = size > 1 and (write_path == "mpio" or (write_path == "auto" and h5py.get_config().mpi))
     path_name = "mpio" if mpio else ("rank0" if size > 1 else "serial")
-
-    pairs = model.tasks()
-    tasks = [(X, Y) for X, Y in pairs if model.connection(X, Y).C > 0]
+    keys = kind.keys()
 
     # 1. rank 0 checks the output and collects finished work; everyone learns the outcome
     setup = None
@@ -211,12 +313,10 @@ def run_kernels(
         try:
             if out.parent and not out.parent.exists():
                 out.parent.mkdir(parents=True, exist_ok=True)
-            done = _prepare(model, out, overwrite, resume, log)
-            measured = {k: r.wall_time_s for k, r in done.items()}
+            done = _prepare(kind, out, overwrite, resume, log)
             setup = {
                 "done": done,
-                "measured": measured,
-                "header": header_attrs(model),
+                "measured": {k: r.wall_time_s for k, r in done.items()},
                 "error": None,
             }
         except StoreError as exc:
@@ -225,75 +325,34 @@ def run_kernels(
     if shared["error"]:
         raise StoreError(shared["error"])
     done = setup["done"] if rank == 0 else {}
-    done_keys = set(c.bcast(sorted(done) if rank == 0 else None))
-    # every rank takes part: the morphologies to count are shared out
-    costs = cost.estimate(model, tasks, shared["measured"], comm=comm)
-    seconds = {(t.X, t.Y): t.seconds for t in costs}
-    todo = [t for t in cost.order(costs) if t not in done_keys]
-    work_units = cost.units(costs, size, todo=set(todo))
-
-    engine = KernelEngine(model, log=say)
-    probes = [
-        ProbeInfo(
-            p.name,
-            type(p).__name__,
-            p.units,
-            p.n_channels,
-            {
-                k: getattr(p, k)
-                for k in ("sigma", "R", "sigma_z", "radii", "sigmas", "electrodes")
-                if hasattr(p, k)
-            },
-            tuple(p.z.tolist()) if hasattr(p, "z") else None,
-        )
-        for p in engine.probes
-    ]
+    done_keys = set(c.bcast(list(done) if rank == 0 else None))
+    # every rank takes part: a kind may share out the work of its estimates
+    seconds = kind.estimate(keys, shared["measured"], comm)
+    order = sorted(range(len(keys)), key=lambda i: (-seconds[keys[i]], i))
+    todo = [keys[i] for i in order if keys[i] not in done_keys]
+    work_units = kind.units(seconds, size, todo)
     if rank == 0:
+        for line in kind.announce(len(done_keys)):
+            say(line)
         say(
-            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks (X->Y)"
-            + (
-                f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
-                if len(pairs) > len(tasks)
-                else ""
-            )
-        )
-        say("tasks: " + ", ".join(f"{X}->{Y}" for X, Y in tasks))
-        say(
-            "probes: "
-            + ", ".join(f"{p.name} ({p.n_channels} channels, {p.units})" for p in engine.probes)
-        )
-        ks = model.kernel
-        say(f"kernel settings: dt {ks.dt} ms, tau {ks.tau} ms, t_X {ks.t_X} ms, g_eff {ks.g_eff}")
-        say(
-            f"ranks: {size}, all computing; write path: {path_name}; "
-            f"{len(todo)} tasks to compute in {len(work_units)} units (runs of one Y), "
+            f"ranks: {size}, every rank computes (no coordinator); write path: {path_name}; "
+            f"{len(todo)} {kind.noun}s to compute in {len(work_units)} {kind.units_noun}, "
             f"{len(done_keys)} already done"
         )
 
-    # 2. mechanisms compiled once (rank 0 first), loaded on every rank, with the
-    # libraries of the first task
-    mechanisms.load_mechanisms(comm=comm, log=say)
-    engine.prepare()
+    # 2. per-rank set-up (mechanisms compiled once, rank 0 first; libraries loaded)
+    fault_point("setup", rank)
+    kind.setup(comm, say)
 
-    # 3. the kernels file and the checkpoint folder
+    # 3. the output and the checkpoint folder
     parts = Checkpoints(out)
     if rank == 0:
-        parts.init(model.hash())
+        parts.init(kind.params_hash())
     store = None
     if mpio or rank == 0:
-        store = KernelStore(
-            out,
-            shared["header"],
-            probes,
-            pairs,
-            tasks,
-            engine.n_lags,
-            comm=comm,
-            mpio=mpio,
-            costs=seconds,
-        )
-    if rank == 0:
-        for key in sorted(done):
+        store = kind.open_store(out, comm, mpio, seconds)
+    if rank == 0 and kind.store_mode == "file":
+        for key in sorted(done, key=keys.index):
             store.write(done[key])
     c.barrier()
     t_setup = time.perf_counter() - t_start
@@ -305,11 +364,12 @@ def run_kernels(
     total_cost = sum(seconds[t] for t in todo) or 1.0
     mine, failure, pending = [], None, []
     t_loop = time.perf_counter()
+    send_to_rank0 = kind.store_mode == "file" and not mpio and size > 1
 
     def write_local(rec):
-        if mpio:
-            store.write(rec)
-        elif rank == 0:
+        if kind.store_mode != "file":
+            return
+        if mpio or rank == 0:
             store.write(rec)
         else:
             pending.append(comm.isend(rec, dest=0, tag=_TAG_RESULT))
@@ -326,38 +386,43 @@ def run_kernels(
             if not comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
                 if not block:
                     return
-                comm.probe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status)
+                while not comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
+                    time.sleep(0.001)
             msg = comm.recv(source=status.Get_source(), tag=status.Get_tag())
             if status.Get_tag() == _TAG_END:
                 ends[0] += 1
             else:
                 store.write(msg)
 
-    def do_task(X, Y):
+    def do_task(key):
         """Compute, checkpoint, write and report one task; a failure dict or None."""
         try:
-            result = engine.compute(X, Y)
-        except Exception as exc:
+            fault_point("task", rank)
+            fault_point(f"task:{kind.label(key)}", rank)
+            rec = kind.compute(key, rank)
+        except Exception as exc:  # noqa: BLE001 - reported with the task's name
+            code, msg, tb = describe(exc)
             return {
-                "X": X,
-                "Y": Y,
+                "key": key,
                 "rank": rank,
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(),
+                "code": code,
+                "error": msg if tb is None else msg,
+                "traceback": tb if tb is not None else traceback.format_exc(),
             }
-        rec = TaskRecord.from_result(result, rank)
-        parts.write(rec)
+        meta, arrays = kind.to_checkpoint(rec)
+        parts.write_entry(kind.checkpoint_name(key), meta, arrays)
         write_local(rec)
-        mine.append((X, Y))
+        mine.append(key)
         n_done = n_finished.next() + 1
-        work = work_done.next(int(round(1e6 * seconds[(X, Y)] / total_cost)))
-        frac = min((work + 1e6 * seconds[(X, Y)] / total_cost) / 1e6, 1.0)
+        work = work_done.next(int(round(1e6 * seconds[key] / total_cost)))
+        frac = min((work + 1e6 * seconds[key] / total_cost) / 1e6, 1.0)
         elapsed = time.perf_counter() - t_loop
         left = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        detail = kind.detail(rec)
         log(
-            f"[{n_done}/{len(todo)}] {X}->{Y} done on rank {rank} in "
-            f"{result.timings['total']:.3f} s ({result.n_seg} segments); elapsed {elapsed:.1f} s, "
-            f"about {left:.1f} s left"
+            f"[{n_done}/{len(todo)}] {kind.label(key)} done on rank {rank} in "
+            f"{rec.wall_time_s:.3f} s{' (' + detail + ')' if detail else ''}; "
+            f"elapsed {elapsed:.1f} s, about {left:.1f} s left"
         )
         return None
 
@@ -365,17 +430,17 @@ def run_kernels(
         i = counter.next()
         if i >= len(work_units):
             break
-        for X, Y in work_units[i]:
-            failure = do_task(X, Y)
+        for key in work_units[i]:
+            failure = do_task(key)
             if failure is not None:
                 counter.next(len(work_units))  # no further units for anyone
                 break
-            if not mpio and rank == 0 and size > 1:
+            if send_to_rank0 and rank == 0:
                 drain_inbox()
 
     t_tasks = time.perf_counter() - t_loop  # this rank's work loop
-    # 5. collect, finalize, report
-    if not mpio and size > 1:
+    # 5. collect, finish, report
+    if send_to_rank0:
         if rank == 0:
             drain_inbox(block=True)
         else:
@@ -388,46 +453,57 @@ def run_kernels(
     loop_times = c.allgather(t_tasks)
     complete = set(done_keys).union(*map(set, computed))
     wall = time.perf_counter() - t_start
-    if store is not None:
-        t_fin = time.perf_counter()
-        store.finalize(
-            complete,
-            ranks=size,
-            wall_time_s=wall,
-            wall_time_setup_s=t_setup,
-            wall_time_tasks_s=max(loop_times),
-            write_path=path_name,
+    t_fin = time.perf_counter()
+    attrs = dict(
+        ranks=size,
+        wall_time_s=wall,
+        wall_time_setup_s=t_setup,
+        wall_time_tasks_s=max(loop_times),
+        write_path=path_name,
+    )
+    kind.finish(out, store, complete, attrs, comm, mpio, say)
+    per_rank = [len(m) for m in computed]
+    if rank == 0:
+        say(
+            f"phases: set-up {t_setup:.2f} s, {kind.noun}s {max(loop_times):.2f} s "
+            f"(per rank {min(loop_times):.2f}-{max(loop_times):.2f} s), "
+            f"collect {wall - t_setup - max(loop_times):.2f} s, "
+            f"finish {time.perf_counter() - t_fin:.2f} s"
         )
-        store.close()
-        if rank == 0:
-            say(
-                f"phases: set-up {t_setup:.2f} s, tasks {max(loop_times):.2f} s "
-                f"(per rank {min(loop_times):.2f}-{max(loop_times):.2f} s), "
-                f"collect {wall - t_setup - max(loop_times):.2f} s, "
-                f"finalize {time.perf_counter() - t_fin:.2f} s"
+        if todo:
+            idle = [r for r, n in enumerate(per_rank) if n == 0]
+            counts = ", ".join(f"rank {r} {n}" for r, n in enumerate(per_rank))
+            state = (
+                "all computing"
+                if not idle
+                else f"{size - len(idle)} computing, "
+                + ("rank " if len(idle) == 1 else "ranks ")
+                + ", ".join(map(str, idle))
+                + " had none"
             )
+            say(f"ranks: {size}, {state} ({kind.noun}s computed: {counts})")
     for shared_counter in (counter, n_finished, work_done):
         shared_counter.free()
     c.barrier()
     if failures:
         f = failures[0]
-        msg = (
-            f"task {f['X']}->{f['Y']} failed on rank {f['rank']}: {f['error']}; "
-            f"{len(complete & set(tasks))} of {len(tasks)} finished tasks are kept in {out} "
+        n_kept = len(complete & set(keys))
+        advice = (
+            f"; {n_kept} of {len(keys)} finished {kind.noun}s are kept in {out} "
             "(continue with --resume)"
+            if f["code"] != 2
+            else " (fix the parameters and start again: a changed params file is a new run)"
         )
-        if rank == 0:
+        if rank == 0 and f["code"] != 2:
             log(f["traceback"].rstrip())
-        raise TaskError(msg)
+        raise TaskError(
+            f"{kind.noun} {kind.label(f['key'])} failed on rank {f['rank']}: {f['error']}" + advice,
+            exit_code=f["code"],
+        )
     if rank == 0:
         parts.remove()
         say(
-            f"wrote {out} ({len(tasks)} tasks on {size} rank{'s' if size > 1 else ''}, "
+            f"wrote {out} ({len(keys)} {kind.noun}s on {size} rank{'s' if size > 1 else ''}, "
             f"{wall:.2f} s, write path {path_name})"
         )
-    return {
-        "wall_time_s": wall,
-        "ranks": size,
-        "write_path": path_name,
-        "computed": [t for r in computed for t in r],
-    }
+    return FarmResult(wall, size, path_name, [t for r in computed for t in r], per_rank)

@@ -95,6 +95,8 @@ VALIDATE_MIN_RANKS = 2
 class SubmitError(ValueError):
     """Bad input to submit (exit code 2)."""
 
+    exit_code = 2
+
 
 # --------------------------------------------------------------------------- settings
 
@@ -426,9 +428,9 @@ def add_arguments(parser) -> None:
 
 
 def _error(msg, code: int = 2) -> int:
-    from .cli import error
+    from .errors import report
 
-    return error(msg, code)
+    return report(msg, code)
 
 
 def main(args) -> int:

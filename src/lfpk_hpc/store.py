@@ -49,6 +49,7 @@ __all__ = [
     "ProbeInfo",
     "StoreError",
     "TaskRecord",
+    "atomic_write",
     "read_kernel",
     "read_kernels",
     "read_kernels_file",
@@ -60,7 +61,9 @@ TIMING_KEYS = ("build", "matrix", "setup", "simulate", "probes", "total")
 
 
 class StoreError(RuntimeError):
-    """The output file cannot be created, resumed or read as asked."""
+    """The output file cannot be created, resumed or read as asked (bad input: exit 2)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,34 @@ class TaskRecord:
             int(result.n_seg),
             dict(result.timings),
         )
+
+
+def task_record_to_checkpoint(rec: TaskRecord) -> tuple[dict, dict]:
+    """(meta, arrays) of a kernel task's checkpoint."""
+    meta = {
+        "X": rec.X,
+        "Y": rec.Y,
+        "rank": rec.rank,
+        "wall_time_s": rec.wall_time_s,
+        "n_seg": rec.n_seg,
+        "timings": rec.timings,
+        "probes": sorted(rec.kernels),
+    }
+    arrays = {f"kernel_{i}": rec.kernels[name] for i, name in enumerate(meta["probes"])}
+    return meta, arrays
+
+
+def task_record_from_checkpoint(meta: dict, arrays: dict) -> TaskRecord:
+    kernels = {name: arrays[f"kernel_{i}"] for i, name in enumerate(meta["probes"])}
+    return TaskRecord(
+        meta["X"],
+        meta["Y"],
+        kernels,
+        meta["rank"],
+        meta["wall_time_s"],
+        meta["n_seg"],
+        meta["timings"],
+    )
 
 
 def header_attrs(model) -> dict:
@@ -281,7 +312,7 @@ class Checkpoints:
     def init(self, params_hash: str) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self._manifest().exists():
-            _atomic_write(
+            atomic_write(
                 self._manifest(),
                 json.dumps({"format": FORMAT, "params_hash": params_hash}).encode(),
             )
@@ -293,55 +324,62 @@ class Checkpoints:
             return None
 
     def _file(self, X, Y) -> Path:
-        key = hashlib.sha1((X + "\0" + Y).encode()).hexdigest()[:16]
-        return self.dir / f"task_{key}.npz"
+        return self.dir / f"{self.kernel_name(X, Y)}.npz"
 
-    def write(self, rec: TaskRecord) -> None:
-        meta = {
-            "X": rec.X,
-            "Y": rec.Y,
-            "rank": rec.rank,
-            "wall_time_s": rec.wall_time_s,
-            "n_seg": rec.n_seg,
-            "timings": rec.timings,
-            "probes": sorted(rec.kernels),
-        }
-        arrays = {f"kernel_{i}": rec.kernels[name] for i, name in enumerate(meta["probes"])}
-        path = self._file(rec.X, rec.Y)
+    @staticmethod
+    def kernel_name(X: str, Y: str) -> str:
+        """Checkpoint name of the kernel task (X, Y)."""
+        return "task_" + hashlib.sha1((X + "\0" + Y).encode()).hexdigest()[:16]
+
+    def write_entry(self, name: str, meta: dict, arrays: dict) -> None:
+        """Save one finished task atomically as ``<name>.npz``: ``meta`` (JSON-able,
+        stored with its ``name``) and numpy ``arrays``."""
+        meta = dict(meta, name=name)
+        path = self.dir / f"{name}.npz"
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         # No fsync: the rename makes a checkpoint whole or absent for any killed process
         # (the data are in the OS's cache); after a crash of the node itself a file
-        # that did not reach the disk is unreadable, skipped by load_all and computed
+        # that did not reach the disk is unreadable, skipped by load_entries and computed
         # again. A sync per task cost as much as a PD14 task.
         with open(tmp, "wb") as fh:
             np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
         os.replace(tmp, path)
 
-    def load_all(self) -> dict[tuple[str, str], TaskRecord]:
-        out = {}
-        for path in sorted(self.dir.glob("task_*.npz")):
+    def load_entries(self, arrays: bool = True) -> list[tuple[dict, dict]]:
+        """Every whole checkpoint as (meta, arrays), in name order (arrays empty
+        unless ``arrays``); a file that is not whole is not a checkpoint."""
+        out = []
+        for path in sorted(self.dir.glob("*.npz")):
             try:
                 with np.load(path) as z:
                     meta = json.loads(z["meta"].tobytes().decode())
-                    kernels = {name: z[f"kernel_{i}"] for i, name in enumerate(meta["probes"])}
-            except Exception:  # a file that is not whole is not a checkpoint
+                    data = {k: z[k] for k in z.files if k != "meta"} if arrays else {}
+            except Exception:
                 continue
-            out[(meta["X"], meta["Y"])] = TaskRecord(
-                meta["X"],
-                meta["Y"],
-                kernels,
-                meta["rank"],
-                meta["wall_time_s"],
-                meta["n_seg"],
-                meta["timings"],
-            )
+            meta.setdefault("name", path.stem)
+            out.append((meta, data))
+        return out
+
+    def write(self, rec: TaskRecord) -> None:
+        """Checkpoint of a kernel task."""
+        meta, arrays = task_record_to_checkpoint(rec)
+        self.write_entry(self.kernel_name(rec.X, rec.Y), meta, arrays)
+
+    def load_all(self) -> dict[tuple[str, str], TaskRecord]:
+        """The kernel tasks of the checkpoints: (X, Y) → TaskRecord."""
+        out = {}
+        for meta, arrays in self.load_entries():
+            if "X" not in meta or "probes" not in meta:
+                continue
+            rec = task_record_from_checkpoint(meta, arrays)
+            out[(rec.X, rec.Y)] = rec
         return out
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)

@@ -56,11 +56,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .parallel import fault_point
+
 __all__ = ["ValidationError", "channel_metrics", "compare", "lowpass", "summary"]
 
 
 class ValidationError(ValueError):
     """Bad input to compare/validate."""
+
+    exit_code = 2
 
 
 # --------------------------------------------------------------------------- metrics
@@ -402,9 +406,9 @@ def add_compare_arguments(parser) -> None:
 
 
 def _error(msg, code: int = 2) -> int:
-    from .cli import error
+    from .errors import report
 
-    return error(msg, code)
+    return report(msg, code)
 
 
 def write_metrics(metrics: dict, out_dir) -> Path:
@@ -730,6 +734,18 @@ def add_ap_signals(prediction, out, kernels: dict, spikes_path) -> Path:
     return out
 
 
+def check_window(tstop: float, transient: float) -> None:
+    """The comparison needs time after the start-up transient: checked before anything
+    is simulated."""
+    if not (isinstance(transient, (int, float)) and np.isfinite(transient) and transient >= 0):
+        raise ValidationError(f"--transient = {transient!r} is invalid: must be a time >= 0 ms")
+    if not (isinstance(tstop, (int, float)) and np.isfinite(tstop) and tstop > transient):
+        raise ValidationError(
+            f"--tstop = {tstop:g} is invalid: the comparison starts after the --transient of "
+            f"{transient:g} ms, so --tstop must be longer than that"
+        )
+
+
 def run_validation(
     model,
     out,
@@ -754,12 +770,14 @@ def run_validation(
         )
     import dataclasses
 
-    from . import groundtruth, scheduler
+    from . import groundtruth
+    from .kernelrun import run_kernels
     from .predict import predict
     from .store import StoreError
 
     if scale is None:
         scale = groundtruth.DEFAULT_SCALE
+    check_window(tstop, transient)
     rank = comm.Get_rank() if comm is not None else 0
     size = comm.Get_size() if comm is not None else 1
     out = Path(out)
@@ -854,7 +872,7 @@ def run_validation(
         try:
             with tempfile.TemporaryDirectory(prefix="lfpk_hpc_kernels_") as tmp:
                 target = kernels if rank == 0 else Path(tmp) / "kernels.h5"
-                scheduler.run_kernels(kmodel, target, comm=None, overwrite=True, log=say)
+                run_kernels(kmodel, target, comm=None, overwrite=True, log=say)
         except StoreError as exc:
             raise ValidationError(str(exc)) from None
     t_kernels = time.perf_counter() - t1
@@ -888,6 +906,7 @@ def run_validation(
         # (4a) the method as a point-neuron user applies it: network spikes only
         prediction("prediction.h5", {X: np.zeros(c.shape) for X, c in ext_counts.items()})
         t_predict = time.perf_counter() - t2
+        fault_point("validate:compare", rank)
         result = compare(truth, out / "prediction.h5", transient=transient)
         if ext_counts:
             # (4b) the same plus the extrinsic events the ground truth's cells received
@@ -958,41 +977,32 @@ def run_validation(
             f"wrote {out / 'metrics.json'} and {out / 'report.html'} "
             f"(ground truth {t_gt:.1f} s, kernel route {route:.1f} s)"
         )
-    if comm is not None:
-        comm.Barrier()
+    # the other ranks wait for rank 0 in the command's final agreement
+    # (lfpk_hpc.parallel.run_guarded), which also hears of an error here
     return result
 
 
 def main(args) -> int:
-    from .scheduler import world_comm
+    from .parallel import run_guarded, world_comm
 
     comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
-    rank = comm.Get_rank() if comm is not None else 0
-    from . import groundtruth
-    from .mechanisms import MechanismError
-    from .params import ParamsError, load
+    return run_guarded(lambda: _main(args, comm), comm)
 
-    def fail(msg, code):
-        if rank == 0:
-            _error(msg)
-        return code
 
-    try:
-        model = load(args.params)
-        run_validation(
-            model,
-            args.out,
-            scale=args.scale,
-            tstop=args.tstop,
-            transient=args.transient,
-            seed=args.seed,
-            comm=comm,
-            overwrite=args.overwrite,
-            soma=args.soma,
-            log=lambda m: print(m, flush=True),
-        )
-    except (ParamsError, ValidationError, groundtruth.GroundTruthError) as exc:
-        return fail(str(exc), 2)
-    except MechanismError as exc:
-        return fail(str(exc), 1)
+def _main(args, comm) -> int:
+    from .params import load
+
+    model = load(args.params)
+    run_validation(
+        model,
+        args.out,
+        scale=args.scale,
+        tstop=args.tstop,
+        transient=args.transient,
+        seed=args.seed,
+        comm=comm,
+        overwrite=args.overwrite,
+        soma=args.soma,
+        log=lambda m: print(m, flush=True),
+    )
     return 0

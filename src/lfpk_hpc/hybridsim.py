@@ -1,0 +1,645 @@
+"""The hybrid scheme's engine: blocks of passive multicompartment cells driven by the
+spikes of a point-neuron network (Hagen et al. 2016, Cereb Cortex 26:4461).
+
+One block is a run of cells of one postsynaptic population Y (cells first … first +
+count − 1 of Y). Simulating it:
+
+1. **Cells.** Y's cell is built once per process as LFPy builds it
+   (:class:`CellPrototype`: the morphology file or the generated sticks, the
+   CellModel's Ra, cm, g_pas, e_pas and d_lambda segments at lambda_f); every cell
+   of the block is a copy made from the prototype's sections, 3-D points and segment
+   counts (Python ``h.Section`` objects, so the electrical cell is identical and the
+   copy costs no file load and no ``define_shape`` over all cells). Where a cell is
+   — its soma position (uniform in the population's disc, z ~ N(loc, scale)) and its
+   rotation (the CellModel's rotation, then a random angle about z) — only matters
+   for the probes, so it is applied to the prototype's segment coordinates in numpy
+   with LFPy's rotation rule.
+2. **Synapses.** For every pathway X → Y with C > 0, the cell's connections are
+   drawn with the params' synapse-count rule: ``"log"`` (PD14's fixed total number
+   K = ln(1 − C)/ln(1 − 1/(N_X N_Y)) spread over the N_Y cells: each cell gets
+   ⌊K/N_Y⌋ or ⌈K/N_Y⌉ connections, the fraction by a coin, each from a neuron of X
+   drawn uniformly with replacement — multapses and autapses allowed, as NEST's
+   ``fixed_total_number``), or ``"linear"`` (each neuron of X connected with
+   probability C, no autapses: LFPy's and LFPykernels' rule). Each connection has
+   k synapses (k from the multapse distribution on 1..99); each synapse sits on a
+   segment drawn with probability area × depth profile over the allowed sections
+   (:func:`lfpk_hpc.kernel.synapse_density` at the cell's real depth, without the
+   soma-spread widening the kernels' single cell needs), has the pathway's weight
+   and synapse model and a delay from the delay distribution, and is activated by
+   its presynaptic neuron's spikes plus that delay.
+3. **Events.** Synapses of one synapse model on one segment share one point process
+   (the models are linear in their events; NEURON's ``ExpSynI``/``Exp2SynI``/
+   ``Exp2Syn``); their events, per weight, go to it from one ``LfpkTrain``
+   (mod/lfpk_train.mod) that holds the sorted times: NEURON's queue holds one event
+   per train, whatever the number of spikes.
+4. **Simulation and probes.** The block is simulated with fixed steps of dt from
+   the window's start at rest (v = e_pas); a hoc loop gathers all membrane currents
+   each step and numpy turns them into every probe's signal
+   (:func:`lfpk_hpc.probes.ground_truth_matrices`: line sources at the contacts,
+   the dipole moment, each cell's EEG at its position).
+
+Every random number of a cell comes from (seed, purpose, population, cell index)
+(:func:`lfpk_hpc.draws.rng_for`), never from the rank or the block, so a block's
+result depends only on the model, the spikes and the seed. Units: µm, ms, mV, nA.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .draws import multapse_pmf, rng_for, soma_positions
+from .errors import InputError
+from .params import Model
+from .probes import SegmentGeometry
+
+__all__ = [
+    "BlockResult",
+    "CellPrototype",
+    "HybridError",
+    "HybridInputs",
+    "block_synapses",
+    "cell_synapses",
+    "connections_per_cell",
+    "rotate",
+    "simulate_block",
+]
+
+#: samples of membrane currents gathered per chunk (memory: chunk × segments × 8 B)
+CHUNK_VALUES = 4_000_000
+
+
+class HybridError(InputError):
+    """Bad input to the hybrid ground truth (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def rotate(rel: np.ndarray, rotation: dict, z_angle: float | None) -> np.ndarray:
+    """Points ``rel`` (n, 3) µm relative to the soma, rotated as LFPy's
+    ``Cell.set_rotation(**rotation)`` (x, then y, then z; angles in radians) and then
+    ``set_rotation(z=z_angle)`` rotate a cell."""
+    out = rel
+    for ax in "xyz":
+        angle = rotation.get(ax)
+        if angle is not None:
+            out = out @ _rotation_matrix(ax, angle)
+    if z_angle is not None:
+        out = out @ _rotation_matrix("z", z_angle)
+    return out
+
+
+def _rotation_matrix(ax: str, angle: float) -> np.ndarray:
+    a = -angle  # LFPy rotates the row vectors by the transpose
+    c, s = np.cos(a), np.sin(a)
+    if ax == "x":
+        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    if ax == "y":
+        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+@dataclass
+class CellPrototype:
+    """Population Y's cell as LFPy builds it: what it takes to make copies in NEURON
+    and the segment geometry relative to the soma (LFPy's segment order, which is the
+    order of the rows of every matrix)."""
+
+    Y: str
+    names: list[str]
+    parent: list[int]  # index of the parent section, −1 for the root
+    parent_x: list[float]
+    child_end: list[float]  # the end (0 or 1) of the section connected to its parent
+    points: list[np.ndarray]  # 3-D points (n, 4): x, y, z, diam (µm)
+    nseg: list[int]
+    Ra: float
+    cm: float
+    g_pas: np.ndarray  # per segment (S/cm²)
+    e_pas: float  # mV, also v_init
+    start: np.ndarray  # (n_seg, 3) segment start points relative to the soma (µm)
+    end: np.ndarray  # (n_seg, 3)
+    d: np.ndarray  # (n_seg,) µm
+    area: np.ndarray  # (n_seg,) µm²
+    section: tuple[str, ...]  # section name of each segment
+
+    @property
+    def n_seg(self) -> int:
+        return int(self.area.size)
+
+    @classmethod
+    def build(cls, model: Model, Y: str) -> CellPrototype:
+        """Build Y's cell with LFPy (at its default place, no rotation) and read it."""
+        import os
+        import tempfile
+
+        from neuron import h
+
+        from .cells import _cell_class, delete_all_sections, stick_morphology_hoc
+
+        pop = model.population(Y)
+        cm = pop.cell
+        if cm.soma_gates is not None:
+            raise HybridError(
+                f"populations[{Y}].cell.soma_gates is set, but the hybrid ground truth's "
+                "cells are passive: the quasi-active soma is a stand-in for kernels only"
+            )
+        vrest = model.kernel.vrest_of(Y)
+        if cm.e_pas is not None:
+            e_pas = float(cm.e_pas)
+        elif np.ndim(vrest) == 0:
+            e_pas = float(vrest)
+        else:
+            raise HybridError(
+                f"populations[{Y}].cell.e_pas = None is invalid with one Vrest per segment: "
+                "the hybrid cells need one leak reversal e_pas (mV)"
+            )
+        path = model.morphology_path(Y)
+        tmp = None
+        if path is None:
+            fd, tmp = tempfile.mkstemp(suffix=".hoc", prefix="lfpk_hpc_morph_")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(stick_morphology_hoc(cm.morphology))
+            path = tmp
+        try:
+            cell = _cell_class()(
+                morphology=str(path),
+                v_init=e_pas,
+                Ra=cm.Ra,
+                cm=cm.cm,
+                passive=True,
+                passive_parameters={"g_pas": cm.g_pas, "e_pas": e_pas},
+                nsegs_method="lambda_f",
+                lambda_f=cm.lambda_f,
+                delete_sections=True,
+            )
+        finally:
+            if tmp is not None:
+                os.unlink(tmp)
+        try:
+            sections = list(cell.allseclist)
+            index = {sec.name(): k for k, sec in enumerate(sections)}
+            names, parent, parent_x, child_end, points, nseg = [], [], [], [], [], []
+            g_pas = []
+            for sec in sections:
+                names.append(sec.name())
+                ps = sec.parentseg()
+                parent.append(index[ps.sec.name()] if ps is not None else -1)
+                parent_x.append(float(ps.x) if ps is not None else 1.0)
+                child_end.append(float(h.section_orientation(sec=sec)))
+                n3d = int(sec.n3d())
+                points.append(
+                    np.array(
+                        [(sec.x3d(i), sec.y3d(i), sec.z3d(i), sec.diam3d(i)) for i in range(n3d)]
+                    ).reshape(n3d, 4)
+                )
+                nseg.append(int(sec.nseg))
+                soma = "soma" in sec.name()
+                for seg in sec:
+                    g_pas.append(
+                        float(cm.soma_g_pas) if soma and cm.soma_g_pas is not None else seg.g_pas
+                    )
+            pos = np.asarray(cell.somapos, dtype=float)
+            start = np.column_stack([cell.x[:, 0], cell.y[:, 0], cell.z[:, 0]]) - pos
+            end = np.column_stack([cell.x[:, -1], cell.y[:, -1], cell.z[:, -1]]) - pos
+            section = tuple(sec.name() for sec in sections for _ in sec)
+            proto = cls(
+                Y,
+                names,
+                parent,
+                parent_x,
+                child_end,
+                points,
+                nseg,
+                float(cm.Ra),
+                float(cm.cm),
+                np.array(g_pas),
+                e_pas,
+                start,
+                end,
+                np.asarray(cell.d, dtype=float).copy(),
+                np.asarray(cell.area, dtype=float).copy(),
+                section,
+            )
+        finally:
+            del cell
+            delete_all_sections()
+        return proto
+
+    def placed(self, position, rotation: dict, z_angle: float) -> tuple[np.ndarray, np.ndarray]:
+        """Segment start and end points (n_seg, 3) µm of a copy with its soma at
+        ``position``, rotated (see :func:`rotate`)."""
+        pos = np.asarray(position, dtype=float)
+        return rotate(self.start, rotation, z_angle) + pos, rotate(
+            self.end, rotation, z_angle
+        ) + pos
+
+    def make(self, h, tag: str) -> list:
+        """A copy of the cell in NEURON: its sections, in the prototype's order."""
+        secs = []
+        for name, pts in zip(self.names, self.points, strict=True):
+            sec = h.Section(name=f"{tag}.{name}")
+            if pts.shape[0]:
+                h.pt3dadd(
+                    h.Vector(pts[:, 0]),
+                    h.Vector(pts[:, 1]),
+                    h.Vector(pts[:, 2]),
+                    h.Vector(pts[:, 3]),
+                    sec=sec,
+                )
+            secs.append(sec)
+        for k, sec in enumerate(secs):
+            if self.parent[k] >= 0:
+                sec.connect(secs[self.parent[k]](self.parent_x[k]), self.child_end[k])
+        i = 0
+        for sec, n in zip(secs, self.nseg, strict=True):
+            sec.nseg = n
+            sec.Ra = self.Ra
+            sec.cm = self.cm
+            sec.insert("pas")
+            for seg in sec:
+                seg.pas.g = self.g_pas[i]
+                seg.pas.e = self.e_pas
+                i += 1
+        return secs
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class HybridInputs:
+    """What every block of a run needs: the (scaled) model, the spike trains, the time
+    window and the seed. ``spikes[X]`` = (times ms, senders, N_X)."""
+
+    model: Model
+    spikes: dict
+    tstart: float
+    tstop: float
+    dt: float
+    seed: int
+    _trains: dict = field(default_factory=dict, repr=False)
+    _positions: dict = field(default_factory=dict, repr=False)
+    _prototypes: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_bins(self) -> int:
+        return int(round((self.tstop - self.tstart) / self.dt))
+
+    def trains(self, X: str):
+        """(spike times within [tstart, tstop) sorted by sender then time, index
+        pointers per sender) of X, computed once."""
+        if X not in self._trains:
+            times, senders, n = self.spikes[X]
+            keep = (times >= self.tstart) & (times < self.tstop)
+            t, s = times[keep], senders[keep]
+            order = np.lexsort((t, s))
+            t, s = t[order], s[order]
+            ptr = np.searchsorted(s, np.arange(n + 1))
+            self._trains[X] = (t, ptr)
+        return self._trains[X]
+
+    def positions(self, Y: str):
+        """(soma positions (N, 3) µm, angles about z (N,) rad) of every cell of Y."""
+        if Y not in self._positions:
+            pop = self.model.population(Y)
+            g = pop.geometry
+            rng = rng_for(self.seed, "positions", Y)
+            pos = soma_positions(rng, pop.N, g.radius, g.loc, g.scale)
+            angles = rng.uniform(0.0, 2 * np.pi, size=pop.N)
+            self._positions[Y] = (pos, angles)
+        return self._positions[Y]
+
+    def prototype(self, Y: str) -> CellPrototype:
+        if Y not in self._prototypes:
+            self._prototypes[Y] = CellPrototype.build(self.model, Y)
+        return self._prototypes[Y]
+
+
+def connections_per_cell(model: Model, X: str, Y: str) -> float:
+    """Mean connections (without multapses) from X onto one cell of Y."""
+    from .kernel import multapse_mean, total_synapses
+
+    con = model.connection(X, Y)
+    return total_synapses(model, con) / multapse_mean(con.multapses) / model.population(Y).N
+
+
+@dataclass
+class CellSynapses:
+    """The synapses of one pathway onto one cell: segment, presynaptic neuron and
+    delay (ms) of each."""
+
+    seg: np.ndarray
+    pre: np.ndarray
+    delay: np.ndarray
+
+
+def _draw_cell(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int, pmf):
+    """(presynaptic neurons, segments, uniforms for the delays) of the synapses of
+    X → Y onto cell ``i`` of Y, from the generator of (seed, "synapses", X, Y, i)."""
+    con = model.connection(X, Y)
+    n_x = model.population(X).N
+    rng = rng_for(seed, "synapses", X, Y, i)
+    if model.synapse_count == "log":
+        k = connections_per_cell(model, X, Y)
+        n_conn = int(math.floor(k)) + int(rng.random() < k - math.floor(k))
+        pre = rng.integers(0, n_x, size=n_conn)
+    else:
+        mask = rng.random(n_x) < con.C
+        if X == Y:
+            mask[i] = False
+        pre = np.flatnonzero(mask)
+    k_vals, pk = pmf
+    if pk.max() == 1.0:  # one synapse count only (e.g. PD14's one synapse per connection)
+        pre = np.repeat(pre, int(k_vals[np.argmax(pk)]))
+    else:
+        pre = np.repeat(pre, rng.choice(k_vals, size=pre.size, p=pk))
+    seg = rng.choice(density.size, size=pre.size, p=density)
+    return pre.astype(np.int64), seg.astype(np.int64), rng.random(pre.size)
+
+
+def _delays(dist, u: np.ndarray) -> np.ndarray:
+    """Delays (ms) of the delay distribution by inversion of its CDF at uniforms ``u``
+    (one scipy call for many cells)."""
+    import scipy.stats as st
+
+    if u.size == 0:
+        return np.zeros(0)
+    return np.asarray(getattr(st, dist.name).ppf(u, **dict(dist.params)), dtype=float)
+
+
+def cell_synapses(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int):
+    """Draw the synapses of pathway X → Y onto cell ``i`` of Y (see the module
+    docstring, step 2); ``density``: the synapse probability of each segment."""
+    con = model.connection(X, Y)
+    pre, seg, u = _draw_cell(model, X, Y, i, density, seed, multapse_pmf(con.multapses))
+    return CellSynapses(seg, pre, _delays(con.delay, u))
+
+
+def block_densities(proto: CellPrototype, con, z_mid: np.ndarray) -> np.ndarray:
+    """Synapse probability per segment of pathway ``con`` for each cell of a block
+    (rows), the cells' segment midpoints at depths ``z_mid`` (cells, segments) µm:
+    :func:`lfpk_hpc.kernel.synapse_density` at each cell's own depth (no widening)."""
+    from .kernel import allowed_segments, depth_profile
+
+    geometry = SegmentGeometry(
+        x=proto.start[:, :1],
+        y=proto.start[:, :1],
+        z=proto.start[:, :1],
+        d=proto.d,
+        area=proto.area,
+        section=proto.section,
+    )
+    try:
+        allowed = allowed_segments(geometry, con.placement)
+    except Exception as exc:
+        raise type(exc)(f"connections[{con.pre}->{con.post}]: {exc}") from None
+    p = np.zeros(z_mid.shape)
+    p[:, allowed] = proto.area[allowed] * depth_profile(z_mid[:, allowed], con.placement, 0.0)
+    total = p.sum(axis=1)
+    if not np.all(total > 0):
+        from .params import ParamsError
+
+        raise ParamsError(
+            f"connections[{con.pre}->{con.post}]: placement = {con.placement!r} is invalid: "
+            "its depth profile is zero on every allowed segment of a cell of "
+            f"{con.post} at depth {float(z_mid[np.argmin(total)].mean()):.1f} µm"
+        )
+    return p / total[:, None]
+
+
+def block_synapses(inputs: HybridInputs, X: str, Y: str, first: int, z_mid: np.ndarray):
+    """:class:`CellSynapses` of X → Y onto each cell of a block (cells first, first + 1,
+    …; their segment depths ``z_mid``), drawn cell by cell, the delays of all at once."""
+    model = inputs.model
+    con = model.connection(X, Y)
+    proto = inputs.prototype(Y)
+    density = block_densities(proto, con, z_mid)
+    pmf = multapse_pmf(con.multapses)
+    draws = [
+        _draw_cell(model, X, Y, first + j, density[j], inputs.seed, pmf)
+        for j in range(z_mid.shape[0])
+    ]
+    delays = _delays(con.delay, np.concatenate([d[2] for d in draws]))
+    out, lo = [], 0
+    for pre, seg, u in draws:
+        out.append(CellSynapses(seg, pre, delays[lo : lo + u.size]))
+        lo += u.size
+    return out
+
+
+# --------------------------------------------------------------------------- one block
+
+
+@dataclass
+class BlockResult:
+    """Signals of one block: probe → (channels, bins), and what it held and cost."""
+
+    Y: str
+    block: int
+    first: int
+    count: int
+    signals: dict
+    n_seg: int = 0
+    n_synapses: int = 0
+    n_events: int = 0
+    n_point_processes: int = 0
+    timings: dict = field(default_factory=dict)
+    rank: int = 0
+    wall_time_s: float = 0.0
+
+
+def _synapse_classes(model: Model, Y: str):
+    """Per presynaptic X of Y with C > 0: (index of its synapse model among Y's
+    distinct ones, index of its (model, weight) class); and the lists."""
+    models, classes, of = [], [], {}
+    for X in model.presynaptic(Y):
+        con = model.connection(X, Y)
+        if con.C == 0:
+            continue
+        syn = con.synapse
+        params = (syn.model, syn.tau1, syn.tau2, syn.e)
+        if params not in models:
+            models.append(params)
+        m = models.index(params)
+        cls = (m, float(syn.weight))
+        if cls not in classes:
+            classes.append(cls)
+        of[X] = (m, classes.index(cls))
+    return of, models, classes
+
+
+def _events_of(syn: CellSynapses, trains, t0: float, duration: float):
+    """(synapse index, event time relative to t0) of every spike reaching a synapse
+    within [0, duration)."""
+    t, ptr = trains
+    counts = ptr[syn.pre + 1] - ptr[syn.pre]
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    which = np.repeat(np.arange(syn.pre.size), counts)
+    # index of each event's spike: its train's start plus its rank within the train
+    offsets = np.repeat(ptr[syn.pre] - np.cumsum(counts) + counts, counts)
+    times = t[offsets + np.arange(total)] - t0 + syn.delay[which]
+    keep = times < duration
+    return which[keep], times[keep]
+
+
+def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: int) -> BlockResult:
+    """Simulate cells ``first`` … ``first + count − 1`` of Y (see the module docstring)
+    and return their summed signals on the window's bins."""
+    from neuron import h
+
+    from . import mechanisms
+    from .cells import RUN_PROC, define_run_procs
+    from .probes import ground_truth_matrices
+
+    t0 = time.perf_counter()
+    mechanisms.load_mechanisms()
+    model = inputs.model
+    if any(True for _ in h.allsec()):  # nothing else may be simulated with the block
+        from .cells import delete_all_sections
+
+        delete_all_sections()
+    proto = inputs.prototype(Y)
+    pop = model.population(Y)
+    rotation = dict(pop.cell.rotation)
+    positions, angles = inputs.positions(Y)
+    n_seg_cell = proto.n_seg
+    n_seg = n_seg_cell * count
+    xs, ys, zs = np.zeros((n_seg, 2)), np.zeros((n_seg, 2)), np.zeros((n_seg, 2))
+    cells_info = []
+    sections, segments = [], []
+    for j in range(count):
+        i = first + j
+        a, b = proto.placed(positions[i], rotation, angles[i])
+        lo = j * n_seg_cell
+        sl = slice(lo, lo + n_seg_cell)
+        xs[sl, 0], ys[sl, 0], zs[sl, 0] = a[:, 0], a[:, 1], a[:, 2]
+        xs[sl, 1], ys[sl, 1], zs[sl, 1] = b[:, 0], b[:, 1], b[:, 2]
+        cells_info.append((lo, n_seg_cell, positions[i]))
+        secs = proto.make(h, f"{Y}_{i}")
+        sections.append(secs)
+        segments.extend(seg for sec in secs for seg in sec)
+    geometry = SegmentGeometry(
+        x=xs,
+        y=ys,
+        z=zs,
+        d=np.tile(proto.d, count),
+        area=np.tile(proto.area, count),
+        section=proto.section * count,
+    )
+    t_build = time.perf_counter()
+
+    # synapses and their events
+    duration = inputs.tstop - inputs.tstart
+    of, models, classes = _synapse_classes(model, Y)
+    n_classes = max(len(classes), 1)
+    keys, times = [], []
+    n_syn = 0
+    z_mid = zs.mean(axis=1).reshape(count, n_seg_cell)
+    for X, (_m, cls) in of.items():
+        trains = inputs.trains(X)
+        for j, syn in enumerate(block_synapses(inputs, X, Y, first, z_mid)):
+            n_syn += syn.seg.size
+            which, t_ev = _events_of(syn, trains, inputs.tstart, duration)
+            keys.append((j * n_seg_cell + syn.seg[which]) * n_classes + cls)
+            times.append(t_ev)
+    keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    times = np.concatenate(times) if times else np.zeros(0)
+    order = np.lexsort((times, keys))
+    keys, times = keys[order], times[order]
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    starts = np.concatenate([[0], bounds]) if keys.size else np.zeros(0, dtype=np.int64)
+    ends = np.concatenate([bounds, [keys.size]]) if keys.size else np.zeros(0, dtype=np.int64)
+    point_processes, keep = {}, []
+    for a, b in zip(starts, ends, strict=True):
+        key = int(keys[a])
+        seg_index, cls = divmod(key, n_classes)
+        m, weight = classes[cls]
+        pp = point_processes.get((seg_index, m))
+        if pp is None:
+            name, tau1, tau2, e = models[m]
+            pp = getattr(h, name)(segments[seg_index])
+            if name == "ExpSynI":
+                pp.tau = tau2
+            else:
+                pp.tau1, pp.tau2 = tau1, tau2
+                if name == "Exp2Syn":
+                    pp.e = e
+            point_processes[(seg_index, m)] = pp
+        vec = h.Vector(times[a:b])
+        train = h.LfpkTrain()
+        train.times(vec)
+        nc = h.NetCon(train, pp)
+        nc.weight[0] = weight
+        nc.delay = 0.0
+        keep.append((vec, train, nc))
+    n_events = int(times.size)
+    t_syn = time.perf_counter()
+
+    matrices = ground_truth_matrices(model.probes, geometry, cells_info)
+    names = [p.name for p in model.probes]
+    M = np.concatenate([matrices[p] for p in names], axis=0)
+    t_probe = time.perf_counter()
+
+    # simulation: sample k at t = tstart + k·dt, k < n_bins
+    n_bins = inputs.n_bins
+    define_run_procs(h)
+    h.dt = inputs.dt
+    cvode = h.CVode()
+    cvode.active(0)
+    cvode.use_fast_imem(1)
+    ptr = h.PtrVector(n_seg)
+    for k, seg in enumerate(segments):
+        ptr.pset(k, seg._ref_i_membrane_)
+    out = np.zeros((M.shape[0], n_bins))
+    h.finitialize(proto.e_pas)
+    h.fcurrent()
+    chunk = max(1, min(n_bins, CHUNK_VALUES // max(n_seg, 1)))
+    buffer, record = h.Vector(n_seg), h.Vector()
+    k = 0
+    while k < n_bins:
+        b = min(chunk, n_bins - k)
+        record.resize(n_seg * b)
+        getattr(h, RUN_PROC)(ptr, buffer, record, b, n_seg, 1)
+        imem = record.as_numpy().reshape(b, n_seg)
+        out[:, k : k + b] = M @ imem.T
+        k += b
+    t_sim = time.perf_counter()
+    signals, row = {}, 0
+    for p in names:
+        n_ch = matrices[p].shape[0]
+        signals[p] = np.ascontiguousarray(out[row : row + n_ch])
+        row += n_ch
+    n_pp = len(point_processes)
+    # free the block's NEURON objects (its sections go with the last references)
+    keep.clear()
+    point_processes.clear()
+    ptr = buffer = record = None
+    segments.clear()
+    sections.clear()
+    t_end = time.perf_counter()
+    timings = {
+        "build": t_build - t0,
+        "synapses": t_syn - t_build,
+        "probes": t_probe - t_syn,
+        "simulate": t_sim - t_probe,
+        "total": t_end - t0,
+    }
+    return BlockResult(
+        Y,
+        block,
+        first,
+        count,
+        signals,
+        n_seg=n_seg,
+        n_synapses=n_syn,
+        n_events=n_events,
+        n_point_processes=n_pp,
+        timings=timings,
+        wall_time_s=timings["total"],
+    )

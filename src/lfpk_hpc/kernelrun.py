@@ -1,0 +1,177 @@
+"""Kernel runs: every (X, Y) pathway of a params file as a task of the task farm.
+
+A task is one pathway with C_YX > 0 (pathways with C_YX = 0 are exact zeros in the
+file and no task); it is computed by :class:`lfpk_hpc.kernel.KernelEngine`
+and written into the kernels file (:class:`lfpk_hpc.store.KernelStore`) with
+parallel HDF5 (every rank writes its own kernels) or by rank 0. Units of work are
+runs of tasks with the same postsynaptic population Y, so that a rank builds Y's
+cell and probe matrices once for all of them; they are cut into smaller runs,
+down to single tasks, when there would be fewer than four units per rank
+(:func:`lfpk_hpc.cost.units`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .params import Model
+from .scheduler import FarmResult, TaskKind, run_farm
+
+__all__ = ["KernelTasks", "run_kernels"]
+
+
+class KernelTasks(TaskKind):
+    """The (X, Y) pathways of a model as tasks of :func:`lfpk_hpc.scheduler.run_farm`."""
+
+    noun = "task"
+    units_noun = "units (runs of one Y)"
+    store_mode = "file"
+
+    def __init__(self, model: Model, log=None):
+        from .kernel import KernelEngine
+
+        self.model = model
+        self.pairs = model.tasks()
+        self.tasks = [(X, Y) for X, Y in self.pairs if model.connection(X, Y).C > 0]
+        self.engine = KernelEngine(model, log=log)
+        self._costs = {}
+
+    # ---- the tasks
+    def keys(self):
+        return list(self.tasks)
+
+    def label(self, key):
+        return f"{key[0]}->{key[1]}"
+
+    def params_hash(self):
+        return self.model.hash()
+
+    def announce(self, n_done):
+        model, pairs, tasks = self.model, self.pairs, self.tasks
+        ks = model.kernel
+        return [
+            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks (X->Y)"
+            + (
+                f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
+                if len(pairs) > len(tasks)
+                else ""
+            ),
+            "tasks: " + ", ".join(f"{X}->{Y}" for X, Y in tasks),
+            "probes: "
+            + ", ".join(
+                f"{p.name} ({p.n_channels} channels, {p.units})" for p in self.engine.probes
+            ),
+            f"kernel settings: dt {ks.dt} ms, tau {ks.tau} ms, t_X {ks.t_X} ms, g_eff {ks.g_eff}",
+        ]
+
+    def estimate(self, keys, measured, comm):
+        from . import cost
+
+        costs = cost.estimate(self.model, keys, measured, comm=comm)
+        self._costs = costs
+        return {(t.X, t.Y): t.seconds for t in costs}
+
+    def units(self, seconds, ranks, todo):
+        from . import cost
+
+        return cost.units(self._costs, ranks, todo=set(todo))
+
+    # ---- computing
+    def setup(self, comm, log):
+        from . import mechanisms
+
+        mechanisms.load_mechanisms(comm=comm, log=log)
+        self.engine.prepare()
+
+    def compute(self, key, rank):
+        from .store import TaskRecord
+
+        return TaskRecord.from_result(self.engine.compute(*key), rank)
+
+    def detail(self, rec):
+        return f"{rec.n_seg} segments"
+
+    # ---- checkpoints and output
+    def checkpoint_name(self, key):
+        from .store import Checkpoints
+
+        return Checkpoints.kernel_name(*key)
+
+    def to_checkpoint(self, rec):
+        from .store import task_record_to_checkpoint
+
+        return task_record_to_checkpoint(rec)
+
+    def from_checkpoint(self, meta, arrays):
+        from .store import task_record_from_checkpoint
+
+        rec = task_record_from_checkpoint(meta, arrays)
+        return (rec.X, rec.Y), rec
+
+    def load_done(self, out):
+        from .store import load_complete
+
+        return load_complete(out, self.model.hash())
+
+    def _probe_infos(self):
+        from .store import ProbeInfo
+
+        return [
+            ProbeInfo(
+                p.name,
+                type(p).__name__,
+                p.units,
+                p.n_channels,
+                {
+                    k: getattr(p, k)
+                    for k in ("sigma", "R", "sigma_z", "radii", "sigmas", "electrodes")
+                    if hasattr(p, k)
+                },
+                tuple(p.z.tolist()) if hasattr(p, "z") else None,
+            )
+            for p in self.engine.probes
+        ]
+
+    def open_store(self, out, comm, mpio, seconds):
+        from .store import KernelStore, header_attrs
+
+        # the header (versions, parameters, creation time) of rank 0, for every writer
+        header = header_attrs(self.model) if comm is None or comm.Get_rank() == 0 else None
+        if mpio:
+            header = comm.bcast(header, root=0)
+        return KernelStore(
+            out,
+            header,
+            self._probe_infos(),
+            self.pairs,
+            self.tasks,
+            self.engine.n_lags,
+            comm=comm,
+            mpio=mpio,
+            costs=seconds,
+        )
+
+
+def run_kernels(
+    model: Model,
+    out: str | Path,
+    *,
+    comm=None,
+    overwrite: bool = False,
+    resume: bool = False,
+    write_path: str = "auto",
+    log=print,
+) -> FarmResult:
+    """Compute every (X, Y) kernel of ``model`` over the ranks of ``comm`` into ``out``
+    (see :func:`lfpk_hpc.scheduler.run_farm`). Every rank of ``comm`` must call this."""
+    rank = comm.Get_rank() if comm is not None else 0
+    say = log if rank == 0 else (lambda *a, **k: None)
+    return run_farm(
+        KernelTasks(model, log=say),
+        out,
+        comm=comm,
+        overwrite=overwrite,
+        resume=resume,
+        write_path=write_path,
+        log=log,
+    )
