@@ -66,22 +66,17 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--predict", type=int, default=64)
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as extra:
-        if args.params:
-            files = [Path(x) for x in args.params]
-        else:
-            files = [ROOT / "params" / "potjans.py", ROOT / "params" / "potjans_16types.py"]
-            morph = ROOT.parent / "shared" / "reference" / "morphologies" / "stretched"
-            if morph.is_dir():
-                # the biggest workload at hand: 16 cell types with the Hagen et al. 2016
-                # reconstructions (read from ../shared, never copied into the repository)
-                f = Path(extra) / "potjans_16types_reconstructed.py"
-                f.write_text(
-                    "from lfpk_hpc import pd14\n"
-                    f"model = pd14.build(cell_types='16', morphologies={str(morph)!r})\n"
-                )
-                files.append(f)
-        _measure(files, args)
+    if args.params:
+        files = [Path(x) for x in args.params]
+    else:
+        files = [
+            ROOT / "params" / "potjans.py",
+            ROOT / "params" / "potjans_16types.py",
+            # the biggest workload at hand: 16 cell types with the Hagen et al. 2016
+            # reconstructions (shipped with the package)
+            ROOT / "params" / "potjans_16types_reconstructed.py",
+        ]
+    _measure(files, args)
 
 
 def _measure(files, args) -> None:

@@ -1,35 +1,44 @@
 COMMENT
-LfpkTrain: an artificial cell that emits an event at every time of a Vector
+LfpkTrain: an artificial cell that sends an event at every time of a Vector
 (lfpk_hpc, hybrid ground truth).
 
-The hybrid ground truth drives each synapse (one point process per segment and
-synapse model) with the spikes of the point-neuron network that reach it: the spike
-times of the presynaptic neurons bound to that segment plus each synapse's delay,
-merged and sorted. A train holds those times (ms, ascending, >= 0) and sends them
-one at a time to itself, so NEURON's event queue holds one pending event per
-train, not every event of the simulation; each arrival is passed on through the
-train's NetCons (their weights are the synapses' weights).
+The hybrid ground truth drives its synapses with the spikes of the point-neuron
+network that reach them: the spike times of the presynaptic neurons bound to a
+segment plus each synapse's delay, merged and sorted. A train holds those times
+(ms, ascending, >= 0) and sends them to itself one at a time, so NEURON's event
+queue holds one pending event per train, not every event of the simulation.
+Several equal times are several events at that time. Two ways to pass them on:
 
-    train = h.LfpkTrain()
-    train.times(vec)     : the event times (the train keeps a reference to vec;
-                           set them before finitialize)
-    h.NetCon(train, syn) : weight = the synapse's weight, delay 0
+- to point processes through the train's NetCons (their weights are the synapses'
+  weights):
+      train = h.LfpkTrain(); train.times(tvec); h.NetCon(train, syn)  (delay 0)
+- straight into a state variable of a segment, adding each event's own weight
+  (mod/lfpk_hsyn.mod: the current-based exponential synapses of a segment as one
+  density mechanism):
+      train.kicks(tvec, wvec)
+      h.setpointer(seg._ref_A_lfpk_hsyn, "target", train)
+  (an event at t adds wvec[k] to the target, exactly as a NetCon event of weight
+  wvec[k] adds it to the state of an ExpSynI, and nothing is sent on).
 
-Several times that are equal are delivered as several events at that time.
+The train keeps references to its Vectors; set them before finitialize.
 ENDCOMMENT
 
 NEURON {
     THREADSAFE
     ARTIFICIAL_CELL LfpkTrain
-    POINTER src
-    RANGE sent
+    POINTER src, wsrc, target
+    RANGE sent, kick
 }
 
 ASSIGNED {
     pos           : index of the next time to send in the Vector
     upcoming (ms) : that time
+    weight        : that event's weight (kicks only)
     sent          : events sent so far (since finitialize)
+    kick          : 1: add each event's weight to target; 0: send events on
     src           : the Vector of times (an opaque reference)
+    wsrc          : the Vector of weights (an opaque reference; kicks only)
+    target        : the state variable the kicks go to
 }
 
 INITIAL {
@@ -42,7 +51,11 @@ INITIAL {
 
 NET_RECEIVE (w) {
     if (flag == 1) {
-        net_event(t)
+        if (kick) {
+            target = target + weight
+        } else {
+            net_event(t)
+        }
         sent = sent + 1
         if (advance()) {
             net_send(upcoming - t, 1)
@@ -51,7 +64,7 @@ NET_RECEIVE (w) {
 }
 
 FUNCTION advance() {
-    : 1 and the next time in upcoming if there is one, else 0
+    : 1 and the next time (and weight) in upcoming if there is one, else 0
 VERBATIM
     {
         void* vec = (void*)(_p_src);
@@ -59,6 +72,9 @@ VERBATIM
         _ladvance = 0.;
         if (vec && k < vector_capacity(vec)) {
             upcoming = vector_vec(vec)[k];
+            if (kick) {
+                weight = vector_vec((void*)(_p_wsrc))[k];
+            }
             pos = k + 1;
             _ladvance = 1.;
         }
@@ -67,6 +83,7 @@ ENDVERBATIM
 }
 
 PROCEDURE times() {
+    : times(tvec): the event times
 VERBATIM
     {
         void** slot = (void**)(&_p_src);
@@ -83,10 +100,40 @@ VERBATIM
 ENDVERBATIM
 }
 
+PROCEDURE kicks() {
+    : kicks(tvec, wvec): the event times and their weights, added to target
+VERBATIM
+    {
+        void** tslot = (void**)(&_p_src);
+        void** wslot = (void**)(&_p_wsrc);
+        void* tv = vector_arg(1);
+        void* wv = vector_arg(2);
+        if (vector_capacity(tv) != vector_capacity(wv)) {
+            hoc_execerror("LfpkTrain.kicks: times and weights differ in length", 0);
+        }
+        hoc_obj_ref(*vector_pobj(tv));
+        hoc_obj_ref(*vector_pobj(wv));
+        if (*tslot) {
+            hoc_obj_unref(*vector_pobj(*tslot));
+        }
+        if (*wslot) {
+            hoc_obj_unref(*vector_pobj(*wslot));
+        }
+        *tslot = tv;
+        *wslot = wv;
+    }
+ENDVERBATIM
+    kick = 1
+}
+
 DESTRUCTOR {
 VERBATIM
     {
         void* vec = (void*)(_p_src);
+        if (vec) {
+            hoc_obj_unref(*vector_pobj(vec));
+        }
+        vec = (void*)(_p_wsrc);
         if (vec) {
             hoc_obj_unref(*vector_pobj(vec));
         }

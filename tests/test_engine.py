@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import ROOT, rel_diff, shared_path
+from conftest import ROOT, rel_diff
 
 from lfpk_hpc import params
 from lfpk_hpc.kernel import KernelEngine, simulated_duration
@@ -172,8 +172,9 @@ def _lfpy_cell(path, cell_model):
 def test_geometry_equals_lfpys(morphology):
     """The fast geometry collection gives LFPy's segment geometry, bit for bit."""
     from lfpk_hpc.cells import build_cell
+    from lfpk_hpc.pd14 import HAGEN2016_MORPHOLOGIES
 
-    path = shared_path("reference", "morphologies", "stretched", morphology)
+    path = HAGEN2016_MORPHOLOGIES / morphology
     cell_model = params.CellModel(morphology=str(path))
     ours = build_cell(cell_model, morphology_path=path, z=-1046.1, e_pas=-65.0, v_init=-65.0)
     geom = ours.geometry

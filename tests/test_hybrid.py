@@ -123,9 +123,23 @@ def lfpy_reference(model, inputs, i):
     return out, n_syn
 
 
-@pytest.mark.parametrize("rule", ["linear", "log"])
-def test_one_cell_equals_lfpy_cell(tiny, rule):
+@pytest.mark.parametrize(
+    "rule,synapses",
+    [("linear", "mixed"), ("log", "mixed"), ("log", "ExpSynI")],
+    ids=["linear", "log", "log-ExpSynI-only"],
+)
+def test_one_cell_equals_lfpy_cell(tiny, rule, synapses):
+    """With mixed synapse models every segment's synapses of a model are one point
+    process fed by trains through NetCons; with ExpSynI of one tau alone they are the
+    density mechanism lfpk_hsyn kicked by the trains. Both equal LFPy's one ExpSynI /
+    Exp2SynI per synapse."""
     model = dataclasses.replace(tiny, synapse_count=rule)
+    if synapses == "ExpSynI":
+        cons = tuple(
+            dataclasses.replace(c, synapse=params.exp_psc(-0.15, 0.5)) if c.pre == "B" else c
+            for c in model.connections
+        )
+        model = dataclasses.replace(model, connections=cons)
     spikes = poisson_spikes(model, 120.0)
     inputs = HybridInputs(model, spikes, 0.0, 120.0, 2**-4, seed=11)
     i = 4

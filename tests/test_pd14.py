@@ -215,9 +215,21 @@ def test_16_types_share_each_populations_synapses():
     assert len(pl.depth) == 1 and pl.depth[0].params["loc"] == pd14.LAYERS["L4"][1]
 
 
-def test_reconstructed_morphologies(tmp_path):
-    folder = shared_path("reference", "morphologies", "stretched")
-    m = pd14.build(morphologies=folder, scale=0.1)
+def test_reconstructed_morphologies_ship_with_the_package():
+    """The shipped copies are the files of ../shared (where present), and kernels of
+    the model with them are finite and non-zero."""
+    import filecmp
+
+    from conftest import SHARED
+
+    shipped = sorted(p.name for p in pd14.HAGEN2016_MORPHOLOGIES.glob("*.hoc"))
+    assert shipped == sorted(set(pd14.MORPHOLOGY_FILES.values()))
+    assert (pd14.HAGEN2016_MORPHOLOGIES / "README.md").is_file()
+    source = SHARED / "reference" / "morphologies" / "stretched"
+    if source.is_dir():
+        for name in shipped:
+            assert filecmp.cmp(pd14.HAGEN2016_MORPHOLOGIES / name, source / name, shallow=False)
+    m = pd14.build(morphologies="hagen2016", scale=0.1)
     engine = KernelEngine(m)
     for X, Y in (("L4E", "L23E"), ("L23I", "L5E")):
         r = engine.compute(X, Y)

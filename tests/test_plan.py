@@ -90,3 +90,51 @@ def test_units_keep_a_populations_tasks_together_unless_ranks_need_more():
     assert [u[0] for u in single][0] == ("a", "Y1") and all(len(u) == 1 for u in single)
     # every task exactly once, and only those still to do
     assert sorted(t for u in cost.units(costs, 3, todo={("b", "Y2")}) for t in u) == [("b", "Y2")]
+
+
+def test_hybrid_blocks_and_costs_by_hand():
+    """Blocks: whole cells, about block_segments segments each, every cell once, in
+    population order; the cost of a block is its cells' costs (the model's terms)."""
+    from lfpk_hpc import hybrid
+
+    tiny = params.load(ROOT / "tests" / "data" / "hybrid_tiny.py")
+    blocks, bseg = hybrid.block_plan(tiny, {"P": 48}, block_segments=100)
+    assert bseg == 100 and [(b[2], b[3]) for b in blocks] == [(0, 2), (2, 2), (4, 2)]
+    blocks, bseg = hybrid.block_plan(tiny, {"P": 48})  # 288 segments in all: one block
+    assert bseg == hybrid.MIN_BLOCK_SEGMENTS and [(b[2], b[3]) for b in blocks] == [(0, 6)]
+    one = hybrid.block_cost(48, 1, 1000, 200.0, 500.0)
+    assert hybrid.block_cost(48, 3, 1000, 200.0, 500.0) == pytest.approx(3 * one)
+    expected = (
+        hybrid.COST_SEGMENT_STEP * 48 * 1000
+        + hybrid.COST_POINT_PROCESS_STEP * 48 * (1 - 2.718281828459045 ** (-200 / 48)) * 1000
+        + hybrid.COST_EVENT * 500
+        + hybrid.COST_SYNAPSE * 200
+        + hybrid.COST_CELL
+    )
+    assert one == pytest.approx(expected)
+
+
+def test_hybrid_plan_of_the_full_microcircuit():
+    """plan --hybrid for full-scale PD14 (77,169 cells, 1 s): the schedule's
+    arithmetic (makespan >= work / ranks and >= the largest block, efficiency =
+    work / (ranks x makespan)) and the efficiency at 64 ranks."""
+    proc = subprocess.run(
+        lfpk("plan", ROOT / "params" / "potjans.py", "--hybrid", "--dt", "0.1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "77169 cells" in out and "10000 steps" in out
+    import re
+
+    total = float(re.search(r"total work (\d+) s", out).group(1))
+    largest = float(re.search(r"the largest block ([\d.]+) s", out).group(1))
+    for n in (64, 256, 1024):
+        m = re.search(rf"\s{n} ranks: makespan ([\d.]+) s, parallel efficiency ([\d.]+)", out)
+        makespan, eff = float(m.group(1)), float(m.group(2))
+        assert makespan >= max(total / n, largest) - 0.1
+        assert eff == pytest.approx(total / (n * makespan), abs=0.01)
+    m64 = re.search(r"\s64 ranks: makespan [\d.]+ s, parallel efficiency ([\d.]+)", out)
+    assert float(m64.group(1)) >= 0.9

@@ -85,8 +85,25 @@ def _plan_parser() -> argparse.ArgumentParser:
         "(--out, default kernels/<params name>.h5) replace the estimates.",
     )
     p.add_argument("params")
-    p.add_argument("--ranks", type=int, default=1, help="number of MPI ranks (default 1)")
+    p.add_argument(
+        "--ranks",
+        type=int,
+        nargs="+",
+        default=None,
+        help="numbers of MPI ranks (default: 1 for kernels; 64 256 1024 with --hybrid)",
+    )
     p.add_argument("--out", help="kernels file of an earlier run with measured task times")
+    h = p.add_argument_group("the hybrid ground truth (--hybrid)")
+    h.add_argument(
+        "--hybrid", action="store_true", help="plan a hybrid ground truth instead of kernels"
+    )
+    h.add_argument("--scale", type=float, default=1.0, help="fraction of N (default 1)")
+    h.add_argument("--tstop", type=float, default=1000.0, help="simulated ms (default 1000)")
+    h.add_argument("--dt", type=float, default=None, help="time step, ms (default kernel dt)")
+    h.add_argument(
+        "--measured",
+        help="signals.h5 of an earlier hybrid run: its block times calibrate the estimates",
+    )
     return p
 
 
@@ -175,12 +192,18 @@ def _run_kernels(args, comm) -> int:
 def _plan(args) -> int:
     from .params import ParamsError
 
-    if args.ranks < 1:
-        return _error(f"--ranks = {args.ranks} is invalid: must be >= 1", 2)
+    ranks = args.ranks or ([64, 256, 1024] if args.hybrid else [1])
+    if min(ranks) < 1:
+        return _error(f"--ranks = {min(ranks)} is invalid: must be >= 1", 2)
     try:
         model = _load(args.params)
     except ParamsError as exc:
         return _error(str(exc), 2)
+    if args.hybrid:
+        return _plan_hybrid(args, model, ranks)
+    if len(ranks) > 1:
+        return _error("--ranks takes one number for a kernel plan (several with --hybrid)", 2)
+    args.ranks = ranks[0]
     from . import cost
 
     pairs = model.tasks()
@@ -243,6 +266,26 @@ def _plan(args) -> int:
         )
     if n > len(tasks):
         print(f"  {n - len(tasks)} ranks get no task and wait at the end")
+    return 0
+
+
+def _plan_hybrid(args, model, ranks) -> int:
+    from .errors import describe
+    from .hybrid import plan
+
+    try:
+        lines = plan(
+            model,
+            scale=args.scale,
+            tstop=args.tstop,
+            dt=args.dt,
+            ranks=ranks,
+            measured=args.measured,
+        )
+    except Exception as exc:  # noqa: BLE001 - bad input or an unreadable --measured file
+        code, msg, _tb = describe(exc)
+        return _error(msg, 2 if code == 2 or args.measured else code)
+    print("\n".join(lines))
     return 0
 
 

@@ -576,6 +576,106 @@ def run_hybrid(
     return target
 
 
+# --------------------------------------------------------------------------- planning
+
+#: seconds per rank to start (Python, LFPy, mechanisms) and to read a block's
+#: checkpoint when the populations are summed (per MB), for the plan's run totals
+PLAN_SETUP_S = 2.0
+PLAN_READ_S_PER_MB = 0.002
+
+
+def measured_ratio(path) -> tuple[float, str]:
+    """(median measured/estimated block time, description) of an earlier hybrid run's
+    signals file: how much slower or faster this machine is than the cost model."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        name = json.loads(f.attrs["params_json"]).get("name", "?")
+        steps = int(f.attrs["n_bins"])
+        g = f["blocks"]
+        Ys = [y.decode() for y in g["Y"][...]]
+        count, nseg = g["count"][...], g["n_seg"][...]
+        syn, events, wall = g["n_synapses"][...], g["n_events"][...], g["wall_time_s"][...]
+    ratios = []
+    for k in range(len(Ys)):
+        cells = int(count[k])
+        est = block_cost(int(nseg[k]) // cells, cells, steps, syn[k] / cells, events[k] / cells)
+        ratios.append(wall[k] / est)
+    ratios.sort()
+    r = ratios[len(ratios) // 2]
+    return r, (
+        f"measured block times of {path} ({name}, {len(Ys)} blocks): the machine runs "
+        f"at {r:.2f} × the cost model (median over blocks)"
+    )
+
+
+def plan(
+    model: Model,
+    *,
+    scale: float = 1.0,
+    tstop: float = 1000.0,
+    dt: float | None = None,
+    ranks=(64, 256, 1024),
+    measured=None,
+    block_segments: int | None = None,
+) -> list[str]:
+    """The plan of a hybrid run of ``model`` at ``scale`` over ``tstop`` ms: blocks,
+    their estimated cost (the cost model, scaled by an earlier run's measured block
+    times when ``measured`` names its signals file; events from the populations'
+    rates), and the expected makespan and parallel efficiency on each number of
+    ranks (longest first, as the task farm hands them out). Returns printable lines."""
+    from . import cost
+    from .groundtruth import scaled_model
+
+    smodel = scaled_model(model, scale)
+    dt = float(smodel.kernel.dt if dt is None else dt)
+    steps = int(round(tstop / dt))
+    Ys = [Y for Y in smodel.postsynaptic if smodel.population(Y).cell is not None]
+    nseg = cost.segment_counts(smodel, Ys)
+    blocks, bseg = block_plan(smodel, nseg, block_segments)
+    expected = {X.name: X.nu * tstop / 1000.0 * X.N for X in smodel.populations}
+    per_y = {Y: expected_per_cell(smodel, Y, expected) for Y in Ys}
+    factor, note = 1.0, "no measured run: the cost model of the development machine"
+    if measured is not None:
+        factor, note = measured_ratio(measured)
+    secs = [factor * block_cost(nseg[Y], c, steps, *per_y[Y]) for Y, _b, _f, c in blocks]
+    total = sum(secs)
+    n_cells = sum(smodel.population(Y).N for Y in Ys)
+    lines = [
+        f"hybrid plan for {model.name!r} at scale {scale:g}: {n_cells} cells, "
+        f"{sum(nseg[Y] * smodel.population(Y).N for Y in Ys)} segments; {tstop:g} ms at dt "
+        f"{dt:g} ms ({steps} steps); {len(blocks)} blocks of about {bseg} segments",
+        note,
+        f"{'population':>12} {'cells':>7} {'segments':>9} {'synapses/cell':>14} "
+        f"{'events/cell':>12} {'s/cell':>8}",
+    ]
+    for Y in Ys:
+        syn, ev = per_y[Y]
+        per_cell = factor * block_cost(nseg[Y], 1, steps, syn, ev)
+        lines.append(
+            f"{Y:>12} {smodel.population(Y).N:>7} {nseg[Y]:>9} {syn:>14.0f} {ev:>12.0f} "
+            f"{per_cell:>8.3f}"
+        )
+    lines.append(
+        f"total work {total:.0f} s = {total / 3600:.2f} CPU hours; the largest block "
+        f"{max(secs):.1f} s"
+    )
+    from .probes import make_probe
+
+    chans = sum(make_probe(p).n_channels for p in smodel.probes)
+    mb = 8e-6 * chans * steps  # one block's checkpoint (MB)
+    biggest_y = max(sum(1 for b in blocks if b[0] == Y) for Y in Ys)
+    finish = biggest_y * mb * PLAN_READ_S_PER_MB
+    for n in ranks:
+        makespan, eff = cost.efficiency(secs, n)
+        run = makespan + PLAN_SETUP_S + finish
+        lines.append(
+            f"{n:>5} ranks: makespan {makespan:.1f} s, parallel efficiency {eff:.2f} "
+            f"(with start-up and the final sums, {run:.1f} s: {total / (n * run):.2f})"
+        )
+    return lines
+
+
 # --------------------------------------------------------------------------- CLI
 
 

@@ -242,14 +242,8 @@ class CellPrototype:
         secs = []
         for name, pts in zip(self.names, self.points, strict=True):
             sec = h.Section(name=f"{tag}.{name}")
-            if pts.shape[0]:
-                h.pt3dadd(
-                    h.Vector(pts[:, 0]),
-                    h.Vector(pts[:, 1]),
-                    h.Vector(pts[:, 2]),
-                    h.Vector(pts[:, 3]),
-                    sec=sec,
-                )
+            for x, y, z, diam in pts.tolist():  # (faster than pt3dadd of four Vectors)
+                sec.pt3dadd(x, y, z, diam)
             secs.append(sec)
         for k, sec in enumerate(secs):
             if self.parent[k] >= 0:
@@ -337,14 +331,15 @@ class CellSynapses:
     delay: np.ndarray
 
 
-def _draw_cell(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int, pmf):
+def _draw_cell(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int, pmf, k):
     """(presynaptic neurons, segments, uniforms for the delays) of the synapses of
-    X → Y onto cell ``i`` of Y, from the generator of (seed, "synapses", X, Y, i)."""
+    X → Y onto cell ``i`` of Y, from the generator of (seed, "synapses", X, Y, i);
+    ``pmf``: the multapse distribution (:func:`lfpk_hpc.draws.multapse_pmf`), ``k``:
+    the mean connections per cell (:func:`connections_per_cell`)."""
     con = model.connection(X, Y)
     n_x = model.population(X).N
     rng = rng_for(seed, "synapses", X, Y, i)
     if model.synapse_count == "log":
-        k = connections_per_cell(model, X, Y)
         n_conn = int(math.floor(k)) + int(rng.random() < k - math.floor(k))
         pre = rng.integers(0, n_x, size=n_conn)
     else:
@@ -375,7 +370,8 @@ def cell_synapses(model: Model, X: str, Y: str, i: int, density: np.ndarray, see
     """Draw the synapses of pathway X → Y onto cell ``i`` of Y (see the module
     docstring, step 2); ``density``: the synapse probability of each segment."""
     con = model.connection(X, Y)
-    pre, seg, u = _draw_cell(model, X, Y, i, density, seed, multapse_pmf(con.multapses))
+    pmf, k = multapse_pmf(con.multapses), connections_per_cell(model, X, Y)
+    pre, seg, u = _draw_cell(model, X, Y, i, density, seed, pmf, k)
     return CellSynapses(seg, pre, _delays(con.delay, u))
 
 
@@ -418,9 +414,9 @@ def block_synapses(inputs: HybridInputs, X: str, Y: str, first: int, z_mid: np.n
     con = model.connection(X, Y)
     proto = inputs.prototype(Y)
     density = block_densities(proto, con, z_mid)
-    pmf = multapse_pmf(con.multapses)
+    pmf, k = multapse_pmf(con.multapses), connections_per_cell(model, X, Y)
     draws = [
-        _draw_cell(model, X, Y, first + j, density[j], inputs.seed, pmf)
+        _draw_cell(model, X, Y, first + j, density[j], inputs.seed, pmf, k)
         for j in range(z_mid.shape[0])
     ]
     delays = _delays(con.delay, np.concatenate([d[2] for d in draws]))
@@ -488,6 +484,52 @@ def _events_of(syn: CellSynapses, trains, t0: float, duration: float):
     return which[keep], times[keep]
 
 
+def _runs(keys: np.ndarray):
+    """(start, end) of each run of equal values in sorted ``keys``."""
+    if keys.size == 0:
+        return []
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [keys.size]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _point_process(h, model, seg):
+    name, tau1, tau2, e = model
+    pp = getattr(h, name)(seg)
+    if name == "ExpSynI":
+        pp.tau = tau2
+    else:
+        pp.tau1, pp.tau2 = tau1, tau2
+        if name == "Exp2Syn":
+            pp.e = e
+    return pp
+
+
+def _kick_segments(h, sections, segments, keys, times, classes, n_classes, proto, tau, dt, count):
+    """The ExpSynI synapses of a block as lfpk_hsyn states: one LfpkTrain per segment
+    with events, kicking that segment's state by each event's weight."""
+    h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
+    scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
+    for secs in sections:
+        for sec in secs:
+            sec.insert("lfpk_hsyn")
+    for seg, sc in zip(segments, scale, strict=True):
+        seg.lfpk_hsyn.scale = sc
+    seg_index = keys // n_classes
+    weights = np.array([w for _m, w in classes])[keys % n_classes]
+    order = np.lexsort((times, seg_index))
+    seg_index, times, weights = seg_index[order], times[order], weights[order]
+    keep = []
+    for a, b in _runs(seg_index):
+        train = h.LfpkTrain()
+        tv, wv = h.Vector(times[a:b]), h.Vector(weights[a:b])
+        train.kicks(tv, wv)
+        h.setpointer(segments[int(seg_index[a])]._ref_A_lfpk_hsyn, "target", train)
+        keep.append((tv, wv, train))
+    return keep
+
+
 def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: int) -> BlockResult:
     """Simulate cells ``first`` … ``first + count − 1`` of Y (see the module docstring)
     and return their summed signals on the window's bins."""
@@ -550,34 +592,32 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
             times.append(t_ev)
     keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     times = np.concatenate(times) if times else np.zeros(0)
-    order = np.lexsort((times, keys))
-    keys, times = keys[order], times[order]
-    bounds = np.flatnonzero(np.diff(keys)) + 1
-    starts = np.concatenate([[0], bounds]) if keys.size else np.zeros(0, dtype=np.int64)
-    ends = np.concatenate([bounds, [keys.size]]) if keys.size else np.zeros(0, dtype=np.int64)
     point_processes, keep = {}, []
-    for a, b in zip(starts, ends, strict=True):
-        key = int(keys[a])
-        seg_index, cls = divmod(key, n_classes)
-        m, weight = classes[cls]
-        pp = point_processes.get((seg_index, m))
-        if pp is None:
-            name, tau1, tau2, e = models[m]
-            pp = getattr(h, name)(segments[seg_index])
-            if name == "ExpSynI":
-                pp.tau = tau2
-            else:
-                pp.tau1, pp.tau2 = tau1, tau2
-                if name == "Exp2Syn":
-                    pp.e = e
-            point_processes[(seg_index, m)] = pp
-        vec = h.Vector(times[a:b])
-        train = h.LfpkTrain()
-        train.times(vec)
-        nc = h.NetCon(train, pp)
-        nc.weight[0] = weight
-        nc.delay = 0.0
-        keep.append((vec, train, nc))
+    if len(models) == 1 and models[0][0] == "ExpSynI":
+        # one synapse model, ExpSynI with one tau: every segment's synapses are one
+        # state of the density mechanism lfpk_hsyn, kicked by one train per segment
+        keep = _kick_segments(h, sections, segments, keys, times, classes, n_classes, proto,
+                              models[0][2], inputs.dt, count)  # fmt: skip
+    else:
+        # any synapse models: one point process per segment and model, one train per
+        # segment and weight with a NetCon to it
+        order = np.lexsort((times, keys))
+        keys, times = keys[order], times[order]
+        for a, b in _runs(keys):
+            seg_index, cls = divmod(int(keys[a]), n_classes)
+            m, weight = classes[cls]
+            pp = point_processes.get((seg_index, m))
+            if pp is None:
+                pp = point_processes[(seg_index, m)] = _point_process(
+                    h, models[m], segments[seg_index]
+                )
+            vec = h.Vector(times[a:b])
+            train = h.LfpkTrain()
+            train.times(vec)
+            nc = h.NetCon(train, pp)
+            nc.weight[0] = weight
+            nc.delay = 0.0
+            keep.append((vec, train, nc))
     n_events = int(times.size)
     t_syn = time.perf_counter()
 
@@ -615,7 +655,7 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    n_pp = len(point_processes)
+    n_pp = len(point_processes) or len(keep)  # point processes, or kicked segments
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
     point_processes.clear()

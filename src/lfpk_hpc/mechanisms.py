@@ -44,6 +44,8 @@ class MechanismError(RuntimeError):
 
 #: mechanism libraries loaded into this process: cache key -> directory
 _LOADED: dict[str, Path] = {}
+#: the same by mod folder (resolved path)
+_LOADED_DIRS: dict[str, Path] = {}
 
 
 def default_mod_dir() -> Path:
@@ -177,6 +179,11 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     Returns the cache directory that was loaded.
     """
     mod_dir = Path(mod_dir) if mod_dir is not None else default_mod_dir()
+    # once a folder's mechanisms are loaded, this process keeps them (a process cannot
+    # load a second version anyway), and later calls cost nothing (no re-hashing)
+    loaded = _LOADED_DIRS.get(str(mod_dir.resolve()))
+    if loaded is not None:
+        return loaded
     key = _cache_key(mod_dir)
     if key in _LOADED:
         return _LOADED[key]
@@ -205,7 +212,7 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
                 "by something else (e.g. an x86_64/ folder in the working directory); "
                 "using those"
             )
-            _LOADED[key] = target
+            _LOADED[key] = _LOADED_DIRS[str(mod_dir.resolve())] = target
             return target
         raise MechanismError(
             f"mechanisms {', '.join(present)} are already defined in NEURON by another "
@@ -216,5 +223,5 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     missing = [n for n in names if not hasattr(h, n)]
     if missing:
         raise MechanismError(f"mechanisms {missing} missing after loading {target}")
-    _LOADED[key] = target
+    _LOADED[key] = _LOADED_DIRS[str(mod_dir.resolve())] = target
     return target

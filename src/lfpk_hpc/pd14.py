@@ -161,6 +161,10 @@ CELL_TYPES = {
     "nb6": ("L6I", "L6", 1474, False),
 }
 
+#: the reconstructed morphologies of [H16] shipped with lfpk_hpc (GPL-3.0, from
+#: hybridLFPy; see its README.md); ``build(morphologies="hagen2016")`` uses them
+HAGEN2016_MORPHOLOGIES = Path(__file__).resolve().parent / "data" / "morphologies" / "hagen2016"
+
 #: reconstructed morphology of each type [H16 morphologies/stretched]
 MORPHOLOGY_FILES = {
     "p23": "L23E_oi24rpy1.hoc",
@@ -333,6 +337,8 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
 
 def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
     _pop, layer, _n, pyramidal = CELL_TYPES[cell_type]
+    if morphologies == "hagen2016":
+        morphologies = HAGEN2016_MORPHOLOGIES
     if morphologies is not None:
         morph = str(Path(morphologies) / MORPHOLOGY_FILES[cell_type])
     else:
@@ -380,7 +386,8 @@ def build(
     ``scale``: fraction of the full-scale population sizes (connection
     probabilities kept, so in-degrees shrink with it); ``cell_types``: ``"8"``
     postsynaptic populations or ``"16"`` cell types [H16]; ``morphologies``: a
-    folder with the [H16] reconstructions instead of the generated cells;
+    folder with the [H16] reconstructions instead of the generated cells, or
+    ``"hagen2016"`` for the copies shipped with lfpk_hpc (:data:`HAGEN2016_MORPHOLOGIES`);
     ``thalamus``: add TC (902 cells, rate 0 spikes/s unless given in ``rates``) as a
     presynaptic population; ``synapse_count``: ``"log"`` (PD14's
     K = ln(1 − C)/ln(1 − 1/(N_pre N_post))) or ``"linear"`` (C·N_pre·N_post, as

@@ -216,6 +216,34 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     return out
 
 
+def compare_populations(truth_path, pred_path, *, transient: float = 200.0) -> dict:
+    """Per postsynaptic population Y and probe, the medians (with 10/90 % quantiles) of
+    R² and r_STD, raw and low-passed, of the two files' ``/contributions/<probe>/<Y>``
+    (aligned and reduced like :func:`compare`; a dipole by its z component)."""
+    truth, _ = _read_signals(truth_path)
+    pred, _ = _read_signals(pred_path)
+    out: dict = {}
+    for p in [p for p in truth if p in pred]:
+        ct, cp = truth[p].get("contributions", {}), pred[p].get("contributions", {})
+        for Y in [Y for Y in ct if Y in cp]:
+            a, b = _aligned(
+                dict(truth[p], data=ct[Y]), dict(pred[p], data=cp[Y]), transient, f"{p}/{Y}"
+            )
+            tr, pr = a["data"], b["data"]
+            if tr.shape[0] == 3 and truth[p]["units"] in ("nA*um", "nA·µm"):
+                tr, pr = tr[2:3], pr[2:3]
+            m = channel_metrics(pr, tr, a["dt"])
+            entry = {}
+            for key in ("r2", "rstd", "r2_lowpass", "rstd_lowpass"):
+                s = summary(m[key])
+                suffix = "_lowpass" if key.endswith("_lowpass") else ""
+                base = key.replace("_lowpass", "")
+                for q in ("median", "q10", "q90"):
+                    entry[f"{base}_{q}{suffix}"] = s[q]
+            out.setdefault(Y, {})[p] = entry
+    return out
+
+
 def _aligned(a: dict, b: dict, transient: float, probe: str):
     dt_a, dt_b = a["dt"], b["dt"]
     if not np.isclose(dt_a, dt_b):
@@ -257,6 +285,10 @@ VARIANTS = {
 }
 
 
+#: keys of a metrics dict that are not probes: per-population metrics and wall times
+NOT_PROBES = ("per_population", "wall_time_s")
+
+
 def public(metrics: dict) -> dict:
     """The JSON part of :func:`compare`'s result (and of a second comparison under
     ``with_extrinsic``)."""
@@ -266,6 +298,8 @@ def public(metrics: dict) -> dict:
             continue
         if p in VARIANTS:
             out[p] = public(e)
+        elif p in NOT_PROBES:
+            out[p] = e
         else:
             out[p] = {k: v for k, v in e.items() if not k.startswith("_")}
     return out
@@ -273,7 +307,11 @@ def public(metrics: dict) -> dict:
 
 def _probes(metrics: dict):
     """(probe, entry) of a metrics dict, without the private and nested parts."""
-    return [(p, e) for p, e in metrics.items() if not p.startswith("_") and p not in VARIANTS]
+    return [
+        (p, e)
+        for p, e in metrics.items()
+        if not p.startswith("_") and p not in VARIANTS and p not in NOT_PROBES
+    ]
 
 
 # --------------------------------------------------------------------------- report
@@ -289,9 +327,16 @@ def _png(fig) -> str:
 
 
 def report(
-    metrics: dict, out_dir, *, title: str, context: dict | None = None, figures: dict | None = None
+    metrics: dict,
+    out_dir,
+    *,
+    title: str,
+    context: dict | None = None,
+    figures: dict | None = None,
+    sections: list | None = None,
 ) -> Path:
-    """Write ``out_dir``/report.html (figures embedded) and the figure PNGs."""
+    """Write ``out_dir``/report.html (figures embedded) and the figure PNGs;
+    ``sections``: further (heading, HTML) after the metrics table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -378,6 +423,7 @@ std(prediction)/std(ground truth); low-pass: 100 Hz elliptic (order 2, 0.1 dB, 4
 phase; dipole: z component (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353).</p>
 <table><tr><th>signal</th><th>R²</th><th>R² (≤100 Hz)</th><th>r_STD</th><th>r_STD (≤100 Hz)</th>
 <th>coherence (median ≤100 Hz)</th></tr>{"".join(rows)}</table>
+{"".join(f"<h2>{head}</h2>{body}" for head, body in (sections or []))}
 <h2>Run</h2><table>{ctx_rows}</table>
 <h2>Figures</h2>{figs}
 </body></html>"""
@@ -460,37 +506,69 @@ def compare_main(args) -> int:
 
 def add_arguments(parser) -> None:
     parser.description = (
-        "Ground truth (LFPy.Network), kernels linearised around its median "
-        "somatic potentials and with its rates, prediction from its spikes, "
-        "comparison, report; everything in --out."
+        "Validate the kernel predictions of a params file against a ground truth: "
+        "'network' — a recurrent LFPy.Network of the params' cells (hh soma, extrinsic "
+        "drive; e.g. params/hagen2022.py), kernels linearised around its median somatic "
+        "potentials; 'hybrid' — the point network in NEST (PD14 models) and every neuron "
+        "as a passive cell driven by its spikes (Hagen et al. 2016; e.g. "
+        "params/potjans.py). Then the kernels of the same network, the prediction from "
+        "the same spikes, the comparison and a report; everything in --out."
     )
     parser.add_argument("params", help="params file (e.g. params/hagen2022.py)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
+        "--ground-truth",
+        choices=("auto", "network", "hybrid"),
+        default="auto",
+        help="auto: hybrid for a model without extrinsic input (PD14: its drive is in "
+        "the point network), network otherwise (default auto)",
+    )
+    parser.add_argument(
         "--scale",
         type=float,
         default=None,
-        help="fraction of the population sizes (default 0.2, lfpk_hpc.groundtruth.DEFAULT_SCALE)",
+        help="fraction of the population sizes (default: network 0.2, hybrid 0.1)",
     )
-    parser.add_argument("--tstop", type=float, default=2000.0, help="simulated time (ms)")
+    parser.add_argument(
+        "--tstop",
+        type=float,
+        default=None,
+        help="simulated time (ms; default: network 2000, hybrid 1200)",
+    )
     parser.add_argument(
         "--transient",
         type=float,
         default=200.0,
-        help="start-up transient left out of the metrics (ms)",
+        help="start-up transient left out of the metrics (ms, default 200)",
     )
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="seed (default 1234)")
     parser.add_argument(
         "--soma",
         choices=sorted(SOMA_MODELS),
         default="chord",
-        help="the kernels' stand-in for the ground truth's hh soma: "
+        help="network ground truth: the kernels' stand-in for its hh soma: "
         + "; ".join(f"{k}: {v}" for k, v in SOMA_MODELS.items())
         + " (default chord)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace an earlier ground truth in --out"
+        "--dt", type=float, default=None, help="hybrid ground truth: time step (ms, default 0.1)"
     )
+    parser.add_argument(
+        "--spikes",
+        default=None,
+        help="hybrid ground truth: spikes of the point network (HDF5 with senders) "
+        "instead of simulating it in NEST",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier validation in --out"
+    )
+
+
+def ground_truth_kind(model, requested: str = "auto") -> str:
+    """The ground truth of a validation: 'hybrid' or 'network' (see --ground-truth)."""
+    if requested != "auto":
+        return requested
+    return "network" if model.extrinsic else "hybrid"
 
 
 def _raster_figure(spikes_path, tmax=None) -> str:
@@ -984,25 +1062,68 @@ def run_validation(
 
 def main(args) -> int:
     from .parallel import run_guarded, world_comm
+    from .params import ParamsError, load
 
-    comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
-    return run_guarded(lambda: _main(args, comm), comm)
+    # the route decides how NEURON meets MPI, so the params are read before MPI starts
+    try:
+        model, failure = load(args.params), None
+        kind = ground_truth_kind(model, args.ground_truth)
+    except ParamsError as exc:
+        model, failure, kind = None, exc, "hybrid"
+    if kind == "network":
+        comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
+    else:
+        comm = world_comm()  # the hybrid's cells are independent: NEURON stays out of MPI
+
+    def work():
+        if failure is not None:
+            raise failure
+        return _main(args, comm, model, kind)
+
+    return run_guarded(work, comm)
 
 
-def _main(args, comm) -> int:
-    from .params import load
+def _main(args, comm, model, kind) -> int:
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    if kind == "hybrid":
+        from .validate_hybrid import run_hybrid_validation
 
-    model = load(args.params)
+        if args.soma != "chord":
+            raise ValidationError(
+                f"--soma = {args.soma!r} is invalid with the hybrid ground truth: its cells "
+                "are passive (the option is for the network ground truth's hh soma)"
+            )
+        run_hybrid_validation(
+            model,
+            args.params,
+            args.out,
+            scale=args.scale,
+            tstop=args.tstop,
+            transient=args.transient,
+            seed=args.seed,
+            dt=args.dt,
+            spikes=args.spikes,
+            comm=comm,
+            overwrite=args.overwrite,
+            log=log,
+        )
+        return 0
+    for flag, value in (("--dt", args.dt), ("--spikes", args.spikes)):
+        if value is not None:
+            raise ValidationError(
+                f"{flag} = {value!r} is invalid with the network ground truth (it is an "
+                "option of the hybrid ground truth)"
+            )
     run_validation(
         model,
         args.out,
         scale=args.scale,
-        tstop=args.tstop,
+        tstop=2000.0 if args.tstop is None else args.tstop,
         transient=args.transient,
         seed=args.seed,
         comm=comm,
         overwrite=args.overwrite,
         soma=args.soma,
-        log=lambda m: print(m, flush=True),
+        log=log,
     )
     return 0
