@@ -8,6 +8,7 @@ the error paths (with a stand-in sbatch where sbatch must fail).
 """
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,7 @@ SETTING_KEYS = (
 SLOW_PARAMS = f"""
 import dataclasses
 import importlib.util
+import json
 
 from lfpk_hpc.params import Population, norm
 
@@ -166,7 +168,13 @@ def _common_part(path: Path) -> str:
 
 def test_job_scripts_share_their_common_part():
     parts = {p.name: _common_part(p) for p in sorted(JOBSCRIPTS.glob("*.sbatch"))}
-    assert sorted(parts) == ["groundtruth.sbatch", "kernels.sbatch", "validate.sbatch"]
+    assert sorted(parts) == [
+        "groundtruth.sbatch",
+        "hybrid.sbatch",
+        "kernels.sbatch",
+        "pd14spikes.sbatch",
+        "validate.sbatch",
+    ]
     assert len(set(parts.values())) == 1, "the common parts of the job scripts differ"
     for name in parts:
         proc = subprocess.run(["bash", "-n", JOBSCRIPTS / name], capture_output=True, text=True)
@@ -617,6 +625,51 @@ def test_validate_chain_runs_after_the_kernels(slurm, models, tmp_path):
         r"lfpk_hpc validate",
         log,
     ), log[-1500:]
+
+
+@pytest.mark.slurm
+def test_pd14_validation_chain_spikes_hybrid_validate(slurm, tmp_path):
+    """submit params/potjans.py --validate: NEST's point network, the hybrid ground truth
+    and the validation run in order, each after the previous one succeeded, and the
+    validation reuses the hybrid job's output (it does not simulate the cells again)."""
+    env = slurm.env(tmp_path)
+    proc = submit(
+        ROOT / "params" / "potjans.py",
+        "--out",
+        "k.h5",
+        "--validate",
+        "--scale",
+        "0.05",  # smaller PD14 networks fire too little in L2/3 to validate anything
+        "--tstop",
+        "500",
+        "--validate-ranks",
+        "2",
+        "--validate-time",
+        "10",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids = job_ids(proc.stdout)
+    assert list(ids) == ["kernels", "spikes", "hybrid", "validate"]
+    previous = None
+    for stage in ids:
+        info = slurm.wait(ids[stage], timeout=300)
+        log = read_log(proc.stdout, stage).read_text()
+        assert info["JobState"] == "COMPLETED", log[-2000:]
+        assert f"stage {stage} finished OK" in log
+        if previous is not None:
+            assert info["StartTime"] >= previous["EndTime"]
+        previous = info
+    vout = tmp_path / "validation" / "potjans"
+    metrics = json.loads((vout / "metrics.json").read_text())
+    for probe in ("lfp", "cdm", "eeg"):
+        assert metrics[probe]["r2_median_lowpass"] is not None
+    assert set(metrics["per_population"]) == {
+        "L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"
+    }  # fmt: skip
+    vlog = read_log(proc.stdout, "validate").read_text()
+    assert "is a finished run of the same inputs; nothing to do" in vlog
 
 
 @pytest.mark.slurm

@@ -609,6 +609,63 @@ def measured_ratio(path) -> tuple[float, str]:
     )
 
 
+def block_seconds(
+    model: Model,
+    *,
+    scale: float = 1.0,
+    tstop: float = 1000.0,
+    dt: float | None = None,
+    measured=None,
+    block_segments: int | None = None,
+) -> dict:
+    """The estimated seconds of every block of a hybrid run of ``model`` at ``scale``
+    over ``tstop`` ms (events from the populations' rates nu; with ``measured``, the
+    signals file of an earlier run, the cost model is scaled by its measured block
+    times), and what they are made of (a dict; see :func:`plan`)."""
+    from . import cost
+    from .groundtruth import scaled_model
+    from .probes import make_probe
+
+    smodel = scaled_model(model, scale)
+    dt = float(smodel.kernel.dt if dt is None else dt)
+    steps = int(round(tstop / dt))
+    Ys = [Y for Y in smodel.postsynaptic if smodel.population(Y).cell is not None]
+    nseg = cost.segment_counts(smodel, Ys)
+    blocks, bseg = block_plan(smodel, nseg, block_segments)
+    expected = {X.name: X.nu * tstop / 1000.0 * X.N for X in smodel.populations}
+    per_y = {Y: expected_per_cell(smodel, Y, expected) for Y in Ys}
+    factor, note = 1.0, "no measured run: the cost model of the development machine"
+    if measured is not None:
+        factor, note = measured_ratio(measured)
+    secs = [factor * block_cost(nseg[Y], c, steps, *per_y[Y]) for Y, _b, _f, c in blocks]
+    chans = sum(make_probe(p).n_channels for p in smodel.probes)
+    return {
+        "model": smodel,
+        "dt": dt,
+        "steps": steps,
+        "Ys": Ys,
+        "nseg": nseg,
+        "blocks": blocks,
+        "block_segments": bseg,
+        "per_y": per_y,
+        "factor": factor,
+        "note": note,
+        "seconds": secs,
+        "checkpoint_mb": 8e-6 * chans * steps,
+    }
+
+
+def expected_run(seconds: list, ranks: int, blocks, checkpoint_mb: float):
+    """(makespan of the blocks, efficiency of the block phase, expected run time with
+    start-up and the final sums) on ``ranks`` ranks, longest first."""
+    from . import cost
+
+    makespan, eff = cost.efficiency(seconds, ranks)
+    largest_y = max(sum(1 for b in blocks if b[0] == Y) for Y in {b[0] for b in blocks})
+    run = makespan + PLAN_SETUP_S + largest_y * checkpoint_mb * PLAN_READ_S_PER_MB
+    return makespan, eff, run
+
+
 def plan(
     model: Model,
     *,
@@ -624,34 +681,24 @@ def plan(
     times when ``measured`` names its signals file; events from the populations'
     rates), and the expected makespan and parallel efficiency on each number of
     ranks (longest first, as the task farm hands them out). Returns printable lines."""
-    from . import cost
-    from .groundtruth import scaled_model
-
-    smodel = scaled_model(model, scale)
-    dt = float(smodel.kernel.dt if dt is None else dt)
-    steps = int(round(tstop / dt))
-    Ys = [Y for Y in smodel.postsynaptic if smodel.population(Y).cell is not None]
-    nseg = cost.segment_counts(smodel, Ys)
-    blocks, bseg = block_plan(smodel, nseg, block_segments)
-    expected = {X.name: X.nu * tstop / 1000.0 * X.N for X in smodel.populations}
-    per_y = {Y: expected_per_cell(smodel, Y, expected) for Y in Ys}
-    factor, note = 1.0, "no measured run: the cost model of the development machine"
-    if measured is not None:
-        factor, note = measured_ratio(measured)
-    secs = [factor * block_cost(nseg[Y], c, steps, *per_y[Y]) for Y, _b, _f, c in blocks]
+    est = block_seconds(
+        model, scale=scale, tstop=tstop, dt=dt, measured=measured, block_segments=block_segments
+    )
+    smodel, Ys, nseg, secs = est["model"], est["Ys"], est["nseg"], est["seconds"]
     total = sum(secs)
     n_cells = sum(smodel.population(Y).N for Y in Ys)
     lines = [
         f"hybrid plan for {model.name!r} at scale {scale:g}: {n_cells} cells, "
         f"{sum(nseg[Y] * smodel.population(Y).N for Y in Ys)} segments; {tstop:g} ms at dt "
-        f"{dt:g} ms ({steps} steps); {len(blocks)} blocks of about {bseg} segments",
-        note,
+        f"{est['dt']:g} ms ({est['steps']} steps); {len(est['blocks'])} blocks of about "
+        f"{est['block_segments']} segments",
+        est["note"],
         f"{'population':>12} {'cells':>7} {'segments':>9} {'synapses/cell':>14} "
         f"{'events/cell':>12} {'s/cell':>8}",
     ]
     for Y in Ys:
-        syn, ev = per_y[Y]
-        per_cell = factor * block_cost(nseg[Y], 1, steps, syn, ev)
+        syn, ev = est["per_y"][Y]
+        per_cell = est["factor"] * block_cost(nseg[Y], 1, est["steps"], syn, ev)
         lines.append(
             f"{Y:>12} {smodel.population(Y).N:>7} {nseg[Y]:>9} {syn:>14.0f} {ev:>12.0f} "
             f"{per_cell:>8.3f}"
@@ -660,15 +707,8 @@ def plan(
         f"total work {total:.0f} s = {total / 3600:.2f} CPU hours; the largest block "
         f"{max(secs):.1f} s"
     )
-    from .probes import make_probe
-
-    chans = sum(make_probe(p).n_channels for p in smodel.probes)
-    mb = 8e-6 * chans * steps  # one block's checkpoint (MB)
-    biggest_y = max(sum(1 for b in blocks if b[0] == Y) for Y in Ys)
-    finish = biggest_y * mb * PLAN_READ_S_PER_MB
     for n in ranks:
-        makespan, eff = cost.efficiency(secs, n)
-        run = makespan + PLAN_SETUP_S + finish
+        makespan, eff, run = expected_run(secs, n, est["blocks"], est["checkpoint_mb"])
         lines.append(
             f"{n:>5} ranks: makespan {makespan:.1f} s, parallel efficiency {eff:.2f} "
             f"(with start-up and the final sums, {run:.1f} s: {total / (n * run):.2f})"

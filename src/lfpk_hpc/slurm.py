@@ -539,7 +539,12 @@ def _prepare(args):
         )
     ]
     if args.validate:
+        from .validate import ground_truth_kind
+
         vout = Path(os.path.abspath(args.validation_out or Path("validation") / stem))
+        if ground_truth_kind(model) == "hybrid":
+            stages += _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
+            return stages, values, _job_environment(values, config), logs
         vargs = [str(params), str(vout)]
         if args.scale is not None:
             vargs += ["--scale", repr(args.scale)]
@@ -573,6 +578,98 @@ def _prepare(args):
             )
         )
     return stages, values, _job_environment(values, config), logs
+
+
+#: the point network's job (NEST in one process): its default time limit
+SPIKES_TIME_S = 2 * 3600.0
+
+
+def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s) -> list:
+    """Stages of the validation against the hybrid ground truth (a PD14 model): the point
+    network (pd14spikes.sbatch, one task), the hybrid ground truth (hybrid.sbatch, sized
+    from its plan like the kernels job) and the validation (validate.sbatch with the
+    spikes; it finds the finished hybrid run in DIR/hybrid and computes the rest)."""
+    from . import hybrid, validate_hybrid
+
+    stem = params.stem
+    scale = args.scale if args.scale is not None else validate_hybrid.DEFAULT_SCALE
+    tstop = args.tstop if args.tstop is not None else validate_hybrid.DEFAULT_TSTOP
+    dt = validate_hybrid.DEFAULT_DT
+    spikes = vout / "spikes.h5"
+    common = ["--scale", repr(scale), "--tstop", repr(tstop)]
+    est = hybrid.block_seconds(model, scale=scale, tstop=tstop, dt=dt)
+    secs, blocks = est["seconds"], est["blocks"]
+
+    def run_s(n):
+        return hybrid.expected_run(secs, n, blocks, est["checkpoint_mb"])[2]
+
+    n_max = max(1, min(len(blocks), 4096))
+    best = run_s(n_max)
+    limit = max(RANKS_SLACK * best, RANKS_TARGET_S)
+    hranks = args.validate_ranks or next(
+        (n for n in range(1, n_max + 1) if run_s(n) <= limit), n_max
+    )
+    hspan = run_s(hranks)
+    htime = int(math.ceil(max(MIN_TIME_S, TIME_FACTOR * hspan + STARTUP_S) / 60.0) * 60)
+    vranks = max(VALIDATE_MIN_RANKS, min(hranks, 8))
+    return [
+        Stage(
+            "spikes",
+            scripts / "pd14spikes.sbatch",
+            [str(params), str(spikes), *common, "--dt", repr(dt)],
+            1,
+            int(SPIKES_TIME_S),
+            [
+                "1 task (NEST in one process; give it threads with --cpus-per-task in "
+                "LFPK_SBATCH_ARGS)",
+                f"time limit {format_time(SPIKES_TIME_S)}: a default",
+                "runs after the kernels job succeeds (afterok)",
+            ],
+            f"lfpk-spikes-{stem}",
+            logs / "%x-%j.out",
+            f"{params} -> {spikes} ({' '.join(common)})",
+        ),
+        Stage(
+            "hybrid",
+            scripts / "hybrid.sbatch",
+            [str(params), str(spikes), str(vout / "hybrid"), *common, "--dt", repr(dt)],
+            hranks,
+            htime,
+            [
+                f"{hranks} ranks"
+                + (
+                    " (--validate-ranks)"
+                    if args.validate_ranks
+                    else f": the fewest whose expected run is within {RANKS_SLACK:g} × the "
+                    f"shortest or under {_duration(RANKS_TARGET_S)} (plan --hybrid)"
+                ),
+                f"plan: {len(blocks)} blocks, {_duration(sum(secs))} of work, expected run "
+                f"{_duration(hspan)} on {hranks} ranks",
+                f"time limit {format_time(htime)}: max({_duration(MIN_TIME_S)}, "
+                f"{TIME_FACTOR:g} × expected run + {_duration(STARTUP_S)})",
+                "runs after the point network's job succeeds (afterok)",
+            ],
+            f"lfpk-hybrid-{stem}",
+            logs / "%x-%j.out",
+            f"{params} {spikes} -> {vout / 'hybrid'}/",
+        ),
+        Stage(
+            "validate",
+            scripts / "validate.sbatch",
+            [str(params), str(vout), *common, "--spikes", str(spikes)],
+            vranks,
+            vtime_s or 3600,
+            [
+                f"{vranks} ranks (the kernels of the scaled network, prediction, comparison)",
+                f"time limit {format_time(vtime_s or 3600)}"
+                + (" (--validate-time)" if vtime_s else ": a default"),
+                "runs after the hybrid job succeeds (afterok); reuses its DIR/hybrid",
+            ],
+            f"lfpk-validate-{stem}",
+            logs / "%x-%j.out",
+            f"{params} -> {vout}/ {' '.join(common)} --spikes {spikes}",
+        ),
+    ]
 
 
 def _print_commands(stages, site, job_env, logs) -> int:

@@ -162,7 +162,9 @@ def run_hybrid_validation(
     rank = comm.Get_rank() if comm is not None else 0
     say = log if rank == 0 else _quiet
     out = Path(out)
-    results = [out / n for n in ("metrics.json", "report.html", "kernels.h5", "hybrid")]
+    # a finished hybrid run of the same inputs in out/hybrid is reused (the hybrid
+    # job of submit --validate leaves it there); anything else there is an error
+    results = [out / n for n in ("metrics.json", "report.html", "kernels.h5")]
     error = None
     if rank == 0:
         there = [p for p in results if p.exists()]
@@ -194,9 +196,16 @@ def run_hybrid_validation(
             raise failure
     else:
         spikes_path = Path(spikes)
-    counts = _check_spikes(spikes_path, smodel, transient, tstop) if rank == 0 else None
+    counts = None
+    if rank == 0:
+        try:
+            counts = _check_spikes(spikes_path, smodel, transient, tstop)
+        except Exception as exc:  # noqa: BLE001 - every rank raises it (below)
+            counts = exc
     if comm is not None:
         counts = comm.bcast(counts, root=0)
+    if isinstance(counts, Exception):
+        raise counts
     say("validate: spikes after the transient: " + ", ".join(f"{X} {n}" for X, n in counts.items()))
 
     # 2. the hybrid ground truth, over all ranks
@@ -211,7 +220,8 @@ def run_hybrid_validation(
         dt=dt,
         seed=seed,
         comm=comm,
-        overwrite=True,
+        overwrite=overwrite,
+        resume=not overwrite,
         log=log,
     )
     times["hybrid"] = time.perf_counter() - t1
