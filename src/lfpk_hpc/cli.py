@@ -188,10 +188,31 @@ def _run(args) -> int:
     except (ParamsError, StoreError) as exc:
         return fail(str(exc), 2)
     except scheduler.TaskError as exc:
+        cause = _parameter_error(str(exc))
+        if cause is not None:  # bad input found by a task: resuming cannot mend it
+            return fail(cause, 2)
         return fail(str(exc), 1)
     except MechanismError as exc:
         return fail(str(exc), 1)
     return 0
+
+
+def _parameter_error(task_message: str) -> str | None:
+    """For a task that failed on a parameter (a ParamsError that only the built cell
+    could reveal, e.g. a depth profile that is zero on every section it names): the
+    one-line message naming the task and the parameter, without the advice to resume
+    (the fixed params file has another hash). None for any other failure.
+
+    The scheduler reports a task's exception as ``task X->Y failed on rank R:
+    <type>: <message>; <n> of <m> finished tasks are kept in ...``."""
+    import re
+
+    m = re.match(
+        r"task (\S+) failed on rank \d+: ParamsError: (.*); \d+ of \d+ finished tasks are kept",
+        task_message,
+        re.S,
+    )
+    return f"task {m.group(1)}: {m.group(2)}" if m else None
 
 
 def _plan(args) -> int:

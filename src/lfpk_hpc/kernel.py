@@ -234,12 +234,7 @@ def synapse_density(
     for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
     instead convolved exactly with the Gaussian soma spread.
     """
-    if "allsec" in placement.sections:
-        allowed = np.ones(geometry.n_seg, dtype=bool)
-    else:
-        allowed = np.array(
-            [any(s in name for s in placement.sections) for name in geometry.section], dtype=bool
-        )
+    allowed = np.array([placement.allows(name) for name in geometry.section], dtype=bool)
     if not allowed.any():
         raise ParamsError(
             f"placement.sections = {placement.sections!r} is invalid: matches no section of the "
@@ -345,6 +340,18 @@ class KernelEngine:
         for probe in self.probes:
             if hasattr(probe, "conductor"):
                 probe.conductor()
+        # a Vrest per segment must match the cell's segments, which only the built cell
+        # tells: build those cells now, so that a wrong count stops the run here (a
+        # ParamsError on every rank, before any task) and not inside a task
+        for Y in self.model.postsynaptic:
+            if np.ndim(self.model.kernel.vrest_of(Y)) == 1:
+                try:
+                    self._cell_of(Y)
+                except ParamsError:
+                    self.close()
+                    raise
+                except Exception:  # noqa: BLE001 - a cell that does not build fails its tasks
+                    self.close()
 
     def matrix(self, Y: str, probe: LinearProbe, geometry: SegmentGeometry) -> np.ndarray:
         key = (Y, probe.name)

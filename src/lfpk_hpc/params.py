@@ -41,10 +41,13 @@ __all__ = [
     "Placement",
     "Population",
     "Section",
+    "SectionNames",
     "Synapse",
     "load",
     "exp_psc",
+    "morphology_sections",
     "norm",
+    "show",
     "truncnorm",
     "validate",
 ]
@@ -59,6 +62,33 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text else text
 
 
+def _plain_value(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists (so that a
+    message shows ``-4.9``, not ``np.float64(-4.9)``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_plain_value(v) for v in value)
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    return value
+
+
+def show(value) -> str:
+    """A value as a message shows it: its repr on one line, numbers as plain numbers,
+    a long list cut in its middle (with its length)."""
+    value = _plain_value(value)
+    if isinstance(value, list) and len(value) > 10:
+        head = ", ".join(show(v) for v in value[:4])
+        tail = ", ".join(show(v) for v in value[-2:])
+        return f"[{head}, …, {tail}] ({len(value)} values)"
+    return _one_line(repr(value))
+
+
 def _float_array(param: str, value, what: str) -> np.ndarray:
     """``value`` as a float array, or a ParamsError naming ``param``."""
     try:
@@ -68,7 +98,7 @@ def _float_array(param: str, value, what: str) -> np.ndarray:
 
 
 def _fail(param: str, value, allowed: str):
-    raise ParamsError(f"{param} = {_one_line(repr(value))} is invalid: {allowed}")
+    raise ParamsError(f"{param} = {show(value)} is invalid: {allowed}")
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
@@ -221,6 +251,13 @@ class Placement:
     sections: tuple[str, ...]
     depth: tuple[Distribution, ...]
     weights: tuple[float, ...] = (1.0,)
+
+    def allows(self, section_name: str) -> bool:
+        """True if the section ``section_name`` (as NEURON names it, e.g. ``dend[3]``)
+        receives synapses: its name contains one of ``sections``, or they say
+        ``"allsec"``. The one rule of the kernel engine, the ground truth and the
+        load-time check."""
+        return "allsec" in self.sections or any(s in section_name for s in self.sections)
 
 
 @dataclass(frozen=True)
@@ -425,6 +462,138 @@ def _plain(obj):
     return obj
 
 
+# --------------------------------------------------------------------------- section names
+
+
+@dataclass(frozen=True)
+class SectionNames:
+    """The section names of a cell's morphology, read without NEURON.
+
+    ``exact``: the names NEURON will give the sections (generated cells, hoc files:
+    ``soma``, ``dend[0]``, …). Otherwise ``names`` are the base names of a format
+    whose sections NEURON numbers as it splits the tree when loading it (.swc, .asc:
+    ``dend`` stands for ``dend[0]``, ``dend[1]``, …; NEURON's Import3d names them
+    soma, axon, dend, apic by the points' type)."""
+
+    names: tuple[str, ...]
+    exact: bool
+
+    def matches(self, part: str) -> bool:
+        """True if some section's name contains ``part`` (:meth:`Placement.allows`).
+        For base names, a part with an index (``dend[3]``) is checked up to its
+        index, which only NEURON knows."""
+        if any(part in name for name in self.names):
+            return True
+        if self.exact:
+            return False
+        if "[" in part:  # names are base[i]: the part before "[" must end a base name
+            head = part.split("[", 1)[0]
+            return any(name.endswith(head) for name in self.names)
+        return "]" in part  # "3]": only NEURON's numbering can tell
+
+    def describe(self) -> str:
+        """The names, arrays compressed: ``soma, apic[0..54], dend[0..100]``."""
+        groups: dict[str, list[int]] = {}
+        for name in self.names:
+            m = re.fullmatch(r"(.+)\[(\d+)\]", name)
+            if m is None:
+                groups.setdefault(name, [])
+            else:
+                groups.setdefault(m.group(1), []).append(int(m.group(2)))
+        parts = []
+        for base, idx in groups.items():
+            if not idx:
+                parts.append(base if self.exact else f"{base}[…]")
+            elif len(idx) == 1:
+                parts.append(f"{base}[{idx[0]}]")
+            else:
+                parts.append(f"{base}[{min(idx)}..{max(idx)}]")
+        return ", ".join(parts)
+
+
+_HOC_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_HOC_CREATE = re.compile(r"(?<![\w.])create\s+([^\n;{}]+)")
+_HOC_ITEM = re.compile(r"([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?")
+
+
+def _hoc_sections(text: str) -> SectionNames | None:
+    """The sections a hoc morphology file creates at the top level (its ``create``
+    statements); None when they cannot be read from the text (a template, an array
+    size that is an expression)."""
+    text = _HOC_COMMENT.sub(" ", text)
+    if re.search(r"\bbegintemplate\b", text):
+        return None
+    names: dict[str, list[str]] = {}
+    for m in _HOC_CREATE.finditer(text):
+        for item in m.group(1).split(","):
+            mm = _HOC_ITEM.fullmatch(item.strip())
+            if mm is None:
+                return None
+            base, n = mm.groups()
+            names[base] = [base] if n is None else [f"{base}[{i}]" for i in range(int(n))]
+    if not names:
+        return None
+    return SectionNames(tuple(n for v in names.values() for n in v), True)
+
+
+def _import3d_name(kind: int) -> str:
+    """NEURON Import3d's section name for an SWC point type (import3d_gui.hoc)."""
+    return {1: "soma", 2: "axon", 3: "dend", 4: "apic"}.get(
+        kind, f"minus_{-kind}" if kind < 0 else f"dend_{kind}"
+    )
+
+
+def _swc_sections(text: str) -> SectionNames | None:
+    kinds = set()
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = s.split()
+        try:
+            kinds.add(int(float(parts[1])))
+        except (IndexError, ValueError):
+            return None
+    return SectionNames(tuple(_import3d_name(k) for k in sorted(kinds)), False) if kinds else None
+
+
+_ASC_KINDS = {"cellbody": 1, "axon": 2, "dendrite": 3, "apical": 4}
+
+
+def _asc_sections(text: str) -> SectionNames | None:
+    text = re.sub(r";[^\n]*", " ", text)
+    kinds = {k for key, k in _ASC_KINDS.items() if re.search(rf"\(\s*{key}\s*\)", text, re.I)}
+    return SectionNames(tuple(_import3d_name(k) for k in sorted(kinds)), False) if kinds else None
+
+
+_SECTION_CACHE: dict[tuple, SectionNames | None] = {}
+
+
+def morphology_sections(cell: CellModel, path: Path | None = None) -> SectionNames | None:
+    """The section names of ``cell``'s morphology, without NEURON: the generated
+    sections, or those a .hoc file creates, or the base names of a .swc or .asc file
+    (by point type); None where the text does not tell (.xml, a hoc template)."""
+    m = cell.morphology
+    if not isinstance(m, str):
+        return SectionNames(tuple(s.name for s in m), True)
+    path = Path(m) if path is None else Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _SECTION_CACHE:
+        reader = {".hoc": _hoc_sections, ".swc": _swc_sections, ".asc": _asc_sections}.get(
+            path.suffix.lower()
+        )
+        try:
+            text = path.read_text(errors="replace") if reader else None
+        except OSError:
+            text = None
+        _SECTION_CACHE[key] = reader(text) if text is not None else None
+    return _SECTION_CACHE[key]
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -625,12 +794,20 @@ def validate(model: Model) -> Model:
                 _fail(
                     f"kernel.Vrest[{Y}]", ks.Vrest[Y], "must be a finite number or one per segment"
                 )
+            if v.ndim == 1 and pop.cell.e_pas is None:
+                _fail(
+                    f"{p}.cell.e_pas",
+                    None,
+                    f"with one kernel.Vrest[{Y}] per segment the cell needs its own leak "
+                    "reversal e_pas (mV)",
+                )
         if model.kernel.g_eff and Y not in model.extrinsic:
             _fail(
                 "model.extrinsic",
                 sorted(model.extrinsic),
                 f"g_eff needs the extrinsic input of {Y}",
             )
+    _check_section_names(model)
     if isinstance(ks.Vrest, Mapping):
         for key in ks.Vrest:
             if key not in model.postsynaptic:
@@ -686,6 +863,37 @@ def validate(model: Model) -> Model:
         if isinstance(probe, FourSphereEEGProbe):
             _check_eeg(probe, model)
     return model
+
+
+def _check_section_names(model: Model) -> None:
+    """Every section name a params file uses against the morphology it names: the
+    placements' names, and "soma" where the cell model changes the soma. Names a
+    morphology file's text does not tell (see :func:`morphology_sections`) are
+    checked when the cell is built."""
+    for Y in model.postsynaptic:
+        cell = model.population(Y).cell
+        secs = morphology_sections(cell, model.morphology_path(Y))
+        if secs is None:
+            continue
+        for X in model.presynaptic(Y):
+            pl = model.connection(X, Y).placement
+            for part in pl.sections:
+                if part != "allsec" and not secs.matches(part):
+                    _fail(
+                        f"connections[{X}->{Y}].placement.sections",
+                        tuple(pl.sections),
+                        f"{part!r} is part of no section name of the cell of {Y}; a placement "
+                        f"names sections by a part of their names (or 'allsec'); the "
+                        f"sections: {secs.describe()}",
+                    )
+        for key in ("soma_g_pas", "soma_gates"):
+            if getattr(cell, key) is not None and not secs.matches("soma"):
+                _fail(
+                    f"populations[{Y}].cell.{key}",
+                    getattr(cell, key),
+                    "applies to the sections whose names contain 'soma', and the cell of "
+                    f"{Y} has none (sections: {secs.describe()})",
+                )
 
 
 #: relative tolerance of "on the scalp" (electrode positions computed from angles)
