@@ -72,7 +72,7 @@ def test_equals_numpy_convolve(kernels, tmp_path, block):
         assert np.abs(got[p] - ref[p]).max() <= 1e-9 * np.abs(ref[p]).max()
     with h5py.File(tmp_path / "out.h5", "r") as f:
         assert f["signals/lfp"].attrs["units"] == "mV" and f["signals/lfp"].attrs["dt"] == 2**-4
-        assert f["signals/cdm"].attrs["units"] == "nA*um"
+        assert f["signals/cdm"].attrs["units"] == "nA·µm"
         # the populations' parts add up to the signal
         parts = sum(f[f"contributions/lfp/{Y}"][...] for Y in ("E", "I"))
         np.testing.assert_allclose(parts, got["lfp"], rtol=0, atol=1e-12 * np.abs(got["lfp"]).max())

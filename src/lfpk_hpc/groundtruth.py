@@ -707,8 +707,9 @@ def _probe_matrices(
 
 def _probe_units(probe) -> str:
     from .params import CurrentDipoleProbe
+    from .probes import DIPOLE_UNITS
 
-    return "nA*um" if isinstance(probe, CurrentDipoleProbe) else "mV"
+    return DIPOLE_UNITS if isinstance(probe, CurrentDipoleProbe) else "mV"
 
 
 def run_groundtruth(
