@@ -115,11 +115,30 @@ def error(msg, code: int = 2) -> int:
 _error = error
 
 
+def _unknown_command(word: str) -> str | None:
+    """The message for a first argument that is neither a command nor a params file
+    (a bare word such as ``plto``), or None."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][\w-]*", word) or Path(word).exists():
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown command {word!r}{hint} (commands: {', '.join(SUBCOMMANDS)}; to compute "
+        "kernels give a params file, e.g. python -m lfpk_hpc params/potjans.py)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = "run"
     if argv and argv[0] in SUBCOMMANDS:
         command, argv = argv[0], argv[1:]
+    elif argv and (msg := _unknown_command(argv[0])):
+        return error(msg, 2)
     if command == "plan":
         return _plan(_plan_parser().parse_args(argv))
     if command == "plot":

@@ -72,7 +72,9 @@ def _check_times(times: np.ndarray, where: str) -> np.ndarray:
     if times.size and not np.all(np.isfinite(times)):
         raise SpikesError(f"{where}: spike times must be finite (found NaN or inf)")
     if times.size and times.min() < 0:
-        raise SpikesError(f"{where}: negative spike time {times.min()!r} ms (times must be >= 0)")
+        raise SpikesError(
+            f"{where}: negative spike time {float(times.min())!r} ms (times must be >= 0)"
+        )
     return times
 
 
@@ -288,20 +290,35 @@ def predict(
     overwrite: bool = False,
     counts: dict | None = None,
     log=print,
+    warn=None,
 ) -> Path:
     """Write the predicted signals of ``spikes_path`` through the kernels of
     ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``.
 
     ``counts``: presynaptic populations given as event counts per bin instead of
     spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
-    then not asked for them."""
+    then not asked for them. ``warn``: where warnings go (default: a
+    ``lfpk_hpc: warning: ...`` line on stderr)."""
     import h5py
+
+    warn = warn or _warning
     from scipy.fft import irfft, rfft
 
     t0 = time.perf_counter()
     out = Path(out)
+    # the arguments against each other first, then the files (before any reading)
+    if not (isinstance(t_start, (int, float)) and math.isfinite(t_start) and t_start >= 0):
+        raise SpikesError(f"--tstart = {t_start!r} is invalid: must be a finite time >= 0 ms")
+    if t_stop is not None and not (math.isfinite(t_stop) and t_stop > t_start):
+        raise SpikesError(
+            f"--tstop = {t_stop!r} is invalid: must be a finite time > --tstart = {t_start!r} ms"
+        )
+    if block is not None and not (isinstance(block, (int, np.integer)) and block >= 1):
+        raise SpikesError(f"--block = {block!r} is invalid: must be a whole number >= 1 (bins)")
     if out.exists() and not overwrite:
         raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise SpikesError(f"--out {str(out)!r} is invalid: {str(out.parent)!r} is not a folder")
     info, kernels = read_kernel_set(kernels_path)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
@@ -318,15 +335,23 @@ def predict(
     if t_stop is None:
         t_stop = file_t_stop
     if t_stop is None:
-        last = max((s.max() for s in spikes.values() if s.size), default=t_start)
+        last = max((float(s.max()) for s in spikes.values() if s.size), default=t_start)
         t_stop = last + dt
-    if not (math.isfinite(t_start) and t_start >= 0):
-        raise SpikesError(f"--tstart = {t_start!r} is invalid: must be a finite time >= 0 ms")
+        warn(
+            f"{spikes_path} holds no end time (t_stop): the signals end at its last spike + dt "
+            f"= {t_stop:.10g} ms; pass --tstop to set the end of the recording"
+        )
     if not t_stop > t_start:
-        raise SpikesError(f"--tstop = {t_stop!r} is invalid: must be > --tstart = {t_start} ms")
+        raise SpikesError(
+            f"--tstop = {t_stop!r} is invalid: must be > --tstart = {t_start!r} ms (the last "
+            f"spike in {spikes_path} is before --tstart)"
+        )
     n_bins = int(math.floor((t_stop - t_start) / dt + 1e-9))
     if n_bins < 1:
-        raise SpikesError(f"--tstop - --tstart = {t_stop - t_start} ms is shorter than dt = {dt}")
+        raise SpikesError(
+            f"--tstop - --tstart = {t_stop - t_start:g} ms is invalid: shorter than the "
+            f"kernels' dt = {dt:g} ms"
+        )
     Xs, Ys = info["X"], info["Y"]
     for X, c in counts.items():
         c = np.asarray(c, dtype=float)
@@ -484,6 +509,12 @@ def _error(msg, code: int = 2) -> int:
     from .cli import error
 
     return error(msg, code)
+
+
+def _warning(msg) -> None:
+    import sys
+
+    print(f"lfpk_hpc: warning: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
 
 
 def main(args) -> int:

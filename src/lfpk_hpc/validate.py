@@ -137,6 +137,8 @@ def summary(values) -> dict:
 def _read_signals(path):
     import h5py
 
+    from .probes import canonical_units
+
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"signals file {str(path)!r} does not exist")
@@ -153,7 +155,10 @@ def _read_signals(path):
                 "data": ds[...],
                 "dt": float(ds.attrs["dt"]),
                 "t_start": float(ds.attrs.get("t_start", 0.0)),
-                "units": str(ds.attrs.get("units", "")),
+                "units": canonical_units(ds.attrs.get("units", "")),
+                "z": (
+                    np.asarray(ds.attrs["probe_z"], dtype=float) if "probe_z" in ds.attrs else None
+                ),
             }
             if "contributions" in f and p in f["contributions"]:
                 out[p]["contributions"] = {Y: d[...] for Y, d in f["contributions"][p].items()}
@@ -173,14 +178,22 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     shared = [p for p in truth if p in pred]
     if not shared:
         raise ValidationError(
-            f"{truth_path} and {pred_path} share no probe ({sorted(truth)} vs {sorted(pred)})"
+            f"ground truth {str(truth_path)!r} and prediction {str(pred_path)!r} share no probe "
+            f"({', '.join(sorted(truth))} vs {', '.join(sorted(pred))})"
         )
     out = {}
+    from .probes import DIPOLE_UNITS
+
     for p in shared:
-        a, b = _aligned(truth[p], pred[p], transient, p)
+        try:
+            a, b = _aligned(truth[p], pred[p], transient, p)
+        except ValidationError as exc:  # name both files
+            raise ValidationError(
+                f"{exc} (ground truth {str(truth_path)!r}, prediction {str(pred_path)!r})"
+            ) from None
         dt = a["dt"]
         tr, pr = a["data"], b["data"]
-        if truth[p]["units"] == "nA*um" and tr.shape[0] == 3:
+        if truth[p]["units"] == DIPOLE_UNITS and tr.shape[0] == 3:
             tr, pr = tr[2:3], pr[2:3]  # a dipole moment: its z component
         m = channel_metrics(pr, tr, dt)
         entry = {
@@ -236,7 +249,10 @@ def _aligned(a: dict, b: dict, transient: float, probe: str):
     ia = int(round((t0 - a["t_start"]) / dt))
     ib = int(round((t0 - b["t_start"]) / dt))
     if a["data"].shape[0] != b["data"].shape[0]:
-        raise ValidationError(f"{probe}: {a['data'].shape[0]} vs {b['data'].shape[0]} channels")
+        raise ValidationError(
+            f"{probe}: the ground truth has {a['data'].shape[0]} channels, the prediction "
+            f"{b['data'].shape[0]}: signals of different models"
+        )
     return (
         dict(a, data=a["data"][:, ia : ia + n], t_start=t0),
         dict(b, data=b["data"][:, ib : ib + n], t_start=t0),
@@ -430,6 +446,12 @@ def _print_summary(metrics: dict, label: str = "") -> None:
 
 
 def compare_main(args) -> int:
+    import math
+
+    if not (math.isfinite(args.transient) and args.transient >= 0):
+        return _error(f"--transient = {args.transient!r} is invalid: must be a time >= 0 ms")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _error(f"--out {args.out!r} is invalid: it is a file, not a folder")
     try:
         metrics = compare(args.truth, args.prediction, transient=args.transient)
     except ValidationError as exc:
@@ -760,6 +782,12 @@ def run_validation(
 
     if scale is None:
         scale = groundtruth.DEFAULT_SCALE
+    # every argument checked before the ground truth simulates anything
+    groundtruth.check_run_args(
+        model, scale=scale, tstop=tstop, seed=seed, dt=float(model.kernel.dt), transient=transient
+    )
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValidationError(f"--out {str(out)!r} is invalid: it is a file, not a folder")
     rank = comm.Get_rank() if comm is not None else 0
     size = comm.Get_size() if comm is not None else 1
     out = Path(out)
