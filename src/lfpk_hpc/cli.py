@@ -41,6 +41,31 @@ def default_out(params: str) -> Path:
     return Path(DEFAULT_OUT_DIR) / (Path(params).stem + ".h5")
 
 
+class _DefaultsInHelp:
+    """Every option that takes a value ends its help with its default, unless the
+    help already says what it is (or the option is required)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or action.required
+            or action.nargs == 0
+            or action.default in (None, [], argparse.SUPPRESS)
+            or "default" in text
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class HelpFormatter(_DefaultsInHelp, argparse.HelpFormatter):
+    """Help of the subcommands: wrapped text, every default shown."""
+
+
+class _RawHelpFormatter(_DefaultsInHelp, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def _run_parser() -> argparse.ArgumentParser:
     others = {
         "plan": "tasks, costs and the expected schedule on N ranks",
@@ -54,7 +79,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "spread over all ranks.",
         epilog="other commands (python -m lfpk_hpc COMMAND --help):\n"
         + "\n".join(f"  {name:<14} {text}" for name, text in others.items()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelpFormatter,
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
@@ -82,10 +107,15 @@ def _plan_parser() -> argparse.ArgumentParser:
         description="Print the tasks of a params file with cost estimates and the expected "
         "schedule on N ranks, without simulating. Measured task times of an earlier run "
         "(--out, default kernels/<params name>.h5) replace the estimates.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("params")
+    p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--ranks", type=int, default=1, help="number of MPI ranks (default 1)")
-    p.add_argument("--out", help="kernels file of an earlier run with measured task times")
+    p.add_argument(
+        "--out",
+        help="kernels file of an earlier run with measured task times "
+        "(default: kernels/<params name>.h5)",
+    )
     return p
 
 
@@ -148,20 +178,42 @@ def main(argv: list[str] | None = None) -> int:
     return _run(_run_parser().parse_args(argv))
 
 
-def _external(command: str, argv: list[str]) -> int:
+#: subcommands whose arguments and entry point have other names in their module
+_ENTRY = {
+    "plot-signals": ("add_plot_arguments", "plot_main"),
+    "compare": ("add_compare_arguments", "compare_main"),
+}
+
+
+def _external_parser(command: str):
+    """(parser, module) of a subcommand of EXTERNAL."""
     import importlib
 
     module_name, description = EXTERNAL[command]
     module = importlib.import_module(f".{module_name}", __package__)
-    parser = argparse.ArgumentParser(prog=f"python -m lfpk_hpc {command}", description=description)
-    if module_name == "predict" and command == "plot-signals":
-        module.add_plot_arguments(parser)
-        return module.plot_main(parser.parse_args(argv))
-    if module_name == "validate" and command == "compare":
-        module.add_compare_arguments(parser)
-        return module.compare_main(parser.parse_args(argv))
-    module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    parser = argparse.ArgumentParser(
+        prog=f"python -m lfpk_hpc {command}", description=description, formatter_class=HelpFormatter
+    )
+    getattr(module, _ENTRY.get(command, ("add_arguments", "main"))[0])(parser)
+    return parser, module
+
+
+def _external(command: str, argv: list[str]) -> int:
+    parser, module = _external_parser(command)
+    return getattr(module, _ENTRY.get(command, ("add_arguments", "main"))[1])(
+        parser.parse_args(argv)
+    )
+
+
+def parser_of(command: str) -> argparse.ArgumentParser:
+    """The argument parser of ``command`` (one of SUBCOMMANDS)."""
+    if command == "run":
+        return _run_parser()
+    if command == "plan":
+        return _plan_parser()
+    if command == "plot":
+        return _plot_parser()
+    return _external_parser(command)[0]
 
 
 def _load(params: str):

@@ -492,7 +492,8 @@ def add_arguments(parser) -> None:
         action="append",
         default=[],
         metavar="POP=GLOB",
-        help="NEST .dat files of a population (repeatable)",
+        help="NEST .dat files of a population (repeatable; default: a folder's files named "
+        "<population>*.dat)",
     )
     parser.add_argument(
         "--missing-silent",

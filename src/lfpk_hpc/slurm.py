@@ -400,7 +400,11 @@ def add_arguments(parser) -> None:
         "--time", help="time limit of the kernels job, e.g. 30, 1:30:00, 1-00:00 (default: plan)"
     )
     parser.add_argument("--logs", default="logs", help="folder of the job logs (default logs/)")
-    parser.add_argument("--config", help="settings file of KEY=VALUE lines (see above)")
+    parser.add_argument(
+        "--config",
+        help="settings file of KEY=VALUE lines (default: $LFPK_CONFIG, else "
+        "~/.config/lfpk_hpc/slurm.env when it exists)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the sbatch commands instead of running them"
     )
@@ -411,8 +415,14 @@ def add_arguments(parser) -> None:
         help="after the kernels job succeeds, run python -m lfpk_hpc validate PARAMS",
     )
     v.add_argument("--validation-out", help="validation folder (default: validation/<params name>)")
-    v.add_argument("--scale", type=float, help="validate --scale (network size fraction)")
-    v.add_argument("--tstop", type=float, help="validate --tstop (simulated ms)")
+    v.add_argument(
+        "--scale",
+        type=float,
+        help="validate --scale, the network size fraction (default: validate's, 0.2)",
+    )
+    v.add_argument(
+        "--tstop", type=float, help="validate --tstop, simulated ms (default: validate's, 2000)"
+    )
     v.add_argument(
         "--validate-ranks",
         type=int,

@@ -497,7 +497,7 @@ def add_arguments(parser) -> None:
         default=200.0,
         help="start-up transient left out of the metrics (ms)",
     )
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="seed of every random draw")
     parser.add_argument(
         "--soma",
         choices=sorted(SOMA_MODELS),
