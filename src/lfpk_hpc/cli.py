@@ -124,14 +124,27 @@ def _plot_parser() -> argparse.ArgumentParser:
         prog="python -m lfpk_hpc plot",
         description="Draw the kernels of a kernels file: a grid of LFP kernels across depth "
         "(rows Y, columns X) with the current dipole moment and EEG kernels beside it.",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("kernels", help="kernels file (HDF5) written by python -m lfpk_hpc")
     p.add_argument("--out", help="output PNG (default: the kernels file with suffix .png)")
     p.add_argument(
         "--probe", help="probe drawn in the grid (default: the first Gauss-cylinder LFP probe)"
     )
-    p.add_argument("--tmax", type=float, help="draw lags 0..TMAX ms (default: the kernels' tau)")
-    p.add_argument("--dpi", type=float, default=150.0, help="resolution (default 150)")
+    p.add_argument(
+        "--tmax",
+        type=float,
+        help="draw lags 0..TMAX ms (default: up to where every kernel stays below 1 %% of its "
+        "largest value, at most tau)",
+    )
+    p.add_argument(
+        "--scale",
+        choices=("panel", "row", "grid", "symlog"),
+        default="panel",
+        help="colour scale of the grid: one per panel (its ±value printed in it), per row, "
+        "one for the grid, or one symmetric-log scale for the grid",
+    )
+    p.add_argument("--dpi", type=float, default=150.0, help="resolution in dots per inch")
     return p
 
 
@@ -366,7 +379,9 @@ def _plot(args) -> int:
     if not args.dpi > 0:
         return _error(f"--dpi = {args.dpi} is invalid: must be > 0", 2)
     try:
-        out = plot_kernels(args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax)
+        out = plot_kernels(
+            args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax, scale=args.scale
+        )
     except KernelsFileError as exc:
         return _error(str(exc), 2)
     except OSError as exc:  # the figure cannot be written

@@ -50,6 +50,7 @@ __all__ = [
     "beta_integral",
     "delay_kernel",
     "exp2syn_course",
+    "kernel_duration",
     "multapse_mean",
     "simulated_duration",
     "synapse_density",
@@ -204,6 +205,18 @@ def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -
     out -= out[:, n_tau, None]
     out[:, :n_tau] = 0.0
     return out
+
+
+def kernel_duration(H: np.ndarray, dt: float, rtol: float = 0.01) -> float:
+    """Lag (ms) of the last sample at which any channel of the kernel ``H`` (channels,
+    lags 0..tau in steps of ``dt``: the causal half) exceeds ``rtol`` × its largest
+    |value|; 0 for a kernel of zeros. Beyond it the kernel has decayed."""
+    d = np.abs(np.atleast_2d(H))
+    peak = d.max() if d.size else 0.0
+    if not peak > 0:
+        return 0.0
+    above = np.flatnonzero((d > rtol * peak).any(axis=0))
+    return float(above[-1] * dt)
 
 
 def beta_integral(tau1: float, tau2: float) -> float:
