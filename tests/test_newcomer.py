@@ -197,8 +197,21 @@ def test_validate_checks_tstop_against_transient_before_simulating(tmp_path, lau
         ),
         (("plot-signals", "s.h5", "--tmin", "100", "--tmax", "50"), "--tmax = 50.0 is invalid"),
         (("plot", "missing.h5"), "kernels file 'missing.h5' does not exist"),
+        (
+            ("submit", HAGEN, "--validate", "--tstop", "150", "--dry-run"),
+            "the validation job would stop at once: --transient = 200.0 is invalid: must be "
+            "shorter than --tstop = 150.0 ms",
+        ),
     ],
-    ids=["validate-scale", "groundtruth-transient", "block", "window", "plot-window", "file"],
+    ids=[
+        "validate-scale",
+        "groundtruth-transient",
+        "block",
+        "window",
+        "plot-window",
+        "file",
+        "submit-validate",
+    ],
 )
 def test_arguments_are_checked_before_any_work(tmp_path, args, param):
     err = one_error(run(lfpk(*args), tmp_path))

@@ -547,6 +547,22 @@ def _prepare(args):
         )
     ]
     if args.validate:
+        # the validation's arguments as validate will check them, before anything is queued
+        from . import groundtruth
+
+        try:
+            groundtruth.check_run_args(
+                model,
+                scale=args.scale if args.scale is not None else groundtruth.DEFAULT_SCALE,
+                tstop=args.tstop if args.tstop is not None else 2000.0,
+                seed=1234,
+                dt=float(model.kernel.dt),
+                transient=200.0,
+            )
+        except groundtruth.GroundTruthError as exc:
+            raise SubmitError(
+                f"the validation job would stop at once: {exc} (validate's --transient is 200 ms)"
+            ) from None
         vout = Path(os.path.abspath(args.validation_out or Path("validation") / stem))
         vargs = [str(params), str(vout)]
         if args.scale is not None:
