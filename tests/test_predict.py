@@ -263,6 +263,11 @@ def test_missing_silent_and_other_bad_inputs(kernels, tmp_path):
     shutil.copy(kernels, tmp_path / "partial.h5")
     with h5py.File(tmp_path / "partial.h5", "r+") as f:
         f["kernels/lfp/E/I"].attrs["complete"] = False
+        # and its task did not finish (a finished task's kernels are complete)
+        rows = list(zip(f["tasks/X"][...], f["tasks/Y"][...], strict=True))
+        done = f["tasks/complete"][...]
+        done[rows.index((b"I", b"E"))] = 0
+        f["tasks/complete"][...] = done
     with pytest.raises(SpikesError, match="lfp/E/I is not complete"):
         predict(
             tmp_path / "partial.h5",
