@@ -520,9 +520,10 @@ def _subtitle(kf, grid, cdm, eeg, t_end, per_row, scale, unit, vmax_scaled) -> l
         where = f" at {tuple(round(v) for v in el[0])} µm" if el else ""
         lines.append(f"EEG (probe '{eeg.name}'): four-sphere head model, {which}{where}")
     ends = sorted(set(t_end.values()))
+    reach = "0–" + (f"{ends[0]:g} … {ends[-1]:g}" if len(ends) > 1 else f"{ends[0]:g}")
     span = (
-        f"lags per row 0–{ends[0]:g} … {ends[-1]:g} ms: up to where the row's kernels stay "
-        f"below {TAIL_RTOL:.0%} of their largest value (--tmax for one range)"
+        f"lags per row {reach} ms: up to where the row's kernels stay below "
+        f"{TAIL_RTOL:.0%} of their largest value (--tmax for one range)"
         if per_row
         else f"lags 0–{ends[-1]:g} ms"
     )
