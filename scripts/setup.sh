@@ -6,6 +6,7 @@
 #   - mpi4py, h5py built against parallel HDF5, NEURON, LFPy, LFPykit and lfpk_hpc itself
 #   - with --test: the test and nest extras as well (pytest, lfpykernels, ruff, NEST) and, as
 #     root with apt-get, the Slurm packages the tests of jobscripts/ start a one-node cluster with
+#     and Debian's chromium, the headless browser the test of the validation report renders it in
 # Safe to run again: finished steps are skipped.
 set -euo pipefail
 
@@ -40,19 +41,21 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 # 1b. With --test: Slurm (controller, node daemon, client commands) and munge, for
-# tests/test_slurm.py, which starts a one-node cluster; without them those tests are skipped.
-slurm_pkgs=(slurmctld slurmd slurm-client munge)
+# tests/test_slurm.py, which starts a one-node cluster, and chromium, in which
+# tests/test_report_browser.py renders the validation report; without them those tests
+# are skipped.
+test_pkgs=(slurmctld slurmd slurm-client munge chromium)
 if ((test)) && command -v apt-get >/dev/null 2>&1; then
   missing=()
-  for p in "${slurm_pkgs[@]}"; do
+  for p in "${test_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
-      say "Slurm packages missing: ${missing[*]}; the Slurm tests will be skipped" \
+      say "packages missing: ${missing[*]}; the Slurm and browser tests will be skipped" \
         "(install as root: apt-get install ${missing[*]})"
     else
-      say "installing Slurm packages for the tests: ${missing[*]}"
+      say "installing packages for the tests (Slurm, browser): ${missing[*]}"
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi

@@ -127,3 +127,130 @@ def assert_same_kernel_files(a, b):
             continue
         np.testing.assert_array_equal(ca[key][0], cb[key][0], err_msg=key)
         assert ca[key][1] == cb[key][1], key
+
+
+def artists_outside(fig, tol: float = 1.0) -> list[str]:
+    """Every visible text (titles, axis and tick labels, legends, annotations) and
+    every axes of ``fig`` whose extent, as the renderer draws it, is not inside the
+    figure (tolerance ``tol`` pixels): what a saved PNG would cut off. Tick labels
+    count as the renderer draws them: those of ticks within the axis' view limits."""
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    tick_labels, drawn = set(), []
+    for axis in fig.findobj(lambda a: isinstance(a, Axis)):
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            tick_labels.update({id(tick.label1), id(tick.label2)})
+        if axis.get_visible():
+            drawn += [t.label1 for t in axis._update_ticks()] + [
+                t.label2 for t in axis._update_ticks()
+            ]
+    artists = [
+        a for a in fig.findobj(lambda a: isinstance(a, (Text, Axes))) if id(a) not in tick_labels
+    ]
+    bad = []
+    for artist in artists + drawn:
+        if not artist.get_visible():
+            continue
+        if isinstance(artist, Text) and not artist.get_text().strip():
+            continue
+        ext = artist.get_window_extent(renderer)
+        if ext.width == 0 and ext.height == 0:
+            continue
+        if (
+            ext.x0 < box.x0 - tol
+            or ext.y0 < box.y0 - tol
+            or ext.x1 > box.x1 + tol
+            or ext.y1 > box.y1 + tol
+        ):
+            what = artist.get_text() if isinstance(artist, Text) else f"axes {artist.get_title()!r}"
+            bad.append(f"{what!r} at {tuple(round(v) for v in ext.extents)} outside {box.extents}")
+    return bad
+
+
+_IMAGE_CHECK = """
+<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const out = document.createElement('pre');
+  out.id = 'lfpk-browser-check';
+  out.textContent = JSON.stringify({
+    images: imgs.map(i => ({alt: i.alt, loaded: i.complete && i.naturalWidth > 0,
+                            width: i.naturalWidth, height: i.naturalHeight})),
+    text: document.body.innerText.length,
+    height: document.body.scrollHeight,
+  });
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def chromium() -> str:
+    """The headless browser (Debian's chromium, which scripts/setup.sh --test installs);
+    skips the test with the reason when it is absent."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    pytest.skip("chromium is not installed (as root: apt-get install chromium)")
+
+
+def _chromium_args(profile) -> list[str]:
+    return [
+        chromium(),
+        "--headless",
+        "--no-sandbox",  # as root
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ]
+
+
+def render_in_browser(html, tmp_path) -> tuple[dict, np.ndarray]:
+    """Open the page ``html`` in headless Chromium: what its images did (a copy of the
+    page with a script that reports, after the load event, each image's load state
+    and size, the text length and the height; parsed from the DOM Chromium dumps) and
+    a screenshot (RGB array, 1280 px wide) of the page itself."""
+    import json
+    import re
+
+    import matplotlib.image as mpimg
+
+    html = Path(html)
+    probe = tmp_path / f"{html.stem}_browser_check.html"
+    probe.write_text(html.read_text() + _IMAGE_CHECK)
+    dom = subprocess.run(
+        [*_chromium_args(tmp_path / "chromium-dom"), "--virtual-time-budget=20000", "--dump-dom"]
+        + [probe.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    m = re.search(r'<pre id="lfpk-browser-check">(.*?)</pre>', dom.stdout, re.S)
+    assert m, f"chromium did not run the page's check: {dom.stderr[-2000:]}"
+    import html as _html
+
+    state = json.loads(_html.unescape(m.group(1)))
+    png = tmp_path / f"{html.stem}_screenshot.png"
+    shot = subprocess.run(
+        [*_chromium_args(tmp_path / "chromium-shot"), "--window-size=1280,3000"]
+        + [f"--screenshot={png}", html.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert png.is_file(), shot.stderr[-2000:]
+    return state, mpimg.imread(png)[..., :3]

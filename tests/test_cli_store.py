@@ -38,7 +38,7 @@ def test_progress_output(readme_run):
     out = proc.stdout
     assert "model 'lfpykernels_readme'" in out
     assert "2 tasks (X->Y)" in out and "tasks: E->E, I->E" in out
-    assert "lfp (13 channels, mV)" in out and "cdm (3 channels, nA*um)" in out
+    assert "lfp (13 channels, mV)" in out and "cdm (3 channels, nA·µm)" in out
     assert "E->E done on rank 0 in" in out and "I->E done on rank 0 in" in out
     assert "[1/2] " in out and "[2/2] " in out and "left" in out
     assert out.strip().splitlines()[-1].startswith("wrote out/kernels.h5")
@@ -58,7 +58,7 @@ def test_layout_and_provenance(readme_run, readme_model):
         assert f.attrs["neuron_version"] == neuron.__version__
         assert f.attrs["lfpy_version"] == LFPy.__version__
         assert f.attrs["complete"]
-        for probe, n_ch, units in (("lfp", 13, "mV"), ("cdm", 3, "nA*um")):
+        for probe, n_ch, units in (("lfp", 13, "mV"), ("cdm", 3, "nA·µm")):
             assert f[f"probes/{probe}"].attrs["units"] == units
             for X in ("E", "I"):
                 ds = f[f"kernels/{probe}/E/{X}"]

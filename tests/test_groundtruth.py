@@ -95,7 +95,7 @@ def test_tiny_network_under_mpirun_writes_its_results(two_ranks):
         assert f.attrs["ranks"] == 2
         for key in ("wall_time_create_s", "wall_time_connect_s", "wall_time_simulate_s"):
             assert f.attrs[key] > 0
-        for probe, n_ch, units in (("lfp", 13, "mV"), ("cdm", 3, "nA*um")):
+        for probe, n_ch, units in (("lfp", 13, "mV"), ("cdm", 3, "nA·µm")):
             for name in (
                 f"signals/{probe}",
                 f"contributions/{probe}/E",

@@ -80,13 +80,17 @@ def _clean(tmp_path):
 
 @pytest.mark.parametrize("launch", ["serial", "mpirun -n 2"])
 def test_bad_parameter_inside_a_task_is_bad_input(tmp_path, launch):
-    """E->I places its synapses on sections the I cell does not have: the error names
-    the pathway, exits with 2 (bad input) and does not advise --resume (a fixed params
-    file is a new run)."""
+    """E->I places its synapses in a layer far above the I cell, so its depth profile is
+    zero on every section it names, which only the built cell shows: the error names the
+    pathway, exits with 2 (bad input) and does not advise --resume (a fixed params file
+    is a new run). (A placement naming no section of the cell is stopped at load:
+    tests/test_newcomer.py.)"""
     params = _variant(
         tmp_path,
         (
-            "axon = Placement(('axon',), (norm(0.0, 50.0),))\n"
+            "from lfpk_hpc.params import Distribution\n"
+            "far = Distribution('uniform', {'loc': 5000.0, 'scale': 10.0})\n"
+            "axon = Placement(('soma',), (far,))\n"
             "cons = tuple(dataclasses.replace(c, placement=axon)"
             " if (c.pre, c.post) == ('E', 'I') else c for c in h.model.connections)\n"
             "model = dataclasses.replace(h.model, connections=cons)\n"
@@ -100,8 +104,9 @@ def test_bad_parameter_inside_a_task_is_bad_input(tmp_path, launch):
     proc = run(cmd, tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     err = error_line(proc.stderr)
-    assert "connections[E->I]: placement.sections = ('axon',)" in err, err
-    assert "--resume" not in err and "Traceback" not in proc.stderr
+    assert re.match(r"lfpk_hpc: error: task [EI]->I failed on rank \d: connections\[E->I\]", err)
+    assert "depth profile is zero" in err and "resume" not in err
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("launch", ["serial", "mpirun -n 2"])
@@ -150,7 +155,7 @@ def test_failing_task_names_the_pathway_and_keeps_finished_kernels(serial_file, 
 
 
 def test_broken_morphology_fails_with_neurons_reason(tmp_path):
-    (tmp_path / "broken.hoc").write_text("create soma\nsoma { this is not hoc }\n")
+    (tmp_path / "broken.hoc").write_text("create soma, dend, apic\nsoma { this is not hoc }\n")
     params = _variant(
         tmp_path,
         (

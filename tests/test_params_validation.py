@@ -364,7 +364,7 @@ CASES = [
         "import numpy as np\n"
         "model = kernel(Vrest={'E': np.where(np.arange(27) == 3, np.nan, -65.0)}, g_eff=False)",
         "kernel.Vrest[E]",
-        "array([-65., -65., -65., nan, -65.,",
+        "[-65.0, -65.0, -65.0, nan, …, -65.0, -65.0] (27 values)",
         ("finite",),
     ),
     # the params file itself

@@ -87,6 +87,12 @@ def test_zero_and_incomplete_pathways_are_marked(kernel_files, tmp_path):
             ds[...] = 0.0
             ds.attrs["zero_connection"] = True
             f[f"kernels/{probe}/E/I"].attrs["complete"] = False  # I -> E unfinished
+        # its task did not finish (a kernel whose task finished is complete even when the
+        # run did not reach its end)
+        rows = list(zip(f["tasks/X"][...], f["tasks/Y"][...], strict=True))
+        done = f["tasks/complete"][...]
+        done[rows.index((b"I", b"E"))] = 0
+        f["tasks/complete"][...] = done
         f.attrs["complete"] = False
     png = tmp_path / "marked.png"
     assert main(["plot", str(h5), "--out", str(png), "--dpi", "60"]) == 0

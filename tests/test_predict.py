@@ -72,7 +72,7 @@ def test_equals_numpy_convolve(kernels, tmp_path, block):
         assert np.abs(got[p] - ref[p]).max() <= 1e-9 * np.abs(ref[p]).max()
     with h5py.File(tmp_path / "out.h5", "r") as f:
         assert f["signals/lfp"].attrs["units"] == "mV" and f["signals/lfp"].attrs["dt"] == 2**-4
-        assert f["signals/cdm"].attrs["units"] == "nA*um"
+        assert f["signals/cdm"].attrs["units"] == "nA·µm"
         # the populations' parts add up to the signal
         parts = sum(f[f"contributions/lfp/{Y}"][...] for Y in ("E", "I"))
         np.testing.assert_allclose(parts, got["lfp"], rtol=0, atol=1e-12 * np.abs(got["lfp"]).max())
@@ -263,6 +263,11 @@ def test_missing_silent_and_other_bad_inputs(kernels, tmp_path):
     shutil.copy(kernels, tmp_path / "partial.h5")
     with h5py.File(tmp_path / "partial.h5", "r+") as f:
         f["kernels/lfp/E/I"].attrs["complete"] = False
+        # and its task did not finish (a finished task's kernels are complete)
+        rows = list(zip(f["tasks/X"][...], f["tasks/Y"][...], strict=True))
+        done = f["tasks/complete"][...]
+        done[rows.index((b"I", b"E"))] = 0
+        f["tasks/complete"][...] = done
     with pytest.raises(SpikesError, match="lfp/E/I is not complete"):
         predict(
             tmp_path / "partial.h5",

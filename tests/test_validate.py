@@ -87,6 +87,20 @@ def test_tiny_network_end_to_end(tmp_path):
     with h5py.File(val / "kernels.h5", "r") as f:
         params = json.loads(f.attrs["params_json"])
     assert params["kernel"]["Vrest"] == pytest.approx(vrest)
+    # the README names every file validate writes
+    readme = (ROOT / "README.md").read_text()
+    for path in [*val.iterdir(), *(val / "groundtruth").iterdir()]:
+        name = path.name.replace("_lfp.", "_<probe>.").replace("_cdm.", "_<probe>.")
+        assert f"`{name}`" in readme or f"`{name}/`" in readme, path.name
+    # the report in a real browser (where there is one: test_figures.py says when not):
+    # every figure loads
+    import shutil
+
+    from conftest import render_in_browser
+
+    if shutil.which("chromium"):
+        state, _ = render_in_browser(val / "report.html", tmp_path)
+        assert len(state["images"]) == 6 and all(i["loaded"] for i in state["images"]), state
 
 
 @pytest.mark.parametrize("soma", ["mean", "quasi-active"])

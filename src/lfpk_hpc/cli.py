@@ -42,6 +42,31 @@ def default_out(params: str) -> Path:
     return Path(DEFAULT_OUT_DIR) / (Path(params).stem + ".h5")
 
 
+class _DefaultsInHelp:
+    """Every option that takes a value ends its help with its default, unless the
+    help already says what it is (or the option is required)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or action.required
+            or action.nargs == 0
+            or action.default in (None, [], argparse.SUPPRESS)
+            or "default" in text
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class HelpFormatter(_DefaultsInHelp, argparse.HelpFormatter):
+    """Help of the subcommands: wrapped text, every default shown."""
+
+
+class _RawHelpFormatter(_DefaultsInHelp, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def _run_parser() -> argparse.ArgumentParser:
     others = {
         "plan": "tasks, costs and the expected schedule on N ranks",
@@ -55,7 +80,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "spread over all ranks.",
         epilog="other commands (python -m lfpk_hpc COMMAND --help):\n"
         + "\n".join(f"  {name:<14} {text}" for name, text in others.items()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelpFormatter,
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
@@ -83,8 +108,9 @@ def _plan_parser() -> argparse.ArgumentParser:
         description="Print the tasks of a params file with cost estimates and the expected "
         "schedule on N ranks, without simulating. Measured task times of an earlier run "
         "(--out, default kernels/<params name>.h5) replace the estimates.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("params")
+    p.add_argument("params", help="params file (a Python module defining model = Model(...))")
     p.add_argument(
         "--ranks",
         type=int,
@@ -92,7 +118,11 @@ def _plan_parser() -> argparse.ArgumentParser:
         default=None,
         help="numbers of MPI ranks (default: 1 for kernels; 64 256 1024 with --hybrid)",
     )
-    p.add_argument("--out", help="kernels file of an earlier run with measured task times")
+    p.add_argument(
+        "--out",
+        help="kernels file of an earlier run with measured task times "
+        "(default: kernels/<params name>.h5)",
+    )
     h = p.add_argument_group("the hybrid ground truth (--hybrid)")
     h.add_argument(
         "--hybrid", action="store_true", help="plan a hybrid ground truth instead of kernels"
@@ -102,7 +132,8 @@ def _plan_parser() -> argparse.ArgumentParser:
     h.add_argument("--dt", type=float, default=None, help="time step, ms (default kernel dt)")
     h.add_argument(
         "--measured",
-        help="signals.h5 of an earlier hybrid run: its block times calibrate the estimates",
+        help="signals.h5 of an earlier hybrid run: its block times calibrate the estimates "
+        "(default: none, the cost model alone)",
     )
     return p
 
@@ -112,14 +143,27 @@ def _plot_parser() -> argparse.ArgumentParser:
         prog="python -m lfpk_hpc plot",
         description="Draw the kernels of a kernels file: a grid of LFP kernels across depth "
         "(rows Y, columns X) with the current dipole moment and EEG kernels beside it.",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("kernels", help="kernels file (HDF5) written by python -m lfpk_hpc")
     p.add_argument("--out", help="output PNG (default: the kernels file with suffix .png)")
     p.add_argument(
         "--probe", help="probe drawn in the grid (default: the first Gauss-cylinder LFP probe)"
     )
-    p.add_argument("--tmax", type=float, help="draw lags 0..TMAX ms (default: the kernels' tau)")
-    p.add_argument("--dpi", type=float, default=150.0, help="resolution (default 150)")
+    p.add_argument(
+        "--tmax",
+        type=float,
+        help="draw lags 0..TMAX ms (default: up to where every kernel stays below 1 %% of its "
+        "largest value, at most tau)",
+    )
+    p.add_argument(
+        "--scale",
+        choices=("panel", "row", "grid", "symlog"),
+        default="panel",
+        help="colour scale of the grid: one per panel (its ±value printed in it), per row, "
+        "one for the grid, or one symmetric-log scale for the grid",
+    )
+    p.add_argument("--dpi", type=float, default=150.0, help="resolution in dots per inch")
     return p
 
 
@@ -128,11 +172,30 @@ from .errors import report as error  # noqa: E402  (the one reporter of every su
 _error = error
 
 
+def _unknown_command(word: str) -> str | None:
+    """The message for a first argument that is neither a command nor a params file
+    (a bare word such as ``plto``), or None."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][\w-]*", word) or Path(word).exists():
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown command {word!r}{hint} (commands: {', '.join(SUBCOMMANDS)}; to compute "
+        "kernels give a params file, e.g. python -m lfpk_hpc params/potjans.py)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = "run"
     if argv and argv[0] in SUBCOMMANDS:
         command, argv = argv[0], argv[1:]
+    elif argv and (msg := _unknown_command(argv[0])):
+        return error(msg, 2)
     if command == "plan":
         return _plan(_plan_parser().parse_args(argv))
     if command == "plot":
@@ -142,20 +205,42 @@ def main(argv: list[str] | None = None) -> int:
     return _run(_run_parser().parse_args(argv))
 
 
-def _external(command: str, argv: list[str]) -> int:
+#: subcommands whose arguments and entry point have other names in their module
+_ENTRY = {
+    "plot-signals": ("add_plot_arguments", "plot_main"),
+    "compare": ("add_compare_arguments", "compare_main"),
+}
+
+
+def _external_parser(command: str):
+    """(parser, module) of a subcommand of EXTERNAL."""
     import importlib
 
     module_name, description = EXTERNAL[command]
     module = importlib.import_module(f".{module_name}", __package__)
-    parser = argparse.ArgumentParser(prog=f"python -m lfpk_hpc {command}", description=description)
-    if module_name == "predict" and command == "plot-signals":
-        module.add_plot_arguments(parser)
-        return module.plot_main(parser.parse_args(argv))
-    if module_name == "validate" and command == "compare":
-        module.add_compare_arguments(parser)
-        return module.compare_main(parser.parse_args(argv))
-    module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    parser = argparse.ArgumentParser(
+        prog=f"python -m lfpk_hpc {command}", description=description, formatter_class=HelpFormatter
+    )
+    getattr(module, _ENTRY.get(command, ("add_arguments", "main"))[0])(parser)
+    return parser, module
+
+
+def _external(command: str, argv: list[str]) -> int:
+    parser, module = _external_parser(command)
+    return getattr(module, _ENTRY.get(command, ("add_arguments", "main"))[1])(
+        parser.parse_args(argv)
+    )
+
+
+def parser_of(command: str) -> argparse.ArgumentParser:
+    """The argument parser of ``command`` (one of SUBCOMMANDS)."""
+    if command == "run":
+        return _run_parser()
+    if command == "plan":
+        return _plan_parser()
+    if command == "plot":
+        return _plot_parser()
+    return _external_parser(command)[0]
 
 
 def _load(params: str):
@@ -295,7 +380,9 @@ def _plot(args) -> int:
     if not args.dpi > 0:
         return _error(f"--dpi = {args.dpi} is invalid: must be > 0", 2)
     try:
-        out = plot_kernels(args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax)
+        out = plot_kernels(
+            args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax, scale=args.scale
+        )
     except KernelsFileError as exc:
         return _error(str(exc), 2)
     except OSError as exc:  # the figure cannot be written

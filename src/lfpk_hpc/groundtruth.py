@@ -670,8 +670,9 @@ def _probe_matrices(
 
 def _probe_units(probe) -> str:
     from .params import CurrentDipoleProbe
+    from .probes import DIPOLE_UNITS
 
-    return "nA*um" if isinstance(probe, CurrentDipoleProbe) else "mV"
+    return DIPOLE_UNITS if isinstance(probe, CurrentDipoleProbe) else "mV"
 
 
 def run_groundtruth(
@@ -696,10 +697,9 @@ def run_groundtruth(
     rank 0; None elsewhere), the wall times and the counts.
     """
     dt = float(model.kernel.dt if dt is None else dt)
-    _check_run_args(tstop=tstop, seed=seed, dt=dt, transient=transient)
     if scale is None:
         scale = DEFAULT_SCALE
-    model = scaled_model(model, scale)
+    model = check_run_args(model, scale=scale, tstop=tstop, seed=seed, dt=dt, transient=transient)
     out = Path(out)
     c = _Comm(comm)
     rank = c.rank
@@ -751,6 +751,26 @@ def run_groundtruth(
         h.celsius = celsius
 
 
+def check_run_args(model: Model, *, scale, tstop, seed, dt, transient) -> Model:
+    """Check a run's arguments against each other and the model before anything is
+    simulated (GroundTruthError naming the argument); return the scaled model."""
+    _check_run_args(tstop=tstop, seed=seed, dt=dt, transient=transient)
+    scaled = scaled_model(model, scale)
+    from .params import morphology_sections
+
+    for pop in model.populations:
+        if pop.cell is None:
+            continue
+        secs = morphology_sections(pop.cell, model.morphology_path(pop.name))
+        if secs is not None and not secs.matches("soma"):
+            raise GroundTruthError(
+                f"populations[{pop.name}].cell.morphology has no soma, and the ground truth "
+                "puts its spiking hh mechanism into the sections whose names contain 'soma' "
+                f"(sections: {secs.describe()})"
+            )
+    return scaled
+
+
 def _check_run_args(*, tstop, seed, dt, transient):
     if not (isinstance(dt, float) and math.isfinite(dt) and dt > 0):
         raise GroundTruthError(f"--dt = {dt!r} is invalid: must be a finite number > 0 (ms)")
@@ -767,6 +787,11 @@ def _check_run_args(*, tstop, seed, dt, transient):
         )
     if not (isinstance(transient, (int, float)) and math.isfinite(transient) and transient >= 0):
         raise GroundTruthError(f"--transient = {transient!r} is invalid: must be a time >= 0 ms")
+    if not transient < tstop:
+        raise GroundTruthError(
+            f"--transient = {transient!r} is invalid: must be shorter than --tstop = {tstop!r} ms "
+            "(the time after the transient is what is measured)"
+        )
 
 
 class _Network:

@@ -50,6 +50,7 @@ __all__ = [
     "beta_integral",
     "delay_kernel",
     "exp2syn_course",
+    "kernel_duration",
     "multapse_mean",
     "simulated_duration",
     "synapse_density",
@@ -206,6 +207,18 @@ def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -
     return out
 
 
+def kernel_duration(H: np.ndarray, dt: float, rtol: float = 0.01) -> float:
+    """Lag (ms) of the last sample at which any channel of the kernel ``H`` (channels,
+    lags 0..tau in steps of ``dt``: the causal half) exceeds ``rtol`` × its largest
+    |value|; 0 for a kernel of zeros. Beyond it the kernel has decayed."""
+    d = np.abs(np.atleast_2d(H))
+    peak = d.max() if d.size else 0.0
+    if not peak > 0:
+        return 0.0
+    above = np.flatnonzero((d > rtol * peak).any(axis=0))
+    return float(above[-1] * dt)
+
+
 def beta_integral(tau1: float, tau2: float) -> float:
     """∫₀^∞ of the peak-normalised two-exponential time course (ms)."""
     tp = (tau1 * tau2) / (tau2 - tau1) * np.log(tau2 / tau1)
@@ -225,10 +238,9 @@ def pathway_density(geometry: SegmentGeometry, con: Connection, pop_scale: float
 
 @functools.lru_cache(maxsize=256)
 def _allowed(section_names: tuple, sections: tuple) -> np.ndarray:
-    if "allsec" in sections:
-        out = np.ones(len(section_names), dtype=bool)
-    else:
-        out = np.array([any(s in name for s in sections) for name in section_names], dtype=bool)
+    from .params import section_allowed
+
+    out = np.array([section_allowed(sections, name) for name in section_names], dtype=bool)
     out.flags.writeable = False
     return out
 
@@ -364,6 +376,18 @@ class KernelEngine:
         for probe in self.probes:
             if hasattr(probe, "conductor"):
                 probe.conductor()
+        # a Vrest per segment must match the cell's segments, which only the built cell
+        # tells: build those cells now, so that a wrong count stops the run here (a
+        # ParamsError on every rank, before any task) and not inside a task
+        for Y in self.model.postsynaptic:
+            if np.ndim(self.model.kernel.vrest_of(Y)) == 1:
+                try:
+                    self._cell_of(Y)
+                except ParamsError:
+                    self.close()
+                    raise
+                except Exception:  # noqa: BLE001 - a cell that does not build fails its tasks
+                    self.close()
 
     def matrix(self, Y: str, probe: LinearProbe, geometry: SegmentGeometry) -> np.ndarray:
         key = (Y, probe.name)

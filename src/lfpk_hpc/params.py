@@ -44,7 +44,9 @@ __all__ = [
     "Synapse",
     "load",
     "exp_psc",
+    "morphology_sections",
     "norm",
+    "show",
     "truncnorm",
     "validate",
 ]
@@ -61,6 +63,33 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text else text
 
 
+def _plain_value(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists (so that a
+    message shows ``-4.9``, not ``np.float64(-4.9)``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_plain_value(v) for v in value)
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    return value
+
+
+def show(value) -> str:
+    """A value as a message shows it: its repr on one line, numbers as plain numbers,
+    a long list cut in its middle (with its length)."""
+    value = _plain_value(value)
+    if isinstance(value, list) and len(value) > 10:
+        head = ", ".join(show(v) for v in value[:4])
+        tail = ", ".join(show(v) for v in value[-2:])
+        return f"[{head}, …, {tail}] ({len(value)} values)"
+    return _one_line(repr(value))
+
+
 def _float_array(param: str, value, what: str) -> np.ndarray:
     """``value`` as a float array, or a ParamsError naming ``param``."""
     try:
@@ -70,7 +99,7 @@ def _float_array(param: str, value, what: str) -> np.ndarray:
 
 
 def _fail(param: str, value, allowed: str):
-    raise ParamsError(f"{param} = {_one_line(repr(value))} is invalid: {allowed}")
+    raise ParamsError(f"{param} = {show(value)} is invalid: {allowed}")
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
@@ -223,6 +252,18 @@ class Placement:
     sections: tuple[str, ...]
     depth: tuple[Distribution, ...]
     weights: tuple[float, ...] = (1.0,)
+
+    def allows(self, section_name: str) -> bool:
+        """True if the section ``section_name`` (as NEURON names it, e.g. ``dend[3]``)
+        receives synapses: its name contains one of ``sections``, or they say
+        ``"allsec"``. The one rule of the kernel engine, the ground truth and the
+        load-time check."""
+        return section_allowed(self.sections, section_name)
+
+
+def section_allowed(sections, section_name: str) -> bool:
+    """The placement rule of :meth:`Placement.allows` for the names ``sections``."""
+    return "allsec" in sections or any(s in section_name for s in sections)
 
 
 @dataclass(frozen=True)
@@ -427,6 +468,20 @@ def _plain(obj):
     return obj
 
 
+# --------------------------------------------------------------------------- section names
+
+
+def morphology_sections(cell: CellModel, path: Path | None = None):
+    """The section names of ``cell``'s morphology, without NEURON
+    (:func:`lfpk_hpc.sections.section_names`): the generated sections, those a .hoc
+    file creates, or the base names of a .swc or .asc file; None where the text does
+    not tell."""
+    from .sections import section_names
+
+    m = cell.morphology
+    return section_names(m if path is None or not isinstance(m, str) else str(path))
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -627,12 +682,20 @@ def validate(model: Model) -> Model:
                 _fail(
                     f"kernel.Vrest[{Y}]", ks.Vrest[Y], "must be a finite number or one per segment"
                 )
+            if v.ndim == 1 and pop.cell.e_pas is None:
+                _fail(
+                    f"{p}.cell.e_pas",
+                    None,
+                    f"with one kernel.Vrest[{Y}] per segment the cell needs its own leak "
+                    "reversal e_pas (mV)",
+                )
         if model.kernel.g_eff and Y not in model.extrinsic:
             _fail(
                 "model.extrinsic",
                 sorted(model.extrinsic),
                 f"g_eff needs the extrinsic input of {Y}",
             )
+    _check_section_names(model)
     if isinstance(ks.Vrest, Mapping):
         for key in ks.Vrest:
             if key not in model.postsynaptic:
@@ -688,6 +751,37 @@ def validate(model: Model) -> Model:
         if isinstance(probe, FourSphereEEGProbe):
             _check_eeg(probe, model)
     return model
+
+
+def _check_section_names(model: Model) -> None:
+    """Every section name a params file uses against the morphology it names: the
+    placements' names, and "soma" where the cell model changes the soma. Names a
+    morphology file's text does not tell (see :func:`morphology_sections`) are
+    checked when the cell is built."""
+    for Y in model.postsynaptic:
+        cell = model.population(Y).cell
+        secs = morphology_sections(cell, model.morphology_path(Y))
+        if secs is None:
+            continue
+        for X in model.presynaptic(Y):
+            pl = model.connection(X, Y).placement
+            for part in pl.sections:
+                if part != "allsec" and not secs.matches(part):
+                    _fail(
+                        f"connections[{X}->{Y}].placement.sections",
+                        tuple(pl.sections),
+                        f"{part!r} is part of no section name of the cell of {Y}; a placement "
+                        f"names sections by a part of their names (or 'allsec'); the "
+                        f"sections: {secs.describe()}",
+                    )
+        for key in ("soma_g_pas", "soma_gates"):
+            if getattr(cell, key) is not None and not secs.matches("soma"):
+                _fail(
+                    f"populations[{Y}].cell.{key}",
+                    getattr(cell, key),
+                    "applies to the sections whose names contain 'soma', and the cell of "
+                    f"{Y} has none (sections: {secs.describe()})",
+                )
 
 
 #: relative tolerance of "on the scalp" (electrode positions computed from angles)

@@ -403,6 +403,13 @@ def build(
         raise ParamsError(f"pd14 cell_types = {cell_types!r} is invalid: allowed '8', '16'")
     nu = dict(RATES)
     nu["TC"] = 0.0
+    for X in rates or {}:
+        if X not in nu:
+            from .params import ParamsError
+
+            raise ParamsError(
+                f"pd14 rates[{X!r}] is invalid: no such population (populations: {', '.join(nu)})"
+            )
     nu.update(rates or {})
     n_x = {X: max(1, round(N_FULL[X] * scale)) for X in POPULATIONS}
     pres = list(POPULATIONS) + (["TC"] if thalamus else [])

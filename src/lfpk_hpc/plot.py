@@ -4,18 +4,27 @@ One row per postsynaptic population Y and one column per presynaptic population 
 (in the model's population order, from the file's ``params_json``):
 
 - the LFP kernel H_YX across depth of a Gauss-cylinder probe as an image, contact
-  depth z (µm) × lag (ms, 0..tau; the kernels are zero at negative lags), with one
-  symmetric diverging colour scale for the whole grid and its colour bar;
+  depth z (µm) × lag (ms; the kernels are zero at negative lags), on a symmetric
+  diverging colour scale. By default each panel has its own scale, printed in it
+  (``±3.1 µV``), so that every pathway shows its structure however small it is
+  beside the strongest one; ``--scale row`` gives one scale per row, ``grid`` one
+  for the whole grid (in µV on the colour bar), ``symlog`` one symmetric-log scale
+  for the grid (linear within 1/1000 of its largest value);
 - to the right, per row Y, the z component of the current dipole moment kernels
   (nA·µm) of every X → Y as traces coloured by X, and the EEG kernels (first
-  electrode) likewise if the file has an EEG probe.
+  electrode) likewise if the file has an EEG probe, each row on its own scale.
 
-Pathways with C_YX = 0 (``zero_connection``) are empty panels marked "C = 0";
-kernels of an unfinished run (``complete`` False) are marked "incomplete".
-Values are shown with an SI prefix that suits their size (e.g. µV per spike).
+Pathways with C_YX = 0 (``zero_connection``) are empty grey panels marked "C = 0";
+a kernel whose largest |value| is below :data:`ZERO_RTOL` of the largest kernel of
+its probe in the figure is a numerical zero, drawn as zero and marked "0"; kernels
+whose task did not finish are framed in red and marked "incomplete". Values carry
+an SI prefix that suits their size (µV, nV per spike); the dipole moment is always
+in nA·µm. Lags are shown up to ``--tmax``, by default up to where every kernel has
+fallen below 1 % of its largest value (rounded up, at most tau).
 
 matplotlib is imported only when a figure is drawn (Agg canvas, no pyplot, no
-global backend change).
+global backend change). The layout is matplotlib's constrained layout, so that no
+label or title is cut off.
 """
 
 from __future__ import annotations
@@ -25,14 +34,33 @@ from pathlib import Path
 
 import numpy as np
 
+from .kernel import kernel_duration
+from .probes import canonical_units
 from .store import Kernel, KernelsFile, KernelsFileError, ProbeData
 from .store import read_kernels_file as _read_full
 
-__all__ = ["KernelsFileError", "figure_size", "plot_kernels", "read_kernels_file"]
+__all__ = [
+    "SCALES",
+    "ZERO_RTOL",
+    "KernelsFileError",
+    "figure_size",
+    "kernels_figure",
+    "plot_kernels",
+    "read_kernels_file",
+    "signal_units",
+]
 
 LFP_TYPE = "GaussCylinderPotential"
 CDM_TYPE = "CurrentDipoleMoment"
 EEG_TYPE = "FourSphereEEG"
+
+#: colour scales of the grid (``--scale``), the first is the default
+SCALES = ("panel", "row", "grid", "symlog")
+#: a kernel below this fraction of the largest kernel of its probe is drawn as zero
+ZERO_RTOL = 1e-6
+#: the default --tmax: the lag after which every kernel stays below this fraction of
+#: its largest value
+TAIL_RTOL = 0.01
 
 
 def read_kernels_file(path) -> KernelsFile:
@@ -50,13 +78,6 @@ def read_kernels_file(path) -> KernelsFile:
 
 # --------------------------------------------------------------------------- layout
 
-#: inches: margins, the gaps of the image grid, the colour bar block, a trace column
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 0.95, 0.25, 0.6
-TITLE_HEIGHT, LINE_HEIGHT = 0.45, 0.18
-IMAGE_GAP, TITLE_GAP = 0.14, 0.3
-COLORBAR_BLOCK, COLORBAR_BAR = 1.25, 0.13
-TRACE_PAD, TRACE_WIDTH = 0.8, 1.9
-
 
 def panel_size(n_rows: int, n_cols: int) -> tuple[float, float]:
     """Width and height (inches) of one image panel's cell (with its title): large
@@ -64,6 +85,12 @@ def panel_size(n_rows: int, n_cols: int) -> tuple[float, float]:
     w = min(3.0, max(1.45, 12.0 / max(n_cols, 1)))
     h = min(2.6, max(1.3, 10.0 / max(n_rows, 1)))
     return w, h
+
+
+#: inches: margins, the colour bar block, a trace column, the title block
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 0.95, 0.25, 0.6
+COLORBAR_BLOCK, TRACE_PAD, TRACE_WIDTH = 1.25, 0.8, 1.9
+TITLE_HEIGHT, LINE_HEIGHT = 0.45, 0.18
 
 
 def top_margin(n_traces: int) -> float:
@@ -87,23 +114,48 @@ def figure_size(n_rows: int, n_cols: int, n_traces: int) -> tuple[float, float]:
     return width, height
 
 
-# SI prefixes for the units the probes write, largest unit first
-_PREFIXES = {
-    "mV": [(1e-3, "V"), (1.0, "mV"), (1e3, "µV"), (1e6, "nV"), (1e9, "pV"), (1e12, "fV")],
-    "nA*um": [(1e-3, "µA·µm"), (1.0, "nA·µm"), (1e3, "pA·µm"), (1e6, "fA·µm")],
-}
+# --------------------------------------------------------------------------- units
+
+# SI prefixes of a potential in mV, largest unit first
+_MV_PREFIXES = [(1e-3, "V"), (1.0, "mV"), (1e3, "µV"), (1e6, "nV"), (1e9, "pV"), (1e12, "fV")]
 
 
 def scaled_units(units: str, vmax: float) -> tuple[float, str]:
     """A factor and the unit it gives, so that vmax × factor lies in [1, 1000)
-    where possible (e.g. 3e-5 mV → 30 nV)."""
-    choices = _PREFIXES.get(units, [(1.0, units.replace("*um", "·µm"))])
+    where possible (e.g. 3e-5 mV → 30 nV). The dipole moment stays in nA·µm."""
+    units = canonical_units(units)
+    if units != "mV":
+        return 1.0, units
     if not vmax > 0 or not math.isfinite(vmax):
-        return (1.0, choices[0][1]) if len(choices) == 1 else choices[1]
-    for factor, unit in choices:
+        return 1e3, "µV"
+    for factor, unit in _MV_PREFIXES:
         if vmax * factor >= 1.0:
             return factor, unit
-    return choices[-1]
+    return _MV_PREFIXES[-1]
+
+
+def signal_units(units: str) -> tuple[float, str]:
+    """Factor and unit signals are drawn in: potentials in µV, the dipole moment in
+    nA·µm (one spelling in every figure)."""
+    units = canonical_units(units)
+    return (1e3, "µV") if units == "mV" else (1.0, units)
+
+
+def format_value(value: float, unit: str) -> str:
+    """``value`` with two significant digits (no exponent between 0.01 and 1e4)."""
+    a = abs(value)
+    if a == 0:
+        text = "0"
+    elif a >= 100:
+        text = f"{value:.0f}"
+    elif a >= 0.01:
+        text = f"{value:.2g}"
+    else:
+        text = f"{value:.1e}"
+    return f"{text} {unit}"
+
+
+# --------------------------------------------------------------------------- data
 
 
 def _pick(kf: KernelsFile, probe: str | None):
@@ -126,85 +178,181 @@ def _pick(kf: KernelsFile, probe: str | None):
     return grid, (cdm if cdm is not grid else None), (eeg if eeg is not grid else None)
 
 
+def _nice_ceil(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is >= x."""
+    if not x > 0:
+        return 0.0
+    k = math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * 10**k >= x * (1 - 1e-12):
+            return m * 10**k
+    return 10 ** (k + 1)  # pragma: no cover
+
+
+def auto_tmax(kf: KernelsFile, rows: dict, Ys=None) -> float:
+    """Lag (ms) after which every kernel of the postsynaptic populations ``Ys`` (all:
+    None) stays below TAIL_RTOL of its largest value, rounded up to 1, 2, 2.5 or
+    5 × 10^k (at least 5 dt, at most tau). ``rows``: probe name → the row of its
+    kernels to look at (None: all)."""
+    last = 0.0
+    for name, row in rows.items():
+        kernels = kf.probes[name].kernels
+        d_of = {
+            key: np.abs(k.data if row is None else k.data[row : row + 1])
+            for key, k in kernels.items()
+            if k.data is not None
+        }
+        largest = max((d.max() for d in d_of.values()), default=0.0)
+        for (Y, _X), d in d_of.items():
+            if (Ys is not None and Y not in Ys) or not d.max() > ZERO_RTOL * largest:
+                continue  # another row, or a numerical zero
+            last = max(last, kernel_duration(d, kf.dt, TAIL_RTOL))
+    return min(kf.tau, max(_nice_ceil(last), 5 * kf.dt))
+
+
 # --------------------------------------------------------------------------- drawing
 
 
 def plot_kernels(
-    path, out=None, probe: str | None = None, dpi: float = 150.0, tmax: float | None = None
+    path,
+    out=None,
+    probe: str | None = None,
+    dpi: float = 150.0,
+    tmax: float | None = None,
+    scale: str = "panel",
 ) -> Path:
     """Draw the overview figure of kernels file ``path`` into ``out`` (PNG; default:
-    the kernels file with suffix .png) for lags 0..``tmax`` ms (default tau).
+    the kernels file with suffix .png) for lags 0..``tmax`` ms (default: see
+    :func:`auto_tmax`), the grid's colours on ``scale`` (:data:`SCALES`).
     Returns the output path."""
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    kf = read_kernels_file(path)
     out = Path(out) if out is not None else Path(path).with_suffix(".png")
     if out.resolve() == Path(path).resolve():
         raise KernelsFileError(f"--out {str(out)!r} is the kernels file itself")
+    fig = kernels_figure(path, probe=probe, dpi=dpi, tmax=tmax, scale=scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    return out
+
+
+def kernels_figure(
+    path, probe: str | None = None, dpi: float = 150.0, tmax: float | None = None, scale="panel"
+):
+    """The overview figure (a matplotlib Figure) of kernels file ``path``."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize, SymLogNorm, TwoSlopeNorm
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    if scale not in SCALES:
+        raise KernelsFileError(f"--scale = {scale!r} is invalid: allowed {', '.join(SCALES)}")
+    if tmax is not None and not (math.isfinite(tmax) and tmax > 0):
+        raise KernelsFileError(f"--tmax = {tmax!r} is invalid: must be a time > 0 ms")
+    kf = read_kernels_file(path)
     grid, cdm, eeg = _pick(kf, probe)
     traces = [p for p in (cdm, eeg) if p is not None]
     nY, nX, nT = len(kf.Y), len(kf.X), len(traces)
-    lags = kf.lags
-    if tmax is not None:
-        if not 0 < tmax:
-            raise KernelsFileError(f"--tmax = {tmax} is invalid: must be > 0 ms")
-        n = min(lags.size, int(np.floor(tmax / kf.dt + 1e-9)) + 1)
-        lags = lags[:n]
-    n_lags = lags.size
+    trace_row = {p.name: (2 if p.type == CDM_TYPE else 0) for p in traces}
+    # lags shown: 0..tmax, by default per row Y up to where its kernels have decayed
+    # (a small interneuron's kernels last a few ms, a pyramidal cell's tens of ms)
+    auto = tmax is None
+    per_row = auto and nY > 1
+    rows_probes = {grid.name: None, **trace_row}
+    t_end = {
+        Y: auto_tmax(kf, rows_probes, [Y] if per_row else None) if auto else min(tmax, kf.tau)
+        for Y in kf.Y
+    }
+    n_of = {
+        Y: max(2, min(kf.n_tau + 1, int(np.floor(t / kf.dt + 1e-9)) + 1)) for Y, t in t_end.items()
+    }
+    lags_of = {Y: kf.lags[:n] for Y, n in n_of.items()}
     colours = _colours(nX)
 
     W, H = figure_size(nY, nX, nT)
-    fig = Figure(figsize=(W, H), dpi=dpi)
+    fig = Figure(figsize=(W, H), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
+    fig.get_layout_engine().set(w_pad=0.06, h_pad=0.06, wspace=0.02, hspace=0.02)
     fs = 7.5 if nX * nY > 16 else 9.0
-    w, h = panel_size(nY, nX)
-
-    def box(x, y_top, width, height):
-        """Axes rectangle from inches (left, top edge measured from the figure top)."""
-        return [x / W, 1 - (y_top + height) / H, width / W, height / H]
-
-    top = top_margin(nT)
-
-    def row_top(i):
-        return top + i * h + TITLE_GAP
-
-    ax_h = h - TITLE_GAP - (0.12 if nY > 1 else 0.0)
+    w_grid = nX * panel_size(nY, nX)[0] + COLORBAR_BLOCK + MARGIN_LEFT
+    if traces:
+        sf_grid, sf_traces = fig.subfigures(1, 2, width_ratios=(w_grid, W - w_grid), wspace=0.01)
+    else:
+        sf_grid, sf_traces = fig, None
 
     # ---- the grid of the chosen probe
     is_image = grid.z is not None and grid.z.size > 1
     n_ch = int(grid.attrs.get("n_channels", 1))
     channel_colours = [colormaps["viridis"](v) for v in np.linspace(0.0, 0.8, max(n_ch, 1))]
-    data = {key: k.data[:, :n_lags] for key, k in grid.kernels.items() if k.data is not None}
-    vmax = max((np.abs(d).max() for d in data.values()), default=0.0)
+    data = {key: k.data for key, k in grid.kernels.items() if k.data is not None}
+    peaks = {key: float(np.abs(d).max()) for key, d in data.items()}
+    vmax = max(peaks.values(), default=0.0)
+    zero = {key for key, m in peaks.items() if not m > ZERO_RTOL * vmax}
     factor, unit = scaled_units(grid.units, vmax)
-    norm = TwoSlopeNorm(0.0, -vmax * factor, vmax * factor) if vmax > 0 else None
-    image = None
+    row_max = {
+        Y: max((m for (y, _), m in peaks.items() if y == Y and (y, _) not in zero), default=0.0)
+        for Y in kf.Y
+    }
+
+    def norm_of(Y, X):
+        m = {"panel": peaks.get((Y, X), 0.0), "row": row_max[Y]}.get(scale, vmax)
+        if not m > 0:
+            return None, 0.0
+        if scale == "symlog":
+            return SymLogNorm(1e-3 * m * factor, vmin=-m * factor, vmax=m * factor, base=10), m
+        return TwoSlopeNorm(0.0, -m * factor, m * factor), m
+
+    # no shared axes: with 64 panels, sharing costs matplotlib seconds per draw
+    axes = sf_grid.subplots(nY, nX, squeeze=False)
+
+    def value(v):
+        """A panel's value (file units) with the prefix that suits it."""
+        f, u = scaled_units(grid.units, v)
+        return format_value(v * f, u)
+
     for i, Y in enumerate(kf.Y):
+        lags = lags_of[Y]
+        nl = lags.size
         for j, X in enumerate(kf.X):
-            ax = fig.add_axes(box(MARGIN_LEFT + j * w, row_top(i), w - IMAGE_GAP, ax_h))
+            ax = axes[i, j]
             ax.tick_params(labelsize=fs - 1, length=2, pad=1.5)
             ax.set_title(f"{X} → {Y}", fontsize=fs, pad=2.5)
             k = grid.kernels.get((Y, X))
             if k is None or k.zero:
                 _mark(ax, "no kernel" if k is None else "C = 0", fs)
             elif is_image:
-                d = data[(Y, X)] * factor
-                image = _image(ax, d, lags, grid.z, norm)
-                _annotate_max(ax, np.abs(d).max(), fs)
+                norm, m = norm_of(Y, X)
+                is_zero = (Y, X) in zero
+                d = data[(Y, X)][:, :nl] * factor
+                d = np.zeros_like(d) if is_zero else d
+                _image(ax, d, lags, grid.z, norm or TwoSlopeNorm(0.0, -1.0, 1.0))
+                if is_zero:
+                    _annotate(ax, f"0 {unit} (numerical zero)", fs, weight="bold")
+                elif scale == "panel":
+                    _annotate(ax, "±" + value(m), fs)
+                else:
+                    _annotate(ax, "max " + value(peaks[(Y, X)]), fs)
             else:
-                for c, row in enumerate(data[(Y, X)] * factor):
-                    ax.plot(lags, row, lw=0.9, color=channel_colours[c], label=f"channel {c + 1}")
-                if (i, j) == (0, 0) and grid.attrs.get("n_channels", 1) <= 8:
+                is_zero = (Y, X) in zero
+                for c, row in enumerate(data[(Y, X)][:, :nl] * factor):
+                    ax.plot(
+                        lags,
+                        np.zeros_like(row) if is_zero else row,
+                        lw=0.9,
+                        color=channel_colours[c],
+                        label=f"channel {c + 1}",
+                    )
+                ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
+                _annotate(
+                    ax,
+                    f"0 {unit} (numerical zero)" if is_zero else "max " + value(peaks[(Y, X)]),
+                    fs,
+                )
+                if (i, j) == (0, 0) and 1 < n_ch <= 8:
                     ax.legend(fontsize=fs - 2, frameon=False, loc="upper right")
             ax.set_xlim(0, lags[-1])
             if is_image:
                 ax.set_ylim(*_z_limits(grid.z))
-            elif vmax > 0:
-                ax.set_ylim(-1.08 * vmax * factor, 1.08 * vmax * factor)
             ax.xaxis.set_major_locator(
                 MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], prune="upper")
             )
@@ -212,108 +360,127 @@ def plot_kernels(
                 _mark_incomplete(ax, fs)
             if i == nY - 1:
                 ax.set_xlabel("lag (ms)", fontsize=fs)
-            else:
+            elif not per_row:
                 ax.tick_params(labelbottom=False)
             if j == 0:
-                ax.set_ylabel("z (µm)" if is_image else f"{_label(grid)} ({unit})", fontsize=fs)
-            else:
+                label = "z (µm)" if is_image else f"{_label(grid)} ({unit})"
+                if scale == "row" and row_max[Y] > 0:
+                    label += "\nrow ±" + value(row_max[Y])
+                ax.set_ylabel(label, fontsize=fs)
+            elif is_image:
                 ax.tick_params(labelleft=False)
-    x_cb = MARGIN_LEFT + nX * w
-    if image is not None:
-        grid_h = nY * h - TITLE_GAP
-        bar_h = grid_h if nY == 1 else 0.6 * grid_h
-        cax = fig.add_axes(box(x_cb + 0.1, row_top(0) + (grid_h - bar_h) / 2, COLORBAR_BAR, bar_h))
-        cb = fig.colorbar(image, cax=cax)
-        cb.set_label(f"{_label(grid)} ({unit} per spike)", fontsize=fs + 0.5)
+    if is_image:
+        if scale in ("panel", "row"):
+            sm = ScalarMappable(TwoSlopeNorm(0.0, -1.0, 1.0), cmap="RdBu_r")
+            what = "panel's" if scale == "panel" else "row's"
+            where = "printed in it" if scale == "panel" else "beside the row"
+            cb_label = f"{_label(grid)} / the {what} largest |value| ({where})"
+        else:
+            norm = norm_of(kf.Y[0], kf.X[0])[0] if vmax > 0 else Normalize(-1, 1)
+            sm = ScalarMappable(norm, cmap="RdBu_r")
+            cb_label = f"{_label(grid)} ({unit} per spike)"
+        cb = sf_grid.colorbar(sm, ax=axes, shrink=0.6, aspect=40, pad=0.01)
+        cb.set_label(cb_label, fontsize=fs + 0.5)
         cb.ax.tick_params(labelsize=fs - 1)
 
-    # ---- dipole and EEG traces, one row per Y, coloured by X, one scale per column
-    for t, p in enumerate(traces):
-        row = 2 if p.type == CDM_TYPE else 0
-        x0 = x_cb + COLORBAR_BLOCK + t * (TRACE_PAD + TRACE_WIDTH) + TRACE_PAD
-        pmax = max(
-            (np.abs(k.data[row, :n_lags]).max() for k in p.kernels.values() if k.data is not None),
-            default=0.0,
-        )
-        pf, punit = scaled_units(p.units, pmax)
-        for i, Y in enumerate(kf.Y):
-            ax = fig.add_axes(box(x0, row_top(i), TRACE_WIDTH, ax_h))
-            ax.tick_params(labelsize=fs - 1, length=2, pad=1.5)
-            ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
-            ax.set_title(f"{_label(p)}: X → {Y}", fontsize=fs, pad=2.5)
-            rows = {
-                X: p.kernels[(Y, X)]
-                for X in kf.X
-                if (Y, X) in p.kernels and p.kernels[(Y, X)].data is not None
-            }
-            for j, X in enumerate(kf.X):
-                if X in rows:
-                    ax.plot(lags, rows[X].data[row, :n_lags] * pf, color=colours[j], lw=1.0)
-            incomplete = [X for X, k in rows.items() if not k.complete]
-            if incomplete:
-                _mark_incomplete(ax, fs, "incomplete: " + ", ".join(incomplete))
-            if rows:
-                peak = max(np.abs(k.data[row, :n_lags]).max() for k in rows.values()) * pf
-                _annotate_max(ax, peak, fs)
-            else:
-                _mark(ax, "C = 0", fs)
-            ax.set_xlim(0, lags[-1])
-            if pmax > 0:
-                ax.set_ylim(-1.1 * pmax * pf, 1.1 * pmax * pf)
-            ax.set_ylabel(f"{_label(p)} ({punit})", fontsize=fs, labelpad=1)
-            if i == nY - 1:
-                ax.set_xlabel("lag (ms)", fontsize=fs)
-            else:
-                ax.tick_params(labelbottom=False)
-
-    # ---- title, what was drawn, legend of X colours
-    title = f"Spike-signal kernels H_YX of {kf.model_name!r}, X → Y, per presynaptic spike"
-    if not kf.complete:
-        title += "  [INCOMPLETE RUN]"
-    fig.text(MARGIN_LEFT / W, 1 - 0.15 / H, title, fontsize=fs + 3, weight="bold", va="top")
-    for n, line in enumerate(_subtitle(kf, grid, cdm, eeg, lags[-1])):
-        fig.text(
-            MARGIN_LEFT / W, 1 - (TITLE_HEIGHT + LINE_HEIGHT * n) / H, line, fontsize=fs, va="top"
-        )
-    if traces:
+    # ---- dipole and EEG traces, one row per Y, coloured by X, one scale per panel
+    if sf_traces is not None:
+        taxes = sf_traces.subplots(nY, nT, squeeze=False)
+        for t, p in enumerate(traces):
+            row = trace_row[p.name]
+            pdata = {key: k.data[row] for key, k in p.kernels.items() if k.data is not None}
+            pmax = max((np.abs(d).max() for d in pdata.values()), default=0.0)
+            pf, punit = scaled_units(p.units, pmax)
+            for i, Y in enumerate(kf.Y):
+                lags = lags_of[Y]
+                ax = taxes[i, t]
+                ax.tick_params(labelsize=fs - 1, length=2, pad=1.5)
+                ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
+                ax.set_title(f"{_label(p)}: X → {Y}", fontsize=fs, pad=2.5)
+                mine = {X: p.kernels[(Y, X)] for X in kf.X if (Y, X) in pdata}
+                peak = 0.0
+                for j, X in enumerate(kf.X):
+                    if X not in mine:
+                        continue
+                    d = pdata[(Y, X)]
+                    d = np.zeros(lags.size) if not np.abs(d).max() > ZERO_RTOL * pmax else d
+                    d = d[: lags.size]
+                    peak = max(peak, float(np.abs(d).max()))
+                    ls = "-" if mine[X].complete else "--"
+                    ax.plot(lags, d * pf, color=colours[j], lw=1.0, ls=ls)
+                incomplete = [X for X, k in mine.items() if not k.complete]
+                if incomplete:
+                    text = (
+                        "incomplete: " + ", ".join(incomplete)
+                        if len(incomplete) <= 2
+                        else f"{len(incomplete)} of {len(mine)} incomplete (dashed)"
+                    )
+                    _mark_incomplete(ax, fs, text)
+                if not mine:
+                    _mark(ax, "C = 0", fs)
+                elif peak > 0:
+                    ax.set_ylim(-1.1 * peak * pf, 1.1 * peak * pf)
+                    _annotate(ax, "max " + format_value(peak * pf, punit), fs)
+                else:
+                    ax.set_ylim(-1.0, 1.0)
+                    _annotate(ax, f"0 {punit} (numerical zero)", fs, weight="bold")
+                ax.set_xlim(0, lags[-1])
+                ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+                if peak > 0:
+                    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+                else:  # all zero: no scale to show
+                    ax.set_yticks([0.0])
+                ax.xaxis.set_major_locator(
+                    MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], prune="upper")
+                )
+                ax.set_ylabel(f"{_label(p)} ({punit})", fontsize=fs, labelpad=1)
+                if i == nY - 1:
+                    ax.set_xlabel("lag (ms)", fontsize=fs)
+                elif not per_row:
+                    ax.tick_params(labelbottom=False)
         from matplotlib.lines import Line2D
 
         handles = [Line2D([], [], color=colours[j], lw=1.8) for j in range(nX)]
-        x_traces = x_cb + COLORBAR_BLOCK + TRACE_PAD
-        fig.legend(
+        sf_traces.legend(
             handles,
             kf.X,
             title="presynaptic population X",
-            loc="lower center",
-            bbox_to_anchor=(
-                (x_traces + (nT * (TRACE_PAD + TRACE_WIDTH) - TRACE_PAD) / 2) / W,
-                1 - (top - 0.05) / H,
-            ),
+            loc="outside upper center",
             ncol=min(nX, 4 * nT),
             fontsize=fs,
             title_fontsize=fs,
             frameon=False,
             handlelength=1.3,
             columnspacing=0.8,
-            borderaxespad=0.0,
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    return out
+
+    # ---- title and what was drawn
+    title = f"Spike-signal kernels H_YX of {kf.model_name!r}, X → Y, per presynaptic spike"
+    if not kf.complete:
+        title += "  [UNFINISHED RUN: red panels are missing]"
+    lines = _subtitle(kf, grid, cdm, eeg, t_end, per_row, scale, unit, factor * vmax)
+    # lines wrapped to the figure's width (characters of ~0.6 em)
+    import textwrap
+
+    width = max(40, int(W * 72 / (0.6 * (fs + 1))))
+    lines = [w for line in [title, *lines] for w in textwrap.wrap(line, width)]
+    fig.suptitle("\n".join(lines), fontsize=fs + 1, ha="left", x=0.01, linespacing=1.5)
+    return fig
 
 
-def _annotate_max(ax, peak: float, fs: float) -> None:
-    """The panel's largest |value| (in the units of its scale), bottom right."""
-    text = f"{peak:.2g}" if peak < 100 else f"{peak:.0f}"
+def _annotate(ax, text: str, fs: float, weight: str = "normal") -> None:
+    """A panel's number (with its unit), bottom right, on a white ground."""
     ax.text(
         0.97,
         0.04,
-        f"max {text}",
+        text,
         transform=ax.transAxes,
         ha="right",
         va="bottom",
         fontsize=fs - 1.5,
-        color="0.25",
+        color="0.15",
+        weight=weight,
+        bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0},
     )
 
 
@@ -321,22 +488,29 @@ def _label(p: ProbeData) -> str:
     return {LFP_TYPE: "LFP", CDM_TYPE: "$P_z$", EEG_TYPE: "EEG"}.get(p.type, p.name)
 
 
-def _subtitle(kf: KernelsFile, grid, cdm, eeg, t_end: float) -> list[str]:
+def _subtitle(kf, grid, cdm, eeg, t_end, per_row, scale, unit, vmax_scaled) -> list[str]:
     lines = []
     if grid.type == LFP_TYPE:
         a = grid.attrs
         what = [
-            f"{label} = {a[key]:.5g} {unit}"
-            for key, label, unit in (
-                ("R", "R", "µm"),
-                ("sigma_z", "σ_z", "µm"),
-                ("sigma", "σ", "S/m"),
-            )
+            f"{label} = {a[key]:.5g} {u}"
+            for key, label, u in (("R", "R", "µm"), ("sigma_z", "σ_z", "µm"), ("sigma", "σ", "S/m"))
             if key in a
         ]
         lines.append(f"LFP (probe '{grid.name}'): Gauss cylinder" + "".join(", " + w for w in what))
     else:
         lines.append(f"grid: probe '{grid.name}' ({grid.type})")
+    scale_text = {
+        "panel": "each panel on its own colour scale (±: its largest |value|)",
+        "row": "one colour scale per row (its ±value beside the row)",
+        "grid": "one colour scale for the grid",
+        "symlog": "one symmetric-log colour scale for the grid, linear within "
+        f"±{format_value(1e-3 * vmax_scaled, unit)}",
+    }[scale]
+    lines.append(
+        f"{scale_text}; 0: below {ZERO_RTOL:g} of the largest kernel (numerical zero); "
+        "--scale panel|row|grid|symlog"
+    )
     if cdm is not None:
         lines.append(f"$P_z$ (probe '{cdm.name}'): current dipole moment, z component")
     if eeg is not None:
@@ -345,9 +519,17 @@ def _subtitle(kf: KernelsFile, grid, cdm, eeg, t_end: float) -> list[str]:
         which = f"electrode 1 of {n_el}" if n_el > 1 else "electrode"
         where = f" at {tuple(round(v) for v in el[0])} µm" if el else ""
         lines.append(f"EEG (probe '{eeg.name}'): four-sphere head model, {which}{where}")
+    ends = sorted(set(t_end.values()))
+    reach = "0–" + (f"{ends[0]:g} … {ends[-1]:g}" if len(ends) > 1 else f"{ends[0]:g}")
+    span = (
+        f"lags per row {reach} ms: up to where the row's kernels stay below "
+        f"{TAIL_RTOL:.0%} of their largest value (--tmax for one range)"
+        if per_row
+        else f"lags 0–{ends[-1]:g} ms"
+    )
     lines.append(
-        f"one scale per column; max: a panel's largest |value|; lags 0–{t_end:g} ms "
-        f"(tau = {kf.tau:g} ms; zero at negative lags), dt = {kf.dt:g} ms"
+        f"{span}; tau = {kf.tau:g} ms, zero at negative lags; dt = {kf.dt:g} ms; "
+        f"dipole and EEG: each panel on its own scale"
     )
     return lines
 
@@ -410,7 +592,7 @@ def _mark_incomplete(ax, fs: float, text: str = "incomplete") -> None:
         transform=ax.transAxes,
         ha="center",
         va="top",
-        fontsize=fs,
+        fontsize=fs - 1,
         color="tab:red",
         weight="bold",
         bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.5},

@@ -43,7 +43,6 @@ postsynaptic population Y; with ``--per-pair`` also ``/pairs/<probe>/<Y>/<X>``;
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import time
 from pathlib import Path
@@ -75,7 +74,9 @@ def _check_times(times: np.ndarray, where: str) -> np.ndarray:
     if times.size and not np.all(np.isfinite(times)):
         raise SpikesError(f"{where}: spike times must be finite (found NaN or inf)")
     if times.size and times.min() < 0:
-        raise SpikesError(f"{where}: negative spike time {times.min()!r} ms (times must be >= 0)")
+        raise SpikesError(
+            f"{where}: negative spike time {float(times.min())!r} ms (times must be >= 0)"
+        )
     return times
 
 
@@ -330,6 +331,20 @@ def read_kernel_set(path):
 # --------------------------------------------------------------------------- prediction
 
 
+def _settling_time(kernels: dict, dt: float, n_tau: int, rtol: float = 0.01) -> float:
+    """Lag (ms) after which every kernel that is not a numerical zero (1e-6 of the
+    largest of its probe) stays below ``rtol`` of its largest value."""
+    from .kernel import kernel_duration
+
+    last = 0.0
+    for per_pair in kernels.values():
+        largest = max((float(np.abs(H).max()) for H in per_pair.values()), default=0.0)
+        for H in per_pair.values():
+            if np.abs(H).max() > 1e-6 * largest:
+                last = max(last, kernel_duration(H[:, n_tau:], dt, rtol))
+    return last
+
+
 def _block_size(n_tau: int, block: int | None) -> tuple[int, int]:
     """FFT length F and output samples per block B (F >= B + 4·n_tau)."""
     from scipy.fft import next_fast_len
@@ -355,20 +370,35 @@ def predict(
     overwrite: bool = False,
     counts: dict | None = None,
     log=print,
+    warn=None,
 ) -> Path:
     """Write the predicted signals of ``spikes_path`` through the kernels of
     ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``.
 
     ``counts``: presynaptic populations given as event counts per bin instead of
     spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
-    then not asked for them."""
+    then not asked for them. ``warn``: where warnings go (default: a
+    ``lfpk_hpc: warning: ...`` line on stderr)."""
     import h5py
+
+    warn = warn or _warning
     from scipy.fft import irfft, rfft
 
     t0 = time.perf_counter()
     out = Path(out)
+    # the arguments against each other first, then the files (before any reading)
+    if not (isinstance(t_start, (int, float)) and math.isfinite(t_start) and t_start >= 0):
+        raise SpikesError(f"--tstart = {t_start!r} is invalid: must be a finite time >= 0 ms")
+    if t_stop is not None and not (math.isfinite(t_stop) and t_stop > t_start):
+        raise SpikesError(
+            f"--tstop = {t_stop!r} is invalid: must be a finite time > --tstart = {t_start!r} ms"
+        )
+    if block is not None and not (isinstance(block, (int, np.integer)) and block >= 1):
+        raise SpikesError(f"--block = {block!r} is invalid: must be a whole number >= 1 (bins)")
     if out.exists() and not overwrite:
         raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise SpikesError(f"--out {str(out)!r} is invalid: {str(out.parent)!r} is not a folder")
     info, kernels = read_kernel_set(kernels_path)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
@@ -385,15 +415,23 @@ def predict(
     if t_stop is None:
         t_stop = file_t_stop
     if t_stop is None:
-        last = max((s.max() for s in spikes.values() if s.size), default=t_start)
+        last = max((float(s.max()) for s in spikes.values() if s.size), default=t_start)
         t_stop = last + dt
-    if not (math.isfinite(t_start) and t_start >= 0):
-        raise SpikesError(f"--tstart = {t_start!r} is invalid: must be a finite time >= 0 ms")
+        warn(
+            f"{spikes_path} holds no end time (t_stop): the signals end at its last spike + dt "
+            f"= {t_stop:.10g} ms; pass --tstop to set the end of the recording"
+        )
     if not t_stop > t_start:
-        raise SpikesError(f"--tstop = {t_stop!r} is invalid: must be > --tstart = {t_start} ms")
+        raise SpikesError(
+            f"--tstop = {t_stop!r} is invalid: must be > --tstart = {t_start!r} ms (the last "
+            f"spike in {spikes_path} is before --tstart)"
+        )
     n_bins = int(math.floor((t_stop - t_start) / dt + 1e-9))
     if n_bins < 1:
-        raise SpikesError(f"--tstop - --tstart = {t_stop - t_start} ms is shorter than dt = {dt}")
+        raise SpikesError(
+            f"--tstop - --tstart = {t_stop - t_start:g} ms is invalid: shorter than the "
+            f"kernels' dt = {dt:g} ms"
+        )
     Xs, Ys = info["X"], info["Y"]
     for X, c in counts.items():
         c = np.asarray(c, dtype=float)
@@ -438,6 +476,13 @@ def predict(
         f.attrs["dt"] = dt
         f.attrs["t_start"] = t_start
         f.attrs["n_bins"] = n_bins
+        # the first samples lack the spikes before t_start, which the kernels carry
+        # into them: until every kernel has decayed (below 1 % of its largest value)
+        f.attrs["transient"] = _settling_time(kernels, dt, n_tau)
+        f.attrs["transient_about"] = (
+            "ms after t_start in which the signals lack the contributions of spikes before "
+            "t_start (the lag after which every kernel stays below 1 % of its largest value)"
+        )
 
         def dataset(name, n_ch, units):
             ds = f.create_dataset(
@@ -534,7 +579,8 @@ def add_arguments(parser) -> None:
         action="append",
         default=[],
         metavar="POP=GLOB",
-        help="NEST .dat files of a population (repeatable)",
+        help="NEST .dat files of a population (repeatable; default: a folder's files named "
+        "<population>*.dat)",
     )
     parser.add_argument(
         "--missing-silent",
@@ -551,6 +597,12 @@ def _error(msg, code: int = 2) -> int:
     from .errors import report
 
     return report(msg, code)
+
+
+def _warning(msg) -> None:
+    import sys
+
+    print(f"lfpk_hpc: warning: {' '.join(str(msg).split())}", file=sys.stderr, flush=True)
 
 
 def main(args) -> int:
@@ -602,109 +654,221 @@ def _main(args) -> int:
 def add_plot_arguments(parser) -> None:
     parser.description = (
         "Draw a signals file: the LFP across depth as an image, the dipole moment and EEG as "
-        "traces, and their power spectra (Welch)."
+        "traces, and their power spectra (Welch). The start-up transient is shaded and left "
+        "out of the colour scale, the y ranges and the spectra."
     )
     parser.add_argument("signals", help="signals file (from predict or groundtruth)")
     parser.add_argument("--out", help="figure file (default: the signals file with .png)")
-    parser.add_argument("--tmin", type=float, default=None, help="first time shown (ms)")
-    parser.add_argument("--tmax", type=float, default=None, help="last time shown (ms)")
-    parser.add_argument("--dpi", type=int, default=110)
+    parser.add_argument(
+        "--tmin", type=float, default=None, help="first time shown (ms; default: the start)"
+    )
+    parser.add_argument(
+        "--tmax", type=float, default=None, help="last time shown (ms; default: the end)"
+    )
+    parser.add_argument(
+        "--transient",
+        type=float,
+        default=None,
+        help="start-up transient in ms after the first sample, shaded and left out of the "
+        "scales and spectra (default: the file's 'transient' attribute: the ground truth's "
+        "--transient, or for a prediction the time its kernels need to decay; else 0)",
+    )
+    parser.add_argument("--dpi", type=int, default=110, help="resolution in dots per inch")
 
 
-def _fnmatch_any(name, patterns):
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
-
-
-def plot_signals(path, out, *, tmin=None, tmax=None, dpi=110) -> Path:
-    """Figure of a signals file (see :func:`add_plot_arguments`)."""
+def _read_signal_datasets(path):
     import h5py
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.signal import welch
+    from .probes import canonical_units
 
     path = Path(path)
+    if not path.is_file():
+        raise SpikesError(f"signals file {str(path)!r} does not exist")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise SpikesError(f"{path}: not a readable HDF5 file ({exc})") from None
+        raise SpikesError(
+            f"{path}: not a readable HDF5 file ({' '.join(str(exc).split())})"
+        ) from None
     with f:
         if "signals" not in f:
             raise SpikesError(f"{path}: not a signals file (no /signals)")
-        sig = {
-            p: (
-                ds,
-                str(ds.attrs.get("units", "")),
-                float(ds.attrs["dt"]),
-                float(ds.attrs.get("t_start", 0.0)),
+        sig = {}
+        for p, ds in f["signals"].items():
+            sig[p] = {
+                "ds": ds[...],
+                "units": canonical_units(ds.attrs.get("units", "")),
+                "dt": float(ds.attrs["dt"]),
+                "t0": float(ds.attrs.get("t_start", 0.0)),
+                "z": (
+                    np.asarray(ds.attrs["probe_z"], dtype=float) if "probe_z" in ds.attrs else None
+                ),
+            }
+        attrs = {k: f.attrs[k] for k in ("model_name", "source", "transient") if k in f.attrs}
+    return sig, attrs
+
+
+def signals_figure(path, *, tmin=None, tmax=None, transient=None, dpi=110):
+    """The figure (matplotlib Figure) of a signals file (see :func:`add_plot_arguments`)."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from scipy.signal import welch
+
+    from .plot import signal_units
+
+    for name, v in (("--tmin", tmin), ("--tmax", tmax), ("--transient", transient)):
+        if v is not None and not math.isfinite(v):
+            raise SpikesError(f"{name} = {v!r} is invalid: must be a finite time (ms)")
+    if transient is not None and transient < 0:
+        raise SpikesError(f"--transient = {transient!r} is invalid: must be >= 0 ms")
+    if tmin is not None and tmax is not None and not tmin < tmax:
+        raise SpikesError(f"--tmax = {tmax!r} is invalid: must be > --tmin = {tmin!r} ms")
+    path = Path(path)
+    sig, attrs = _read_signal_datasets(path)
+    if transient is None:
+        transient = float(attrs.get("transient", 0.0))
+    images = [p for p, s in sig.items() if s["ds"].shape[0] > 3 or s["z"] is not None]
+    traces = [p for p in sig if p not in images]
+    rows = images + traces
+    fig = Figure(figsize=(13, 2.2 + 3.0 * len(rows)), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), 2, squeeze=False, width_ratios=(3, 1.2))
+    for r, p in enumerate(rows):
+        s = sig[p]
+        ds, dt, t0 = s["ds"], s["dt"], s["t0"]
+        n = ds.shape[1]
+        t_end = t0 + n * dt
+        lo = t0 if tmin is None else tmin
+        hi = t_end if tmax is None else tmax
+        if not (lo < t_end and hi > t0):
+            raise SpikesError(
+                f"--tmin/--tmax = {lo:g}..{hi:g} ms is invalid: {p} in {path} spans "
+                f"{t0:g}..{t_end:g} ms"
             )
-            for p, ds in f["signals"].items()
-        }
-        images = [p for p, (ds, u, *_r) in sig.items() if ds.shape[0] > 3 or "probe_z" in ds.attrs]
-        traces = [p for p in sig if p not in images]
-        rows = len(images) + len(traces)
-        fig, axes = plt.subplots(
-            rows, 2, figsize=(13, 3.2 * rows), squeeze=False, gridspec_kw={"width_ratios": (3, 1)}
-        )
-        for r, p in enumerate(images + traces):
-            ds, units, dt, t0 = sig[p]
-            n = ds.shape[1]
-            i0 = 0 if tmin is None else max(0, int((tmin - t0) / dt))
-            i1 = n if tmax is None else min(n, int((tmax - t0) / dt) + 1)
-            data = ds[:, i0:i1]
-            t = t0 + dt * np.arange(i0, i1)
-            ax, axp = axes[r]
-            scale, label_units = (1e3, "µV") if units == "mV" else (1.0, units)
-            if p in images:
-                z = np.asarray(ds.attrs.get("probe_z", np.arange(ds.shape[0])), dtype=float)
-                vmax = np.abs(data).max() * scale or 1.0
-                im = ax.imshow(
-                    data * scale,
-                    aspect="auto",
-                    cmap="RdBu_r",
-                    vmin=-vmax,
-                    vmax=vmax,
-                    extent=(t[0], t[-1] if t.size > 1 else t[0] + dt, z[-1], z[0]),
-                    interpolation="nearest",
-                    origin="upper",
-                )
-                ax.set_ylabel("contact z (µm)")
-                fig.colorbar(im, ax=ax, label=f"{p} ({label_units})", pad=0.01)
-                ax.set_title(f"{p}: signal across depth")
+        i0 = max(0, int(math.floor((lo - t0) / dt + 1e-9)))
+        i1 = min(n, int(math.floor((hi - t0) / dt + 1e-9)) + 1)
+        factor, unit = signal_units(s["units"])
+        data = ds[:, i0:i1] * factor
+        t = t0 + dt * np.arange(i0, i1)
+        settled = t >= t0 + transient
+        steady = data[:, settled] if settled.sum() >= 2 else data
+        ax, axp = axes[r]
+        if p in images:
+            z = s["z"] if s["z"] is not None else -np.arange(ds.shape[0], dtype=float)
+            order = np.argsort(z)
+            vmax = float(np.abs(steady).max()) or 1.0
+            step = abs(np.diff(z[order])).min() if z.size > 1 else 1.0
+            im = ax.imshow(
+                data[order],
+                aspect="auto",
+                cmap="RdBu_r",
+                vmin=-vmax,
+                vmax=vmax,
+                extent=(t[0], t[-1] + dt, z[order][0] - step / 2, z[order][-1] + step / 2),
+                interpolation="nearest",
+                origin="lower",
+            )
+            ax.set_ylabel("contact depth z (µm)" if s["z"] is not None else "channel")
+            extend = "both" if np.abs(data).max() > vmax * (1 + 1e-9) else "neither"
+            fig.colorbar(im, ax=ax, label=f"{p} ({unit})", pad=0.01, extend=extend)
+            ax.set_title(f"{p}: potential across depth", fontsize=10)
+            shown = range(ds.shape[0])
+        else:
+            dipole = ds.shape[0] == 3 and unit == signal_units("nA·µm")[1]
+            shown = [2] if dipole else range(ds.shape[0])
+            for c in shown:
+                label = "z component" if dipole else f"electrode {c + 1}"
+                ax.plot(t, data[c], lw=0.6, label=label)
+            sel = steady[list(shown)]
+            ymin, ymax = float(sel.min()), float(sel.max())
+            pad = 0.05 * (ymax - ymin) or 1.0
+            ax.set_ylim(ymin - pad, ymax + pad)
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+            what = "$P_z$" if dipole else p
+            ax.set_ylabel(f"{what} ({unit})")
+            ax.set_title(
+                f"{p}: current dipole moment, z component" if dipole else f"{p}", fontsize=10
+            )
+            if len(shown) > 1:
+                ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        ax.set_xlim(t[0], t[-1] + dt)
+        ax.set_xlabel("t (ms)")
+        if transient > 0 and t[0] < t0 + transient:
+            end = min(t0 + transient, t[-1] + dt)
+            ax.axvspan(t[0], end, color="0.55", alpha=0.35, lw=0)
+            ax.text(
+                t[0] + 0.01 * (t[-1] - t[0]),
+                0.97,
+                f"transient\n< {t0 + transient:g} ms",
+                transform=ax.get_xaxis_transform(),
+                fontsize=8,
+                va="top",
+                ha="left",
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.0},
+            )
+        # spectra of the time after the transient
+        fs = 1000.0 / dt  # Hz
+        part = steady
+        if part.shape[1] >= 16:
+            nper = int(min(part.shape[1], 2 ** int(np.log2(max(fs, 16)))))
+            depth = None
+            if p in images and s["z"] is not None:  # colour by contact depth
+                depth = Normalize(float(s["z"].min()), float(s["z"].max()))
+                colours = [colormaps["viridis"](depth(s["z"][c])) for c in shown]
+            elif p in images:
+                colours = [colormaps["viridis"](v) for v in np.linspace(0, 1, len(shown))]
             else:
-                rows_shown = [2] if data.shape[0] == 3 else range(data.shape[0])
-                for c in rows_shown:
-                    ax.plot(
-                        t, data[c] * scale, lw=0.6, label=("z" if data.shape[0] == 3 else f"ch {c}")
-                    )
-                ax.set_ylabel(f"{p} ({label_units})")
-                ax.set_title(f"{p}" + (" (z component)" if data.shape[0] == 3 else ""))
-            ax.set_xlabel("t (ms)")
-            fs = 1000.0 / dt  # Hz
-            nper = int(min(data.shape[1], 2 ** int(np.log2(max(fs, 16)))))
-            if data.shape[1] >= 16:
-                for c in rows_shown if p in traces else range(data.shape[0]):
-                    freqs, pxx = welch(data[c] * scale, fs=fs, nperseg=max(16, nper))
-                    keep = (freqs > 0) & (freqs <= 500)
-                    axp.loglog(freqs[keep], pxx[keep], lw=0.6)
-                axp.set_xlabel("f (Hz)")
-                axp.set_ylabel(f"PSD ({label_units})²/Hz")
-                axp.set_title(f"{p}: power spectra (Welch)")
-        fig.suptitle(
-            f"signals of {path.name}: {f.attrs.get('model_name', '')} ({f.attrs.get('source', '')})"
+                colours = [f"C{i}" for i in range(len(shown))]
+            for c, colour in zip(shown, colours, strict=True):
+                freqs, pxx = welch(part[c], fs=fs, nperseg=max(16, nper))
+                keep = (freqs > 0) & (freqs <= 500)
+                axp.loglog(freqs[keep], pxx[keep], lw=0.6, color=colour)
+            axp.set_xlabel("f (Hz)")
+            axp.set_ylabel(f"PSD ({unit}²/Hz)")
+            if depth is not None:
+                sm = ScalarMappable(depth, cmap="viridis")
+                fig.colorbar(sm, ax=axp, label="contact depth z (µm)", pad=0.01)
+        else:
+            axp.text(0.5, 0.5, "too short for a spectrum", ha="center", transform=axp.transAxes)
+            axp.set_axis_off()
+        axp.set_title(f"{p}: power spectra (Welch)", fontsize=10)
+    what = ", ".join(str(attrs[k]) for k in ("model_name", "source") if k in attrs)
+    lines = [f"signals of {path.name}" + (f": {what}" if what else "")]
+    if transient > 0:
+        lines.append(
+            f"shaded: the start-up transient, t < {transient:g} ms after the first sample, left "
+            "out of the colour scale, the y ranges and the spectra (--transient)"
         )
-        fig.tight_layout()
-        fig.savefig(out, dpi=dpi)
-        plt.close(fig)
+    fig.suptitle("\n".join(lines), fontsize=11)
+    return fig
+
+
+def plot_signals(path, out, *, tmin=None, tmax=None, transient=None, dpi=110) -> Path:
+    """Draw the figure of a signals file into ``out`` (see :func:`signals_figure`)."""
+    if not dpi > 0:
+        raise SpikesError(f"--dpi = {dpi!r} is invalid: must be > 0")
+    fig = signals_figure(path, tmin=tmin, tmax=tmax, transient=transient, dpi=dpi)
+    fig.savefig(out, dpi=dpi)
     return Path(out)
 
 
 def plot_main(args) -> int:
     out = args.out or str(Path(args.signals).with_suffix(".png"))
     try:
-        plot_signals(args.signals, out, tmin=args.tmin, tmax=args.tmax, dpi=args.dpi)
+        plot_signals(
+            args.signals,
+            out,
+            tmin=args.tmin,
+            tmax=args.tmax,
+            transient=args.transient,
+            dpi=args.dpi,
+        )
     except SpikesError as exc:
         return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write the figure {out!r}: {' '.join(str(exc).split())}")
     print(f"wrote {out}", flush=True)
     return 0

@@ -17,12 +17,26 @@ import numpy as np
 from .params import SCALP_RTOL, CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
 
 __all__ = [
+    "DIPOLE_UNITS",
     "CurrentDipoleMoment",
     "FourSphereEEG",
     "GaussCylinderPotential",
     "SegmentGeometry",
+    "canonical_units",
     "make_probe",
 ]
+
+#: units of the current dipole moment, as files, figures and messages spell them
+DIPOLE_UNITS = "nA·µm"
+#: spellings of earlier versions' files -> today's (every reader accepts both)
+_OLD_SPELLINGS = {"nA*um": DIPOLE_UNITS, "um": "µm"}
+
+
+def canonical_units(units) -> str:
+    """A ``units`` attribute as lfpk_hpc spells it today (files written by earlier
+    versions say ``nA*um`` for nA·µm and ``um`` for µm)."""
+    units = units.decode() if isinstance(units, bytes) else str(units)
+    return _OLD_SPELLINGS.get(units, units)
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ class CurrentDipoleMoment(LinearProbe):
     independent of the origin of z.
     """
 
-    units = "nA*um"
+    units = DIPOLE_UNITS
 
     @property
     def n_channels(self) -> int:

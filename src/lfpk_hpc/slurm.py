@@ -402,7 +402,11 @@ def add_arguments(parser) -> None:
         "--time", help="time limit of the kernels job, e.g. 30, 1:30:00, 1-00:00 (default: plan)"
     )
     parser.add_argument("--logs", default="logs", help="folder of the job logs (default logs/)")
-    parser.add_argument("--config", help="settings file of KEY=VALUE lines (see above)")
+    parser.add_argument(
+        "--config",
+        help="settings file of KEY=VALUE lines (default: $LFPK_CONFIG, else "
+        "~/.config/lfpk_hpc/slurm.env when it exists)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the sbatch commands instead of running them"
     )
@@ -413,8 +417,14 @@ def add_arguments(parser) -> None:
         help="after the kernels job succeeds, run python -m lfpk_hpc validate PARAMS",
     )
     v.add_argument("--validation-out", help="validation folder (default: validation/<params name>)")
-    v.add_argument("--scale", type=float, help="validate --scale (network size fraction)")
-    v.add_argument("--tstop", type=float, help="validate --tstop (simulated ms)")
+    v.add_argument(
+        "--scale",
+        type=float,
+        help="validate --scale, the network size fraction (default: validate's, 0.2)",
+    )
+    v.add_argument(
+        "--tstop", type=float, help="validate --tstop, simulated ms (default: validate's, 2000)"
+    )
     v.add_argument(
         "--validate-ranks",
         type=int,
@@ -541,8 +551,41 @@ def _prepare(args):
     if args.validate:
         from .validate import ground_truth_kind
 
+        kind = ground_truth_kind(model)
+        # the validation's arguments as validate will check them, before anything is queued
+        if kind == "hybrid":
+            from .validate import ValidationError, check_window
+            from .validate_hybrid import DEFAULT_SCALE, DEFAULT_TSTOP
+
+            try:
+                check_window(args.tstop if args.tstop is not None else DEFAULT_TSTOP, 200.0)
+                from .groundtruth import GroundTruthError, scaled_model
+
+                scaled_model(model, args.scale if args.scale is not None else DEFAULT_SCALE)
+            except (ValidationError, GroundTruthError) as exc:
+                raise SubmitError(
+                    f"the validation jobs would stop at once: {exc} (validate's --transient "
+                    "is 200 ms)"
+                ) from None
+        else:
+            from . import groundtruth
+
+            try:
+                groundtruth.check_run_args(
+                    model,
+                    scale=args.scale if args.scale is not None else groundtruth.DEFAULT_SCALE,
+                    tstop=args.tstop if args.tstop is not None else 2000.0,
+                    seed=1234,
+                    dt=float(model.kernel.dt),
+                    transient=200.0,
+                )
+            except groundtruth.GroundTruthError as exc:
+                raise SubmitError(
+                    f"the validation job would stop at once: {exc} (validate's --transient "
+                    "is 200 ms)"
+                ) from None
         vout = Path(os.path.abspath(args.validation_out or Path("validation") / stem))
-        if ground_truth_kind(model) == "hybrid":
+        if kind == "hybrid":
             stages += _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
             return stages, values, _job_environment(values, config), logs
         vargs = [str(params), str(vout)]

@@ -42,6 +42,7 @@ __all__ = [
     "FORMAT",
     "Checkpoints",
     "Kernel",
+    "KernelData",
     "KernelStore",
     "KernelsFile",
     "KernelsFileError",
@@ -211,7 +212,7 @@ class KernelStore:
             for key, value in p.attrs.items():
                 g.attrs[key] = value
             if p.z is not None:
-                g.create_dataset("z", data=np.asarray(p.z, dtype=float)).attrs["units"] = "um"
+                g.create_dataset("z", data=np.asarray(p.z, dtype=float)).attrs["units"] = "µm"
             for X, Y in self.pairs:
                 ds = f.create_dataset(
                     f"kernels/{p.name}/{Y}/{X}",
@@ -441,18 +442,106 @@ def load_complete(path, params_hash: str) -> dict[tuple[str, str], TaskRecord]:
     return out
 
 
-def read_kernel(path, probe: str, Y: str, X: str) -> np.ndarray:
-    """One kernel H_YX of ``probe`` (channels, lags); refuses an incomplete one."""
+def _finished_tasks(f) -> tuple[set[tuple[str, str]], int]:
+    """(X, Y) of the tasks of an open kernels file that finished (their row of
+    /tasks/complete is written with their kernels, during the run), and the number
+    of tasks."""
+    if "tasks" not in f or "complete" not in f["tasks"]:
+        return set(), 0
+    g = f["tasks"]
+    xs, ys, done = g["X"][...], g["Y"][...], g["complete"][...]
+    finished = {
+        (x.decode(), y.decode()) for x, y, c in zip(xs, ys, done, strict=True) if int(c) == 1
+    }
+    return finished, len(done)
+
+
+def _kernel_complete(ds, X: str, Y: str, finished: set) -> bool:
+    """A kernel is complete when the run marked it so at its end, or when its task
+    finished (a run that was killed never reached its end)."""
+    return bool(ds.attrs.get("complete", False)) or (X, Y) in finished
+
+
+@dataclass(frozen=True)
+class KernelData:
+    """One kernel H_YX of a probe (:func:`read_kernel`): ``data`` (channels, lags) in
+    ``units`` per presynaptic spike at lags −tau … tau in steps of dt (ms), ``lags``;
+    the probe's contact depths ``z`` (µm, Gauss-cylinder LFP probes) or EEG
+    ``electrodes`` (µm), else None. ``numpy.asarray(kernel)`` is ``data``."""
+
+    probe: str
+    probe_type: str
+    Y: str
+    X: str
+    data: np.ndarray
+    dt: float
+    tau: float
+    units: str
+    z: np.ndarray | None = None
+    electrodes: np.ndarray | None = None
+    zero_connection: bool = False
+
+    @property
+    def lags(self) -> np.ndarray:
+        """Lags (ms) of the columns of ``data``: −tau … tau."""
+        n = (self.data.shape[1] - 1) // 2
+        return np.arange(-n, n + 1) * self.dt
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.data, dtype=dtype)
+
+
+def read_kernel(path, probe: str, Y: str, X: str, *, partial: bool = False) -> KernelData:
+    """One kernel H_YX of ``probe`` with its dt, tau, lags, units and the probe's
+    coordinates (:class:`KernelData`).
+
+    Refuses a kernel whose task did not finish, and any kernel of a file whose run
+    did not finish unless ``partial`` is True (then the kernels of its finished
+    tasks are returned). Raises StoreError naming the file and the problem."""
     import h5py
 
+    from .probes import canonical_units
+
+    path = Path(path)
+    if not path.is_file():
+        raise KernelsFileError(f"kernels file {str(path)!r} does not exist")
     with h5py.File(path, "r") as f:
         key = f"kernels/{probe}/{Y}/{X}"
         if key not in f:
-            raise StoreError(f"{path}: no kernel {key}")
+            probes = ", ".join(f["kernels"]) if "kernels" in f else "none"
+            raise StoreError(f"{path}: no kernel {key} (probes: {probes})")
         ds = f[key]
-        if not ds.attrs.get("complete", False):
-            raise StoreError(f"{path}: kernel {key} is not complete")
-        return ds[...]
+        finished, n_tasks = _finished_tasks(f)
+        if not _kernel_complete(ds, X, Y, finished):
+            raise StoreError(f"{path}: kernel {key} is not complete (its task did not finish)")
+        if not partial and not bool(f.attrs.get("complete", False)):
+            raise StoreError(
+                f"{path} is the file of an unfinished run ({len(finished)} of {n_tasks} tasks "
+                "finished): finish it with --resume, or pass partial=True to read the kernels "
+                "of the finished tasks"
+            )
+        g = f[f"probes/{probe}"] if f"probes/{probe}" in f else None
+        z = np.asarray(g["z"][...], dtype=float) if g is not None and "z" in g else None
+        electrodes = None
+        if g is not None and "electrodes" in g.attrs:
+            electrodes = np.asarray(g.attrs["electrodes"], dtype=float)
+        return KernelData(
+            probe,
+            str(g.attrs.get("type", "")) if g is not None else "",
+            Y,
+            X,
+            ds[...],
+            float(ds.attrs.get("dt", f.attrs["dt"])),
+            float(ds.attrs.get("tau", f.attrs["tau"])),
+            canonical_units(ds.attrs.get("units", "")),
+            z,
+            electrodes,
+            bool(ds.attrs.get("zero_connection", False)),
+        )
 
 
 def read_kernels(path) -> dict[tuple[str, str, str], np.ndarray]:
@@ -571,11 +660,15 @@ def read_kernels_file(path) -> KernelsFile:
             }
         except (KeyError, TypeError, ValueError):
             pass  # group order below
+        from .probes import canonical_units
+
+        finished, _ = _finished_tasks(f)
         probes, ys, xs = {}, [], []
         for name, g in f["probes"].items():
             z = g["z"][...] if "z" in g else None
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.attrs.items()}
-            pd = ProbeData(name, str(attrs.get("type", "")), str(attrs.get("units", "")), z, attrs)
+            units = canonical_units(attrs.get("units", ""))
+            pd = ProbeData(name, str(attrs.get("type", "")), units, z, attrs)
             if name in f["kernels"]:
                 for Y, gy in f["kernels"][name].items():
                     ys.append(Y)
@@ -583,7 +676,7 @@ def read_kernels_file(path) -> KernelsFile:
                         xs.append(X)
                         pd.kernels[(Y, X)] = Kernel(
                             np.asarray(ds[...], dtype=float),
-                            bool(ds.attrs.get("complete", False)),
+                            _kernel_complete(ds, X, Y, finished),
                             bool(ds.attrs.get("zero_connection", False)),
                         )
             probes[name] = pd

@@ -141,6 +141,8 @@ def summary(values) -> dict:
 def _read_signals(path):
     import h5py
 
+    from .probes import canonical_units
+
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"signals file {str(path)!r} does not exist")
@@ -157,7 +159,10 @@ def _read_signals(path):
                 "data": ds[...],
                 "dt": float(ds.attrs["dt"]),
                 "t_start": float(ds.attrs.get("t_start", 0.0)),
-                "units": str(ds.attrs.get("units", "")),
+                "units": canonical_units(ds.attrs.get("units", "")),
+                "z": (
+                    np.asarray(ds.attrs["probe_z"], dtype=float) if "probe_z" in ds.attrs else None
+                ),
             }
             if "contributions" in f and p in f["contributions"]:
                 out[p]["contributions"] = {Y: d[...] for Y, d in f["contributions"][p].items()}
@@ -177,14 +182,22 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     shared = [p for p in truth if p in pred]
     if not shared:
         raise ValidationError(
-            f"{truth_path} and {pred_path} share no probe ({sorted(truth)} vs {sorted(pred)})"
+            f"ground truth {str(truth_path)!r} and prediction {str(pred_path)!r} share no probe "
+            f"({', '.join(sorted(truth))} vs {', '.join(sorted(pred))})"
         )
     out = {}
+    from .probes import DIPOLE_UNITS
+
     for p in shared:
-        a, b = _aligned(truth[p], pred[p], transient, p)
+        try:
+            a, b = _aligned(truth[p], pred[p], transient, p)
+        except ValidationError as exc:  # name both files
+            raise ValidationError(
+                f"{exc} (ground truth {str(truth_path)!r}, prediction {str(pred_path)!r})"
+            ) from None
         dt = a["dt"]
         tr, pr = a["data"], b["data"]
-        if truth[p]["units"] == "nA*um" and tr.shape[0] == 3:
+        if truth[p]["units"] == DIPOLE_UNITS and tr.shape[0] == 3:
             tr, pr = tr[2:3], pr[2:3]  # a dipole moment: its z component
         m = channel_metrics(pr, tr, dt)
         entry = {
@@ -210,7 +223,13 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
             "psd_pred": m["psd_pred"],
             "coherence": m["coherence"],
         }
-        entry["_traces"] = {"truth": tr, "pred": pr, "dt": dt, "t0": a["t_start"]}
+        entry["_traces"] = {
+            "truth": tr,
+            "pred": pr,
+            "dt": dt,
+            "t0": a["t_start"],
+            "z": truth[p]["z"] if truth[p]["z"] is not None else pred[p]["z"],
+        }
         out[p] = entry
     out["_groundtruth_attrs"] = t_attrs
     return out
@@ -268,7 +287,10 @@ def _aligned(a: dict, b: dict, transient: float, probe: str):
     ia = int(round((t0 - a["t_start"]) / dt))
     ib = int(round((t0 - b["t_start"]) / dt))
     if a["data"].shape[0] != b["data"].shape[0]:
-        raise ValidationError(f"{probe}: {a['data'].shape[0]} vs {b['data'].shape[0]} channels")
+        raise ValidationError(
+            f"{probe}: the ground truth has {a['data'].shape[0]} channels, the prediction "
+            f"{b['data'].shape[0]}: signals of different models"
+        )
     return (
         dict(a, data=a["data"][:, ia : ia + n], t_start=t0),
         dict(b, data=b["data"][:, ib : ib + n], t_start=t0),
@@ -320,10 +342,121 @@ def _probes(metrics: dict):
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _figure(width: float, height: float):
+    """A matplotlib Figure (Agg canvas, constrained layout: nothing cut off)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _channel_labels(z, n_ch: int, units: str) -> list[str]:
+    from .probes import DIPOLE_UNITS
+
+    if units == DIPOLE_UNITS and n_ch == 1:
+        return ["$P_z$"]
+    if z is not None and len(z) == n_ch:
+        return [f"z = {v:g} µm" for v in z]
+    return [f"channel {c + 1}" for c in range(n_ch)]
+
+
+def traces_figure(probe: str, entry: dict):
+    """Ground truth and prediction of each channel after the transient, each with its
+    mean removed (the means are stated), channels labelled by depth."""
+    from .plot import format_value, signal_units
+
+    tr = entry["_traces"]
+    factor, unit = signal_units(entry["units"])
+    truth, pred = tr["truth"] * factor, tr["pred"] * factor
+    n_ch = truth.shape[0]
+    labels = _channel_labels(tr.get("z"), n_ch, entry["units"])
+    z = tr.get("z")
+    order = np.argsort(-np.asarray(z)) if z is not None and len(z) == n_ch else np.arange(n_ch)
+    t = tr["t0"] + tr["dt"] * np.arange(truth.shape[-1])
+    fig = _figure(11, 1.0 * n_ch + 1.6)
+    axes = fig.subplots(n_ch, 1, squeeze=False)[:, 0]
+    for ax, c in zip(axes, order, strict=True):
+        mt, mp = truth[c].mean(), pred[c].mean()
+        ax.plot(t, truth[c] - mt, "k", lw=0.7, label="ground truth")
+        ax.plot(t, pred[c] - mp, "C3", lw=0.7, label="kernel prediction")
+        ax.set_xlim(t[0], t[-1])
+        ax.set_ylabel(f"{labels[c]}\n({unit})", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+        r2 = entry["r2"][c]
+        ax.text(
+            1.01,
+            0.5,
+            (f"R² {r2:.2f}\n" if r2 is not None else "")
+            + f"mean removed:\ntruth {format_value(mt, unit)}\npred. {format_value(mp, unit)}",
+            transform=ax.transAxes,
+            fontsize=7,
+            ha="left",
+            va="center",
+        )
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("t (ms)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper right", ncol=2, fontsize=9)
+    fig.suptitle(
+        f"{probe}: ground truth vs kernel prediction after the {entry['transient_ms']:g} ms "
+        f"transient, each trace minus its mean ({unit})",
+        fontsize=10,
+        x=0.01,
+        ha="left",
+    )
+    return fig
+
+
+def spectra_figure(probe: str, entry: dict):
+    """Welch spectra of ground truth and prediction, and their coherence, per channel
+    (coloured by depth)."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+
+    from .plot import signal_units
+
+    sp = entry["_spectra"]
+    factor, unit = signal_units(entry["units"])
+    z = entry["_traces"].get("z")
+    n_ch = sp["psd_truth"].shape[0]
+    by_depth = z is not None and len(z) == n_ch and n_ch > 1
+    norm = Normalize(float(np.min(z)), float(np.max(z))) if by_depth else None
+    colour = [colormaps["viridis"](norm(z[c])) if by_depth else f"C{c}" for c in range(n_ch)]
+    fig = _figure(11, 3.8)
+    a1, a2 = fig.subplots(1, 2)
+    keep = (sp["freqs"] > 0) & (sp["freqs"] <= 500)
+    f = sp["freqs"][keep]
+    for c in range(n_ch):
+        a1.loglog(f, sp["psd_truth"][c, keep] * factor**2, "k", lw=0.5)
+        a1.loglog(f, sp["psd_pred"][c, keep] * factor**2, "C3", lw=0.5)
+        a2.semilogx(f, sp["coherence"][c, keep], lw=0.6, color=colour[c])
+    a1.set_xlabel("f (Hz)")
+    a1.set_ylabel(f"PSD ({unit}²/Hz)")
+    a1.set_title("power spectra (Welch), every channel", fontsize=10)
+    a1.legend(
+        [Line2D([], [], color="k"), Line2D([], [], color="C3")],
+        ["ground truth", "kernel prediction"],
+        fontsize=8,
+        loc="lower left",
+    )
+    a2.set_xlabel("f (Hz)")
+    a2.set_ylabel("coherence")
+    a2.set_ylim(0, 1.02)
+    a2.set_title("coherence of prediction and ground truth", fontsize=10)
+    if by_depth:
+        fig.colorbar(ScalarMappable(norm, cmap="viridis"), ax=a2, label="contact depth z (µm)")
+    fig.suptitle(
+        f"{probe}: after the {entry['transient_ms']:g} ms transient", fontsize=10, x=0.01, ha="left"
+    )
+    return fig
 
 
 def report(
@@ -337,54 +470,12 @@ def report(
 ) -> Path:
     """Write ``out_dir``/report.html (figures embedded) and the figure PNGs;
     ``sections``: further (heading, HTML) after the metrics table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     imgs = dict(figures or {})
     for p, e in _probes(metrics):
-        tr = e["_traces"]
-        n_ch = tr["truth"].shape[0]
-        t = tr["t0"] + tr["dt"] * np.arange(tr["truth"].shape[-1])
-        fig, axes = plt.subplots(
-            n_ch, 1, figsize=(11, 1.1 * n_ch + 1.2), sharex=True, squeeze=False
-        )
-        for c in range(n_ch):
-            ax = axes[c, 0]
-            ax.plot(t, tr["truth"][c], "k", lw=0.7, label="ground truth")
-            ax.plot(t, tr["pred"][c], "C3", lw=0.7, label="kernel prediction")
-            r2 = e["r2"][c]
-            ax.set_ylabel(f"ch {c}" if n_ch > 1 else e["units"], fontsize=8)
-            ax.text(
-                1.0,
-                0.5,
-                f"R² {r2:.2f}" if r2 is not None else "",
-                transform=ax.transAxes,
-                fontsize=8,
-                ha="left",
-                va="center",
-            )
-        axes[0, 0].legend(loc="upper right", fontsize=8)
-        axes[-1, 0].set_xlabel("t (ms)")
-        fig.suptitle(f"{p} ({e['units']}): ground truth vs prediction")
-        imgs[f"traces_{p}"] = _png(fig)
-        sp = e["_spectra"]
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.5))
-        keep = (sp["freqs"] > 0) & (sp["freqs"] <= 500)
-        for c in range(sp["psd_truth"].shape[0]):
-            a1.loglog(sp["freqs"][keep], sp["psd_truth"][c, keep], "k", lw=0.5)
-            a1.loglog(sp["freqs"][keep], sp["psd_pred"][c, keep], "C3", lw=0.5)
-            a2.semilogx(sp["freqs"][keep], sp["coherence"][c, keep], lw=0.5)
-        a1.set_xlabel("f (Hz)")
-        a1.set_ylabel(f"PSD (({e['units']})²/Hz)")
-        a1.set_title("power spectra: black ground truth, red prediction")
-        a2.set_xlabel("f (Hz)")
-        a2.set_ylabel("coherence")
-        a2.set_ylim(0, 1)
-        imgs[f"spectra_{p}"] = _png(fig)
+        imgs[f"traces_{p}"] = _png(traces_figure(p, e))
+        imgs[f"spectra_{p}"] = _png(spectra_figure(p, e))
     for name, b64 in imgs.items():
         (out_dir / f"{name}.png").write_bytes(base64.b64decode(b64))
     rows = []
@@ -409,7 +500,7 @@ def report(
     ctx = context or {}
     ctx_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in ctx.items())
     figs = "".join(
-        f"<h3>{name.replace('_', ' ')}</h3><img src='data:image/png;base64,{b64}'>"
+        f"<h3>{name.replace('_', ' ')}</h3><img alt='{name}' src='data:image/png;base64,{b64}'>"
         for name, b64 in imgs.items()
     )
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
@@ -465,7 +556,7 @@ def write_metrics(metrics: dict, out_dir) -> Path:
     return path
 
 
-def _print_summary(metrics: dict, label: str = "") -> None:
+def print_summary(metrics: dict, label: str = "") -> None:
     for p, e in _probes(public(metrics)):
         r2, r2l = e.get("r2_median"), e.get("r2_median_lowpass")
         print(
@@ -476,10 +567,16 @@ def _print_summary(metrics: dict, label: str = "") -> None:
         )
     for key, label in VARIANTS.items():
         if key in metrics:
-            _print_summary(metrics[key], f" ({label})")
+            print_summary(metrics[key], f" ({label})")
 
 
 def compare_main(args) -> int:
+    import math
+
+    if not (math.isfinite(args.transient) and args.transient >= 0):
+        return _error(f"--transient = {args.transient!r} is invalid: must be a time >= 0 ms")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _error(f"--out {args.out!r} is invalid: it is a file, not a folder")
     try:
         metrics = compare(args.truth, args.prediction, transient=args.transient)
     except ValidationError as exc:
@@ -496,7 +593,7 @@ def compare_main(args) -> int:
             "created": time.strftime("%Y-%m-%d %H:%M"),
         },
     )
-    _print_summary(metrics)
+    print_summary(metrics)
     print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
     return 0
 
@@ -539,9 +636,9 @@ def add_arguments(parser) -> None:
         "--transient",
         type=float,
         default=200.0,
-        help="start-up transient left out of the metrics (ms, default 200)",
+        help="start-up transient left out of the metrics (ms)",
     )
-    parser.add_argument("--seed", type=int, default=1234, help="seed (default 1234)")
+    parser.add_argument("--seed", type=int, default=1234, help="seed of every random draw")
     parser.add_argument(
         "--soma",
         choices=sorted(SOMA_MODELS),
@@ -557,7 +654,7 @@ def add_arguments(parser) -> None:
         "--spikes",
         default=None,
         help="hybrid ground truth: spikes of the point network (HDF5 with senders) "
-        "instead of simulating it in NEST",
+        "instead of simulating it in NEST (default: none, NEST simulates it)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an earlier validation in --out"
@@ -571,37 +668,56 @@ def ground_truth_kind(model, requested: str = "auto") -> str:
     return "network" if model.extrinsic else "hybrid"
 
 
-def _raster_figure(spikes_path, tmax=None) -> str:
+def raster_figure(spikes_path, transient: float = 0.0):
+    """Ground-truth spikes (every cell, by population) with the transient shaded, and
+    each population's mean rate after the transient (as the table and vrest.json)."""
     import h5py
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": (3, 1)})
+    fig = _figure(12, 3.8)
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(3, 1))
     with h5py.File(spikes_path, "r") as f:
         t_stop = float(f.attrs.get("t_stop", 0.0))
         offset, names, rates = 0, [], []
         for i, (X, g) in enumerate(f.items()):
             t, s = g["times"][...], g["senders"][...] if "senders" in g else None
             n = int(g.attrs.get("N", (s.max() + 1) if s is not None and s.size else 1))
-            keep = t <= (tmax if tmax is not None else t_stop)
-            y = offset + (s[keep] if s is not None else np.zeros(keep.sum()))
-            ax.plot(t[keep], y, ".", ms=1, color=f"C{i}", label=X)
+            y = offset + (s if s is not None else np.zeros(t.size))
+            ax.plot(t, y, ".", ms=1, color=f"C{i}", label=X, rasterized=True)
             names.append(X)
-            rates.append(t.size / max(n, 1) / (t_stop / 1000.0) if t_stop > 0 else np.nan)
+            span = (t_stop - transient) / 1000.0
+            rates.append(np.count_nonzero(t >= transient) / max(n, 1) / span if span > 0 else 0)
             offset += n
+    if transient > 0:
+        ax.axvspan(0.0, transient, color="0.55", alpha=0.3, lw=0)
+        ax.text(
+            transient / 2,
+            1.01,
+            "transient",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xlim(0.0, t_stop if t_stop > 0 else None)
+    ax.set_ylim(0, max(offset, 1))
     ax.set_xlabel("t (ms)")
-    ax.set_ylabel("cell")
-    ax.set_title("ground-truth spikes")
-    ax.legend(loc="upper right", markerscale=8, fontsize=8)
+    ax.set_ylabel("cell (by population)")
+    ax.set_title("ground-truth spikes", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=8, fontsize=8, frameon=False)
     ax2.bar(names, rates, color=[f"C{i}" for i in range(len(names))])
+    for i, r in enumerate(rates):
+        ax2.text(i, r, f"{r:.2f}", ha="center", va="bottom", fontsize=8)
     ax2.set_ylabel("rate (spikes/s)")
-    ax2.set_title("mean rates")
-    return _png(fig)
+    ax2.set_ylim(0, 1.15 * max(rates, default=1.0) or 1.0)
+    ax2.set_title(f"mean rates, t ≥ {transient:g} ms", fontsize=10)
+    return fig
 
 
-def _kernels_figure(kernels_path) -> str | None:
+def raster_png(spikes_path, transient: float = 0.0) -> str:
+    return _png(raster_figure(spikes_path, transient))
+
+
+def kernels_png(kernels_path) -> str | None:
     try:
         from .plot import plot_kernels
 
@@ -855,7 +971,12 @@ def run_validation(
 
     if scale is None:
         scale = groundtruth.DEFAULT_SCALE
-    check_window(tstop, transient)
+    # every argument checked before the ground truth simulates anything
+    groundtruth.check_run_args(
+        model, scale=scale, tstop=tstop, seed=seed, dt=float(model.kernel.dt), transient=transient
+    )
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValidationError(f"--out {str(out)!r} is invalid: it is a file, not a folder")
     rank = comm.Get_rank() if comm is not None else 0
     size = comm.Get_size() if comm is not None else 1
     out = Path(out)
@@ -1008,13 +1129,21 @@ def run_validation(
                 for k, v in f.attrs.items()
                 if k.startswith("wall_time")
             }
-        figures = {"raster": _raster_figure(out / "groundtruth" / "spikes.h5")}
-        kfig = _kernels_figure(kernels)
+        figures = {"raster": raster_png(out / "groundtruth" / "spikes.h5", transient)}
+        kfig = kernels_png(kernels)
         if kfig:
             figures["kernels"] = kfig
         route = t_kernels + t_predict
+        gt_hash = groundtruth.scaled_model(model, scale).hash()
         context = {
             "params": f"{model.name} (params hash {model.hash()[:12]})",
+            "parameter hashes (three models, three hashes)": (
+                f"{model.hash()[:12]}: the params file as written; {gt_hash[:12]}: the "
+                f"network simulated at scale {scale:g} (groundtruth/*.h5, vrest.json); "
+                f"{kmodel.hash()[:12]}: the kernels' model, that network linearised at the "
+                "ground truth's Vrest and rates plus the extrinsic input's kernels "
+                "(kernels.h5, prediction*.h5)"
+            ),
             "scale": scale,
             "simulated time (ms)": tstop,
             "transient (ms)": transient,
@@ -1050,7 +1179,7 @@ def run_validation(
             context=context,
             figures=figures,
         )
-        _print_summary(result)
+        print_summary(result)
         say(
             f"wrote {out / 'metrics.json'} and {out / 'report.html'} "
             f"(ground truth {t_gt:.1f} s, kernel route {route:.1f} s)"

@@ -137,12 +137,12 @@ def run_hybrid_validation(
     from .parallel import wait_quietly
     from .predict import predict
     from .validate import (
-        _kernels_figure,
-        _print_summary,
-        _raster_figure,
         check_window,
         compare,
         compare_populations,
+        kernels_png,
+        print_summary,
+        raster_png,
         report,
         write_metrics,
     )
@@ -248,8 +248,8 @@ def run_hybrid_validation(
         result["per_population"] = populations
         result["wall_time_s"] = {k: round(v, 2) for k, v in times.items()}
         write_metrics(result, out)
-        figures = {"raster": _raster_figure(spikes_path)}
-        kfig = _kernels_figure(kernels)
+        figures = {"raster": raster_png(spikes_path, transient)}
+        kfig = kernels_png(kernels)
         if kfig:
             figures["kernels"] = kfig
         route = times["kernels"] + times["prediction"]
@@ -282,7 +282,7 @@ def run_hybrid_validation(
             figures=figures,
             sections=[("Per postsynaptic population", _population_table(populations))],
         )
-        _print_summary(result)
+        print_summary(result)
         say(
             f"wrote {out / 'metrics.json'} and {out / 'report.html'} ("
             + ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
