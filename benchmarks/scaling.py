@@ -1,6 +1,15 @@
-"""Parallel scaling of the kernel run: 1 vs 2 MPI ranks, and the plan for 64.
+"""Parallel scaling of the kernel run and of the hybrid ground truth: 1 vs 2 MPI
+ranks, and the plan for 64.
 
     .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
+    .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.1] [--tstop 1000]
+
+``--hybrid``: the hybrid ground truth of params/potjans.py at --scale, driven by
+Poisson spikes of every population at its rate (senders drawn uniformly; made here,
+the same file for every rank count), on every R of --ranks; the run's wall time
+(``wall_time_s`` of its signals file) and its block phase (``wall_time_tasks_s``),
+speed-up and efficiency against 1 rank; then ``plan --hybrid`` of the full-scale
+microcircuit (77,169 cells, 1 s) calibrated by the measured block times.
 
 For each params file (default: params/potjans.py, params/potjans_16types.py and,
 where ../shared is present, the 16-type model with the reconstructed cells of
@@ -65,7 +74,13 @@ def main() -> None:
     p.add_argument("params", nargs="*")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--predict", type=int, default=64)
+    p.add_argument("--hybrid", action="store_true", help="the hybrid ground truth instead")
+    p.add_argument("--scale", type=float, default=0.1, help="--hybrid: network scale")
+    p.add_argument("--tstop", type=float, default=1000.0, help="--hybrid: simulated ms")
     args = p.parse_args()
+    if args.hybrid:
+        _measure_hybrid(args)
+        return
     if args.params:
         files = [Path(x) for x in args.params]
     else:
@@ -112,6 +127,57 @@ def _measure(files, args) -> None:
                 f"makespan {m:.3f} s (1 rank: {m1:.2f} s), efficiency {eff:.2f} "
                 f"(bound for whole tasks: total / ({args.predict} x longest) = {bound:.2f})"
             )
+
+
+def _measure_hybrid(args) -> None:
+    import h5py
+    import numpy as np
+
+    from lfpk_hpc import params as lparams
+    from lfpk_hpc.groundtruth import scaled_model
+    from lfpk_hpc.predict import write_spikes
+
+    potjans = ROOT / "params" / "potjans.py"
+    model = scaled_model(lparams.load(potjans), args.scale)
+    rng = np.random.default_rng(7)
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    print(f"{'ranks':>5} {'run s':>8} {'blocks s':>8} {'cmd s':>8} {'speed-up':>9} "
+          f"{'efficiency':>10} {'(blocks)':>8}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        spikes = {}
+        for pop in model.populations:
+            n = rng.poisson(pop.nu * args.tstop / 1000.0 * pop.N)
+            spikes[pop.name] = (np.sort(rng.uniform(0, args.tstop, n)), rng.integers(0, pop.N, n))
+        sp = Path(tmp) / "spikes.h5"
+        sizes = {p.name: p.N for p in model.populations}
+        write_spikes(sp, spikes, sizes, {"t_start": 0.0, "t_stop": args.tstop})
+        base = None
+        for r in args.ranks:
+            out = Path(tmp) / f"h{r}"
+            cmd = ["mpirun", "-n", str(r), "--oversubscribe", sys.executable, "-m", "lfpk_hpc",
+                   "hybrid", str(potjans), str(sp), "--out", str(out), "--scale",
+                   repr(args.scale), "--dt", "0.1"]  # fmt: skip
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            total = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+            with h5py.File(out / "signals.h5", "r") as f:
+                wall = float(f.attrs["wall_time_s"])
+                loop = float(f.attrs["wall_time_tasks_s"])
+            if base is None:
+                base = (wall, loop, total)
+            s, s_loop = base[0] / wall, base[1] / loop
+            print(f"{r:>5} {wall:>8.1f} {loop:>8.1f} {total:>8.1f} {s:>9.2f} {s / r:>10.2f} "
+                  f"{s_loop / r:>8.2f}")  # fmt: skip
+        measured = Path(tmp) / f"h{args.ranks[0]}" / "signals.h5"
+        proc = subprocess.run(
+            [sys.executable, "-m", "lfpk_hpc", "plan", str(potjans), "--hybrid", "--dt", "0.1",
+             "--measured", str(measured)],  # fmt: skip
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print("plan of the full-scale microcircuit from these block times:")
+        print(proc.stdout.rstrip())
 
 
 if __name__ == "__main__":

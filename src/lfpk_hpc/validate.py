@@ -624,7 +624,7 @@ def add_arguments(parser) -> None:
         "--scale",
         type=float,
         default=None,
-        help="fraction of the population sizes (default: network 0.2, hybrid 0.1)",
+        help="fraction of the population sizes (default: network 0.2, hybrid 0.2)",
     )
     parser.add_argument(
         "--tstop",
