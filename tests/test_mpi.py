@@ -6,7 +6,7 @@ import subprocess
 import h5py
 import numpy as np
 import pytest
-from conftest import ROOT, assert_same_kernel_files, lfpk, mpi_env, mpirun_command
+from conftest import ROOT, assert_same_kernel_files, lfpk, missing, mpi_env, mpirun_command
 
 pytestmark = pytest.mark.mpi
 
@@ -35,7 +35,10 @@ def serial_file(tmp_path_factory):
 )
 def test_same_file_for_any_rank_count_and_write_path(serial_file, tmp_path, ranks, write_path):
     if write_path == "mpio" and not h5py.get_config().mpi:
-        pytest.skip("h5py is built without MPI: no parallel HDF5 write path")
+        missing(
+            "h5py with MPI",
+            "h5py is built without MPI: no parallel HDF5 write path (scripts/setup.sh builds it)",
+        )
     proc = run(mpirun_command(ranks, HAGEN, "--out", "k.h5", "--write-path", write_path), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = tmp_path / "k.h5"
