@@ -58,6 +58,25 @@ def test_same_file_for_any_rank_count_and_write_path(serial_file, tmp_path, rank
     assert not (tmp_path / "k.h5.parts").exists()
 
 
+MANY = ROOT / "tests" / "data" / "many_tasks.py"  # 16 tasks of about 0.1 s
+
+
+def test_more_than_one_rank_computes(tmp_path):
+    """With 2 ranks and 16 tasks both ranks compute: /tasks/rank of the file names
+    both, and each rank printed as many 'done on rank' lines as the file gives it.
+    (Rank 1 would have to stall for the whole run, about 1.6 s of work, to get
+    nothing.)"""
+    proc = run(mpirun_command(2, MANY, "--out", "k.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(tmp_path / "k.h5", "r") as f:
+        ranks = f["tasks/rank"][...]
+        assert f["tasks/complete"][...].all() and ranks.size == 16
+    counts = np.bincount(ranks, minlength=2)
+    assert counts.size == 2 and np.all(counts > 0), counts
+    printed = [int(r) for r in re.findall(r" done on rank (\d+) in ", proc.stdout)]
+    assert np.array_equal(np.bincount(printed, minlength=2), counts), proc.stdout
+
+
 def error_line(stderr):
     """Our one-line error (mpirun adds its own lines after it)."""
     lines = [ln for ln in stderr.splitlines() if ln.startswith("lfpk_hpc: error:")]
