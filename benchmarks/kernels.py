@@ -150,6 +150,24 @@ def _set_passive(cell, g_pas, e_pas):
         sec.e_pas = e_pas
 
 
+def readme_cell_parameters(readme) -> dict:
+    """LFPykernels' cell parameters of its README example: its own ball-and-sticks
+    template and morphology files, passive with the README's g_pas and Vrest."""
+    import lfpykernels
+
+    pkg = Path(lfpykernels.__file__).parent / "tests"
+    cell_e = readme.population("E").cell
+    return {
+        "templatefile": str(pkg / "BallAndSticksTemplate.hoc"),
+        "templatename": "BallAndSticksTemplate",
+        "templateargs": None,
+        "morphology": str(pkg / "BallAndSticks_E.hoc"),
+        "custom_fun": [_set_passive],
+        "custom_fun_args": [{"g_pas": cell_e.g_pas, "e_pas": readme.kernel.Vrest}],
+        "delete_sections": False,
+    }
+
+
 def template_for(morphology: Path, folder: Path) -> tuple[Path, str]:
     """A NEURON template declaring the sections a hoc morphology file creates, as
     ``LFPy.TemplateCell`` needs it (the file then runs inside the template)."""
@@ -375,18 +393,8 @@ def main(argv=None) -> int:
     from lfpk_hpc import mechanisms, params
 
     mechanisms.load_mechanisms(log=lambda *a: None)
-    pkg = Path(lfpykernels.__file__).parent / "tests"
     readme = params.load(ROOT / "params" / "lfpykernels_readme.py")
-    cell_e = readme.population("E").cell
-    readme_cell = {
-        "templatefile": str(pkg / "BallAndSticksTemplate.hoc"),
-        "templatename": "BallAndSticksTemplate",
-        "templateargs": None,
-        "morphology": str(pkg / "BallAndSticks_E.hoc"),
-        "custom_fun": [_set_passive],
-        "custom_fun_args": [{"g_pas": cell_e.g_pas, "e_pas": readme.kernel.Vrest}],
-        "delete_sections": False,
-    }
+    readme_cell = readme_cell_parameters(readme)
     detailed = detailed_model(morphology)
     tmp = Path(tempfile.mkdtemp(prefix="lfpk_bench_"))
     template, template_name = template_for(morphology, tmp)

@@ -1,3 +1,19 @@
+"""Shared fixtures and helpers of the test suite.
+
+Missing parts. A test that needs a part a user's installation may lack (LFPykernels,
+the ../shared folder beside the development checkout, NEST, Slurm, mpirun, h5py
+built with MPI) asks for it through :func:`missing` (or :func:`need_module`,
+:func:`shared_path`, :func:`mpirun_command`), which skips it with the reason. With
+``LFPK_REQUIRE_FULL=1`` in the environment (``.ci/run`` sets it: CI installs
+everything with ``scripts/setup.sh --test``) every such skip is a failure instead,
+and so is every ``pytest.importorskip`` that does not find its module. What a
+machine cannot host is no missing part and stays a skip under the switch:
+:func:`environment_limit` (e.g. Slurm without a cgroup filesystem, or its ports
+taken by another cluster).
+"""
+
+import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -12,14 +28,70 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 README_PARAMS = ROOT / "params" / "lfpykernels_readme.py"
 
+#: every skip for a missing part fails instead (set in .ci/run)
+REQUIRE_FULL = os.environ.get("LFPK_REQUIRE_FULL", "") not in ("", "0")
+
+
+def _skip(reason: str):
+    """pytest.skip, reported at the test (not at this helper) in the summary."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def missing(part: str, reason: str):
+    """Skip the test because ``part`` is missing (``reason`` says what and how to
+    get it); with LFPK_REQUIRE_FULL=1 fail it instead."""
+    if REQUIRE_FULL:
+        pytest.fail(f"LFPK_REQUIRE_FULL=1 and {part} is missing: {reason}", pytrace=False)
+    _skip(reason)
+
+
+def environment_limit(reason: str):
+    """Skip the test because this machine cannot host what it needs (not a missing
+    installation): a skip even with LFPK_REQUIRE_FULL=1."""
+    _skip(f"environment limit: {reason}")
+
+
+def need_module(name: str, hint: str):
+    """The module ``name``, or :func:`missing` with ``hint`` (how to install it)."""
+    if importlib.util.find_spec(name) is None:
+        missing(name, f"{name} is not installed ({hint})")
+    return importlib.import_module(name)
+
+
+_importorskip = pytest.importorskip
+
+
+def _importorskip_or_fail(modname, *args, **kwargs):
+    """pytest.importorskip, which under LFPK_REQUIRE_FULL=1 fails instead of skipping."""
+    try:
+        return _importorskip(modname, *args, **kwargs)
+    except pytest.skip.Exception as exc:
+        if REQUIRE_FULL:
+            pytest.fail(f"LFPK_REQUIRE_FULL=1 and {modname} is missing: {exc}", pytrace=False)
+        raise pytest.skip.Exception(
+            exc.msg, allow_module_level=True, _use_item_location=True
+        ) from None
+
+
+pytest.importorskip = _importorskip_or_fail
+
 
 def shared_path(*parts) -> Path:
     """A file under ../shared (present on developer machines and in CI, not in a
     user's clone); skips the test with the reason when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent (../shared/ exists only beside the development checkout)")
+        missing(
+            "../shared",
+            f"{path} is absent (../shared/ exists only beside the development checkout)",
+        )
     return path
+
+
+LFPYKERNELS_HINT = (
+    "the reference implementation: pip install lfpykernels==0.2.0, or setup.sh --test"
+)
+NEST_HINT = "pip install 'lfpk_hpc[nest]' or nest-simulator; setup.sh --test installs it"
 
 
 def rel_diff(a, ref) -> float:
@@ -33,7 +105,7 @@ def rel_diff(a, ref) -> float:
 def lfpykernels_reference(tmp_path_factory):
     """Kernels computed by LFPykernels 0.2.0 in a separate process with its own
     Exp2SynI mechanism and morphology files (tests/lfpykernels_reference.py)."""
-    pytest.importorskip("lfpykernels")
+    need_module("lfpykernels", LFPYKERNELS_HINT)
     out = tmp_path_factory.mktemp("reference") / "reference.npz"
     proc = subprocess.run(
         [
@@ -66,7 +138,7 @@ def mpirun_command(n: int, *args) -> list[str]:
 
     exe = shutil.which("mpirun")
     if exe is None:
-        pytest.skip("mpirun is not installed (Open MPI: apt-get install openmpi-bin)")
+        missing("mpirun", "mpirun is not installed (Open MPI: apt-get install openmpi-bin)")
     return [exe, "-n", str(n), "--oversubscribe", sys.executable, "-m", "lfpk_hpc", *map(str, args)]
 
 

@@ -11,10 +11,17 @@ Cases: readme (the LFPykernels README example), current (current-based synapses,
 g_eff off), vrest_seg (conductance-based, g_eff off, one Vrest per segment),
 expsyn (current-based exponential synapses ExpSynI, tau 0.5 ms, as in PD14; the
 ExpSynI mechanism is lfpk_hpc's mod/expsyni.mod, compiled beside LFPykernels'
-own Exp2SynI, since LFPykernels ships none).
+own Exp2SynI, since LFPykernels ships none), and ``pathways:SPEC.json``: the
+pathways onto one population described in the JSON file SPEC (written by
+tests/test_pd14_references.py: a reconstructed morphology in a hoc file, ExpSynI
+synapses, layer placements as uniform depth profiles, the Gauss-cylinder probe),
+saved under ``pathways/<X>/<probe>``. Nothing of lfpk_hpc is used but its
+mechanism cache and its ExpSynI.
 """
 
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -125,6 +132,96 @@ def probes():
     return [gauss, lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]
 
 
+def template_for(morphology: Path, folder: Path) -> tuple[Path, str]:
+    """A NEURON template declaring the sections a hoc morphology file creates, as
+    ``LFPy.TemplateCell`` needs it (the file then runs inside the template)."""
+    text = morphology.read_text()
+    creates = re.findall(r"^\s*create\s+(.+)$", text, flags=re.M)
+    names = sorted({item.strip().split("[")[0] for line in creates for item in line.split(",")})
+    name = "LFPK_REF_" + re.sub(r"\W", "_", morphology.stem)
+    body = [f"begintemplate {name}", f"public all, {', '.join(names)}", "objref all"]
+    body += ["proc init() { all = new SectionList() }"]
+    body += [f"create {line.strip()}" for line in creates]
+    body += [f"endtemplate {name}"]
+    path = folder / f"{name}.hoc"
+    path.write_text("\n".join(body) + "\n")
+    return path, name
+
+
+def pathways(spec_path, result):
+    """The kernels of the pathways in the JSON file ``spec_path`` (see the module
+    docstring) into ``result``."""
+    spec = json.loads(Path(spec_path).read_text())
+    folder = Path(tempfile.mkdtemp(prefix="lfpk_ref_template_"))
+    template, name = template_for(Path(spec["morphology"]), folder)
+    cell = spec["cell"]
+
+    def passive(c, g_pas, e_pas):
+        for sec in c.template.all:
+            sec.insert("pas")
+            sec.g_pas = g_pas
+            sec.e_pas = e_pas
+
+    X = spec["X"]
+    ka = lfpykernels.KernelApprox(
+        X=X,
+        Y=spec["Y"],
+        N_X=np.array(spec["N_X"], dtype=float),
+        N_Y=spec["N_Y"],
+        C_YX=np.array(spec["C_YX"]),
+        cellParameters={
+            "templatefile": str(template),
+            "templatename": name,
+            "templateargs": None,
+            "morphology": spec["morphology"],
+            "Ra": cell["Ra"],
+            "cm": cell["cm"],
+            "nsegs_method": "lambda_f",
+            "lambda_f": cell["lambda_f"],
+            "custom_fun": [passive],
+            "custom_fun_args": [{"g_pas": cell["g_pas"], "e_pas": spec["Vrest"]}],
+            "delete_sections": False,
+        },
+        populationParameters=spec["population"],
+        multapseFunction=getattr(st, spec["multapses"]["name"]),
+        multapseParameters=[spec["multapses"]["params"]] * len(X),
+        delayFunction=getattr(st, spec["delays"][0]["name"]),
+        delayParameters=[d["params"] for d in spec["delays"]],
+        synapseParameters=spec["synapses"],
+        synapsePositionArguments=[
+            {
+                "section": pos["sections"],
+                "fun": [getattr(st, d["name"]) for d in pos["depth"]],
+                "funargs": [d["params"] for d in pos["depth"]],
+                "funweights": pos["weights"],
+            }
+            for pos in spec["positions"]
+        ],
+        extSynapseParameters=None,
+        nu_ext=0.0,
+        n_ext=0,
+        nu_X={x: 0.0 for x in X},
+        conductance_based=False,
+    )
+    lfp = spec["lfp"]
+    for x in X:
+        probes = [
+            lfpykernels.GaussCylinderPotential(
+                cell=None, z=np.array(lfp["z"]), sigma=lfp["sigma"], R=lfp["R"],
+                sigma_z=lfp["sigma_z"],
+            ),
+            lfpykernels.KernelApproxCurrentDipoleMoment(cell=None),
+        ]  # fmt: skip
+        H = ka.get_kernel(
+            probes, Vrest=spec["Vrest"], dt=spec["dt"], X=x, t_X=spec["t_X"], tau=spec["tau"],
+            g_eff=False,
+        )  # fmt: skip
+        result[f"pathways/{x}/lfp"] = H["GaussCylinderPotential"]
+        result[f"pathways/{x}/cdm"] = H["KernelApproxCurrentDipoleMoment"]
+    result["pathways/n_seg"] = np.array(ka.cell.totnsegs)
+    shutil.rmtree(folder)
+
+
 def main(out, cases):
     mods = Path(tempfile.mkdtemp(prefix="lfpk_ref_mod_"))
     shutil.copy(PKG / "exp2synI.mod", mods)
@@ -133,6 +230,9 @@ def main(out, cases):
     shutil.rmtree(mods)
     result = {}
     for case in cases:
+        if case.startswith("pathways:"):
+            pathways(case.split(":", 1)[1], result)
+            continue
         for X in ("E", "I"):
             if case == "readme":
                 ka = kernel_approx()

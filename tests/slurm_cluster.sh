@@ -9,8 +9,9 @@
 #
 # Config, state, logs and pid files all live in DIR. Authentication is auth/none (no munged).
 # Slurm's ports 6817/6818 are fixed, so there is one such cluster per host at a time.
-# Exit codes of start: 0 running, 3 Slurm cannot be started here (the reason is printed:
-# not installed, ports busy), 1 it was started but did not come up (the logs are printed).
+# Exit codes of start: 0 running; 3 Slurm is not installed; 4 this machine cannot host it (not
+# root, ports busy, no cgroup filesystem for slurmd); 1 it was started but did not come up (the
+# logs are printed). For 3 and 4 the reason is printed.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -21,6 +22,7 @@ conf=$dir/slurm.conf
 export SLURM_CONF=$conf
 
 cannot() { echo "cannot start Slurm here: $*"; exit 3; }
+unable() { echo "cannot start Slurm on this machine: $*"; exit 4; }
 
 # a pid is alive unless it is gone or a zombie (state Z in /proc/PID/stat)
 alive() {
@@ -38,10 +40,13 @@ start() {
     command -v "$prog" >/dev/null 2>&1 ||
       cannot "$prog is not installed (Debian: apt-get install slurmctld slurmd slurm-client munge)"
   done
-  [[ $(id -u) -eq 0 ]] || cannot "slurmd must run as root (this is uid $(id -u))"
+  [[ $(id -u) -eq 0 ]] || unable "slurmd must run as root (this is uid $(id -u))"
+  # slurmd stops with "No filesystem mounted on /sys/fs/cgroup" without one (some containers)
+  grep -qE '^[^ ]+ /sys/fs/cgroup(/[^ ]*)? cgroup2? ' /proc/mounts ||
+    unable "no cgroup filesystem is mounted on /sys/fs/cgroup, which slurmd needs"
   local port
   for port in 6817 6818; do
-    ! port_busy "$port" || cannot "port $port is in use (another Slurm cluster is running on this host)"
+    ! port_busy "$port" || unable "port $port is in use (another Slurm cluster is running on this host)"
   done
   local host cpus mem
   host=$(hostname -s)

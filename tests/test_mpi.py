@@ -6,7 +6,7 @@ import subprocess
 import h5py
 import numpy as np
 import pytest
-from conftest import ROOT, assert_same_kernel_files, lfpk, mpi_env, mpirun_command
+from conftest import ROOT, assert_same_kernel_files, lfpk, missing, mpi_env, mpirun_command
 
 pytestmark = pytest.mark.mpi
 
@@ -35,7 +35,10 @@ def serial_file(tmp_path_factory):
 )
 def test_same_file_for_any_rank_count_and_write_path(serial_file, tmp_path, ranks, write_path):
     if write_path == "mpio" and not h5py.get_config().mpi:
-        pytest.skip("h5py is built without MPI: no parallel HDF5 write path")
+        missing(
+            "h5py with MPI",
+            "h5py is built without MPI: no parallel HDF5 write path (scripts/setup.sh builds it)",
+        )
     proc = run(mpirun_command(ranks, HAGEN, "--out", "k.h5", "--write-path", write_path), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = tmp_path / "k.h5"
@@ -53,6 +56,25 @@ def test_same_file_for_any_rank_count_and_write_path(serial_file, tmp_path, rank
     # 5 ranks for 4 tasks: one rank has nothing to do and still finishes cleanly
     assert proc.stdout.count(" done on rank ") == 4
     assert not (tmp_path / "k.h5.parts").exists()
+
+
+MANY = ROOT / "tests" / "data" / "many_tasks.py"  # 16 tasks of about 0.1 s
+
+
+def test_more_than_one_rank_computes(tmp_path):
+    """With 2 ranks and 16 tasks both ranks compute: /tasks/rank of the file names
+    both, and each rank printed as many 'done on rank' lines as the file gives it.
+    (Rank 1 would have to stall for the whole run, about 1.6 s of work, to get
+    nothing.)"""
+    proc = run(mpirun_command(2, MANY, "--out", "k.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(tmp_path / "k.h5", "r") as f:
+        ranks = f["tasks/rank"][...]
+        assert f["tasks/complete"][...].all() and ranks.size == 16
+    counts = np.bincount(ranks, minlength=2)
+    assert counts.size == 2 and np.all(counts > 0), counts
+    printed = [int(r) for r in re.findall(r" done on rank (\d+) in ", proc.stdout)]
+    assert np.array_equal(np.bincount(printed, minlength=2), counts), proc.stdout
 
 
 def error_line(stderr):

@@ -22,14 +22,18 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from conftest import ROOT, lfpk, mpi_env, mpirun_command
+from conftest import NEST_HINT, ROOT, lfpk, missing, mpi_env, mpirun_command
 
 from lfpk_hpc import cli, nestsim, pd14
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("nest") is None,
-    reason="NEST is not installed (pip install 'lfpk_hpc[nest]' or nest-simulator)",
-)
+
+@pytest.fixture(scope="module")
+def nest_installed():
+    """For the tests that run NEST; the others (arguments, refusals, launch
+    detection, lazy import) run without it."""
+    if importlib.util.find_spec("nest") is None:
+        missing("NEST", f"NEST is not installed ({NEST_HINT})")
+
 
 POTJANS = ROOT / "params" / "potjans.py"
 HAGEN = ROOT / "params" / "hagen2022.py"
@@ -57,7 +61,7 @@ def read(path):
 
 
 @pytest.fixture(scope="module")
-def scale01(tmp_path_factory):
+def scale01(tmp_path_factory, nest_installed):
     """The PD14 network at scale 0.1 (N and K), 1000 ms after 500 ms presim, seed 55."""
     cwd = tmp_path_factory.mktemp("pd14")
     proc = run(cwd, POTJANS, "--scale", "0.1", "--tstop", "1000", "--out", "spikes.h5")
@@ -110,7 +114,7 @@ def _datasets(path):
         return {name: (g["times"][...], g["senders"][...]) for name, g in f.items()}
 
 
-def test_same_seed_same_spikes_other_seed_different(tmp_path):
+def test_same_seed_same_spikes_other_seed_different(tmp_path, nest_installed):
     small = ("--scale", "0.02", "--tstop", "200", "--presim", "100")
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         proc = run(tmp_path, POTJANS, *small, "--seed", seed, "--out", f"{name}.h5")
@@ -127,7 +131,7 @@ def test_same_seed_same_spikes_other_seed_different(tmp_path):
     )
 
 
-def test_thalamus_is_recorded_as_TC(tmp_path):
+def test_thalamus_is_recorded_as_TC(tmp_path, nest_installed):
     # default presim 500 ms: the stimulus (700-710 ms of simulation time) is at 200-210 ms
     proc = run(
         tmp_path, POTJANS, "--scale", "0.02", "--tstop", "300", "--thalamus", "--out", "t.h5"
@@ -197,10 +201,6 @@ def test_missing_nest_is_a_clear_error(tmp_path):
 
 
 def test_predict_runs_on_the_output(scale01, tmp_path):
-    try:
-        import lfpk_hpc.predict  # noqa: F401
-    except ImportError:
-        pytest.skip("predict not available yet")
     spikes, _ = scale01
     proc = subprocess.run(
         lfpk(POTJANS, "--out", "k.h5"), cwd=tmp_path, capture_output=True, text=True, check=False
@@ -244,7 +244,7 @@ def test_mpi_launch_detection(env, launched):
     assert (nestsim.mpi_launch(env) is not None) == launched
 
 
-def test_launcher_variables_are_hidden_from_nest(tmp_path):
+def test_launcher_variables_are_hidden_from_nest(tmp_path, nest_installed):
     env = {**os.environ, "PMI_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PYNEST_QUIET": "1"}
     # without hiding, NEST (built without MPI) aborts on these variables
     raw = subprocess.run(

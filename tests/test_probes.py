@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.integrate as si
+from conftest import LFPYKERNELS_HINT, need_module
 
 from lfpk_hpc.probes import CurrentDipoleMoment, GaussCylinderPotential, SegmentGeometry
 
@@ -79,7 +80,7 @@ def test_gauss_cylinder_agrees_with_quad(R, sigma_z, rule):
 
 
 def test_gauss_cylinder_equals_lfpykernels_matrix():
-    lfpykernels = pytest.importorskip("lfpykernels")
+    lfpykernels = need_module("lfpykernels", LFPYKERNELS_HINT)
     import lfpykit
 
     z_mid = np.linspace(-215, 1015, 27)

@@ -1,12 +1,17 @@
-"""A run killed with SIGKILL at random points is completed by --resume, bit for bit."""
+"""A run killed with SIGKILL at random points is completed by --resume, bit for bit,
+computing exactly the tasks that had no checkpoint."""
 
+import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 from conftest import ROOT, assert_same_kernel_files, lfpk, mpi_env, mpirun_command
 
@@ -65,6 +70,62 @@ def kill_part_way(cmd, cwd, n_done, delay):
     return seen
 
 
+def checkpointed(parts: Path) -> dict:
+    """(X, Y) → metadata of every whole checkpoint in ``parts`` (read here from the
+    files, not with the store's reader, which --resume itself uses)."""
+    out = {}
+    for path in parts.glob("task_*.npz"):
+        try:
+            with np.load(path) as z:
+                meta = json.loads(z["meta"].tobytes().decode())
+        except Exception:  # noqa: BLE001 - a checkpoint that is not whole is none
+            continue
+        out[(meta["X"], meta["Y"])] = meta
+    return out
+
+
+#: a task's progress line; not anchored at a line start: under mpirun the ranks' lines
+#: can run together (print writes the text and its newline separately)
+TASK_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+)->(\S+) done on rank (\d+) in (\d+\.\d{3}) s")
+
+
+def assert_resumed_exactly(stdout: str, before: dict, out: Path, n_tasks: int) -> None:
+    """The resumed run computed exactly the tasks without a checkpoint, each once,
+    said so, and the file holds the checkpoints' times and ranks for the others
+    and the printed ones for these."""
+    n_done = len(before)
+    m = re.search(r"(\d+) tasks to compute in \d+ units [^,]*, (\d+) already done", stdout)
+    assert m, stdout
+    assert (int(m.group(1)), int(m.group(2))) == (n_tasks - n_done, n_done), m.group(0)
+    if n_done:
+        assert f"resume: {n_done} finished tasks in the checkpoints" in stdout
+    lines = TASK_LINE.findall(stdout)
+    ran = [(X, Y) for _i, _n, X, Y, _r, _t in lines]
+    assert len(ran) == len(set(ran)) == n_tasks - n_done, stdout
+    assert sorted(int(i) for i, *_ in lines) == list(range(1, n_tasks - n_done + 1))
+    assert {int(n) for _i, n, *_ in lines} <= {n_tasks - n_done}
+    with h5py.File(out, "r") as f:
+        g = f["tasks"]
+        rows = {
+            (x.decode(), y.decode()): i
+            for i, (x, y) in enumerate(zip(g["X"][...], g["Y"][...], strict=True))
+        }
+        assert set(ran) == set(rows) - set(before)
+        columns = g["timings"].attrs["columns"].split(",")
+        for key, meta in before.items():
+            i = rows[key]
+            assert g["rank"][i] == meta["rank"] and g["wall_time_s"][i] == meta["wall_time_s"]
+            np.testing.assert_array_equal(
+                g["timings"][i], [meta["timings"].get(c, np.nan) for c in columns]
+            )
+        for _i, _n, X, Y, rank, seconds in lines:
+            i = rows[(X, Y)]
+            assert g["rank"][i] == int(rank), (X, Y)
+            assert f"{g['wall_time_s'][i]:.3f}" == seconds, (X, Y)
+            assert g["timings"][i][columns.index("total")] == g["wall_time_s"][i]
+        assert g["complete"][...].all()
+
+
 LAUNCHES = {
     "serial": lambda *a: lfpk(*a),
     "mpirun-2": lambda *a: mpirun_command(2, *a),
@@ -81,9 +142,12 @@ def test_killed_run_resumes_to_identical_file(reference, tmp_path, launch, seed)
     seen = kill_part_way(cmd, tmp_path, n_done, delay)
     parts = tmp_path / "k.h5.parts"
     assert parts.is_dir(), f"the run finished before it was killed ({seen} tasks seen)"
+    before = checkpointed(parts)
+    assert len(before) >= seen  # every task reported done had its checkpoint first
     proc = run(LAUNCHES[launch](MANY, "--out", "k.h5", "--resume"), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "resume:" in proc.stdout
+    assert_resumed_exactly(proc.stdout, before, tmp_path / "k.h5", 16)
     assert_same_kernel_files(reference, tmp_path / "k.h5")
     assert not parts.exists()
 
@@ -114,8 +178,11 @@ def test_resume_of_finished_or_absent_file(reference, tmp_path):
 def test_unreadable_file_is_rebuilt_from_checkpoints(reference, tmp_path):
     seen = kill_part_way(lfpk(MANY, "--out", "k.h5"), tmp_path, 4, 0.0)
     assert seen >= 4
+    before = checkpointed(tmp_path / "k.h5.parts")
+    assert len(before) >= 4
     (tmp_path / "k.h5").write_bytes(b"not an HDF5 file")  # what a killed writer may leave
     proc = run(lfpk(MANY, "--out", "k.h5", "--resume"), tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "unreadable" in proc.stdout
+    assert_resumed_exactly(proc.stdout, before, tmp_path / "k.h5", 16)
     assert_same_kernel_files(reference, tmp_path / "k.h5")

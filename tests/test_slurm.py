@@ -2,12 +2,12 @@
 
 Tests marked ``slurm`` run against a real one-node Slurm cluster that a session fixture
 starts on this host (tests/slurm_cluster.sh: slurmctld + slurmd, auth/none); they are
-skipped, with the reason, where it cannot be started (Slurm not installed, not root,
-ports 6817/6818 in use). The others check ``submit --dry-run``, the sizes from plan and
-the error paths (with a stand-in sbatch where sbatch must fail).
+skipped, with the reason, where it cannot be started: Slurm not installed (a failure
+with LFPK_REQUIRE_FULL=1), or a machine that cannot host it (not root, ports 6817/6818
+in use, no cgroup filesystem; a skip even then). The others check ``submit --dry-run``,
+the sizes from plan and the error paths (with a stand-in sbatch where sbatch must fail).
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_same_kernel_files, lfpk, mpi_env, mpirun_command
+from conftest import (
+    ROOT,
+    assert_same_kernel_files,
+    environment_limit,
+    lfpk,
+    missing,
+    mpi_env,
+    mpirun_command,
+)
 
 MANY = ROOT / "tests" / "data" / "many_tasks.py"  # 16 tasks, about a second
 HAGEN = ROOT / "params" / "hagen2022.py"  # 4 tasks
@@ -402,8 +410,11 @@ def slurm(tmp_path_factory):
     proc = subprocess.run(
         ["bash", str(CLUSTER), "start", str(folder)], capture_output=True, text=True, timeout=120
     )
-    if proc.returncode == 3:
-        pytest.skip(proc.stdout.strip() or proc.stderr.strip())
+    reason = proc.stdout.strip() or proc.stderr.strip()
+    if proc.returncode == 3:  # not installed
+        missing("Slurm", reason)
+    if proc.returncode == 4:  # not root, ports taken, no cgroup filesystem
+        environment_limit(reason)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     try:
         yield Cluster(folder)
@@ -674,8 +685,6 @@ def test_pd14_validation_chain_spikes_hybrid_validate(slurm, tmp_path):
 
 @pytest.mark.slurm
 def test_groundtruth_job_by_hand_with_a_config_file(slurm, models, tmp_path):
-    if importlib.util.find_spec("lfpk_hpc.groundtruth") is None:
-        pytest.skip("python -m lfpk_hpc groundtruth is not available yet (issue 6)")
     cfg = tmp_path / "site.env"
     cfg.write_text(f"LFPK_PYTHON={sys.executable}\n")  # read by the job script itself
     env = slurm.env(tmp_path, LFPK_CONFIG=cfg)

@@ -7,16 +7,30 @@ Metrics (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353, Figures 4-9), per
 channel of the LFP and for the z component of the current dipole moment, after a
 start-up transient:
 
-- R² = squared Pearson correlation of prediction and ground truth;
+- r = Pearson correlation of prediction and ground truth, and R² = r²;
 - r_STD = std(prediction) / std(ground truth);
-- both on the raw signals and after a 100 Hz low-pass (elliptic, order 2,
-  0.1 dB ripple, 40 dB attenuation, applied forwards and backwards);
+- all on the raw signals and after a 100 Hz low-pass (elliptic, order 2,
+  0.1 dB ripple, 40 dB attenuation, applied forwards and backwards, so that the
+  gain is the square of the filter's: −0.2 dB at 100 Hz, below −80 dB in the stop
+  band);
 - power spectra (Welch, NFFT 2048, overlap 1536) and the coherence
   |P_xy|² / (P_xx P_yy);
 - aggregated as medians with 10 and 90 % quantiles over channels.
 
-``metrics.json`` holds ``{"lfp": {"r2": [...], "r2_median": …, "r2_lowpass": [...],
-"r2_median_lowpass": …, "rstd": [...], "rstd_median": …, …}, "cdm": {…}}``.
+``metrics.json`` holds ``{"lfp": {"r": [...], "r_median": …, "r_lowpass": [...],
+"r_median_lowpass": …, "r2": [...], "r2_median": …, "r2_lowpass": [...],
+"r2_median_lowpass": …, "rstd": [...], "rstd_median": …, …, "passed": true,
+"failures": []}, "cdm": {…}}``.
+
+Failure. R² cannot tell a prediction from its negative, r can: a probe
+**fails** (``"passed": false``, the reasons in ``"failures"``, FAILED in the
+report's table) when the median over its channels of r, raw or low-passed, is
+negative (below :data:`R_MIN` = 0: the prediction is anticorrelated with the
+ground truth, a sign error) or undefined (a constant prediction, e.g. one
+without any population); see :func:`verdict`. A single channel with r < 0 under a
+positive median does not fail the probe (where the LFP changes polarity a
+channel may carry almost no signal). There are no thresholds on R² or r_STD:
+what they reach depends on the network's scale (see the README).
 
 Those are the kernel route as a user of a point-neuron network applies it: the
 synaptic kernels of the network's populations and their spikes. ``validate`` adds
@@ -67,6 +81,10 @@ class ValidationError(ValueError):
     exit_code = 2
 
 
+#: a probe passes when the median correlation r (raw and low-passed) is at least this
+R_MIN = 0.0
+
+
 # --------------------------------------------------------------------------- metrics
 
 
@@ -80,7 +98,9 @@ def lowpass(x: np.ndarray, dt: float, f_cut: float = 100.0) -> np.ndarray:
     return ss.sosfiltfilt(sos, x, axis=-1)
 
 
-def _r2_rstd(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _r_rstd(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation r and r_STD = std(pred)/std(truth) per row (NaN where a
+    row is constant)."""
     p = pred - pred.mean(axis=-1, keepdims=True)
     t = truth - truth.mean(axis=-1, keepdims=True)
     sp = np.sqrt((p * p).sum(axis=-1))
@@ -88,11 +108,11 @@ def _r2_rstd(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (p * t).sum(axis=-1) / (sp * st)
         rstd = sp / st
-    return r**2, rstd
+    return r, rstd
 
 
 def channel_metrics(pred: np.ndarray, truth: np.ndarray, dt: float) -> dict:
-    """R² and r_STD per channel (rows), raw and low-passed, plus spectra."""
+    """r, R² = r² and r_STD per channel (rows), raw and low-passed, plus spectra."""
     import scipy.signal as ss
 
     pred = np.atleast_2d(np.asarray(pred, dtype=float))
@@ -101,12 +121,12 @@ def channel_metrics(pred: np.ndarray, truth: np.ndarray, dt: float) -> dict:
         raise ValidationError(
             f"prediction shape {pred.shape} differs from ground truth {truth.shape}"
         )
-    r2, rstd = _r2_rstd(pred, truth)
+    r, rstd = _r_rstd(pred, truth)
     lp = truth.shape[-1] > 30
-    r2_lp, rstd_lp = (
-        _r2_rstd(lowpass(pred, dt), lowpass(truth, dt))
+    r_lp, rstd_lp = (
+        _r_rstd(lowpass(pred, dt), lowpass(truth, dt))
         if lp
-        else (np.full_like(r2, np.nan), np.full_like(r2, np.nan))
+        else (np.full_like(r, np.nan), np.full_like(r, np.nan))
     )
     fs = 1000.0 / dt
     nfft = min(2048, truth.shape[-1])
@@ -114,9 +134,11 @@ def channel_metrics(pred: np.ndarray, truth: np.ndarray, dt: float) -> dict:
     _, p_pp = ss.welch(pred, fs=fs, nperseg=nfft, noverlap=nfft * 3 // 4, axis=-1)
     _, coh = ss.coherence(pred, truth, fs=fs, nperseg=nfft, noverlap=nfft * 3 // 4, axis=-1)
     return {
-        "r2": r2,
+        "r": r,
+        "r2": r**2,
         "rstd": rstd,
-        "r2_lowpass": r2_lp,
+        "r_lowpass": r_lp,
+        "r2_lowpass": r_lp**2,
         "rstd_lowpass": rstd_lp,
         "freqs": f,
         "psd_truth": p_tt,
@@ -136,6 +158,30 @@ def summary(values) -> dict:
         "q10": float(np.quantile(v, 0.1)),
         "q90": float(np.quantile(v, 0.9)),
     }
+
+
+def verdict(entry: dict) -> tuple[bool, list[str]]:
+    """(passed, reasons) of one probe's comparison (an entry of :func:`compare`).
+
+    A probe fails when the median over its channels of r, raw or low-passed, is
+    below :data:`R_MIN` (0: the prediction is anticorrelated with the ground truth,
+    the mark of a sign error, which R² = r² cannot see) or undefined (a constant
+    prediction, e.g. one without any population). Single channels with r < 0 under
+    a positive median do not fail a probe: where the LFP changes polarity a channel
+    may carry almost no signal."""
+    failures = []
+    for key, what in (("r_median", "r"), ("r_median_lowpass", "low-passed r")):
+        m = entry.get(key)
+        if m is None or not np.isfinite(m):
+            failures.append(f"median {what} is undefined (a constant signal)")
+        elif m < R_MIN:
+            values = entry.get(key.replace("_median", "")) or []
+            neg = [i for i, v in enumerate(values) if v is not None and v < 0]
+            failures.append(
+                f"median {what} = {m:.3f} < {R_MIN:g}: the prediction is anticorrelated "
+                f"with the ground truth (r < 0 on channels {neg})"
+            )
+    return not failures, failures
 
 
 def _read_signals(path):
@@ -206,7 +252,7 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
             "n_samples": int(tr.shape[-1]),
             "transient_ms": transient,
         }
-        for key in ("r2", "rstd", "r2_lowpass", "rstd_lowpass"):
+        for key in ("r", "r2", "rstd", "r_lowpass", "r2_lowpass", "rstd_lowpass"):
             entry[key] = [None if not np.isfinite(v) else float(v) for v in m[key]]
             s = summary(m[key])
             suffix = "_lowpass" if key.endswith("_lowpass") else ""
@@ -214,6 +260,7 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
             entry[f"{base}_median{suffix}"] = s["median"]
             entry[f"{base}_q10{suffix}"] = s["q10"]
             entry[f"{base}_q90{suffix}"] = s["q90"]
+        entry["passed"], entry["failures"] = verdict(entry)
         entry["coherence_median_below_100Hz"] = float(
             np.nanmedian(m["coherence"][..., (m["freqs"] > 0) & (m["freqs"] <= 100)])
         )
@@ -478,6 +525,8 @@ def report(
         imgs[f"spectra_{p}"] = _png(spectra_figure(p, e))
     for name, b64 in imgs.items():
         (out_dir / f"{name}.png").write_bytes(base64.b64decode(b64))
+    from html import escape
+
     rows = []
     labelled = [(p, e) for p, e in _probes(metrics)]
     for key, label in VARIANTS.items():
@@ -492,10 +541,16 @@ def report(
                 return "–"
             return f"{m:.3f} <small>[{lo:.3f}, {hi:.3f}]</small>"
 
+        status = (
+            "passed"
+            if e.get("passed", True)
+            else "<b>FAILED</b>: " + escape("; ".join(e.get("failures", [])))
+        )
         rows.append(
             f"<tr><td>{p}</td><td>{fmt('r2_median')}</td><td>{fmt('r2_median_lowpass')}"
-            f"</td><td>{fmt('rstd_median')}</td><td>{fmt('rstd_median_lowpass')}</td>"
-            f"<td>{e['coherence_median_below_100Hz']:.3f}</td></tr>"
+            f"</td><td>{fmt('r_median')}</td><td>{fmt('r_median_lowpass')}</td>"
+            f"<td>{fmt('rstd_median')}</td><td>{fmt('rstd_median_lowpass')}</td>"
+            f"<td>{e['coherence_median_below_100Hz']:.3f}</td><td>{status}</td></tr>"
         )
     ctx = context or {}
     ctx_rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in ctx.items())
@@ -509,11 +564,13 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;te
 img{{max-width:100%}}</style></head><body>
 <h1>{title}</h1>
 <h2>Agreement of kernel prediction and ground truth</h2>
-<p>Median over channels with [10 %, 90 %] quantiles; R²: squared Pearson correlation; r_STD:
+<p>Median over channels with [10 %, 90 %] quantiles; r: Pearson correlation, R² = r²; r_STD:
 std(prediction)/std(ground truth); low-pass: 100 Hz elliptic (order 2, 0.1 dB, 40 dB), zero
-phase; dipole: z component (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353).</p>
-<table><tr><th>signal</th><th>R²</th><th>R² (≤100 Hz)</th><th>r_STD</th><th>r_STD (≤100 Hz)</th>
-<th>coherence (median ≤100 Hz)</th></tr>{"".join(rows)}</table>
+phase; dipole: z component (Hagen et al. 2022, PLOS Comput Biol 18(8): e1010353). A signal
+fails when its median r, raw or low-passed, is negative or undefined.</p>
+<table><tr><th>signal</th><th>R²</th><th>R² (≤100 Hz)</th><th>r</th><th>r (≤100 Hz)</th>
+<th>r_STD</th><th>r_STD (≤100 Hz)</th><th>coherence (median ≤100 Hz)</th><th>verdict</th></tr>
+{"".join(rows)}</table>
 {"".join(f"<h2>{head}</h2>{body}" for head, body in (sections or []))}
 <h2>Run</h2><table>{ctx_rows}</table>
 <h2>Figures</h2>{figs}
@@ -548,21 +605,52 @@ def _error(msg, code: int = 2) -> int:
     return report(msg, code)
 
 
+def _json_safe(obj):
+    """``obj`` with NaN and infinities as None (strict JSON has neither)."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def write_metrics(metrics: dict, out_dir) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "metrics.json"
-    path.write_text(json.dumps(public(metrics), indent=1))
+    path.write_text(json.dumps(_json_safe(public(metrics)), indent=1, allow_nan=False))
     return path
 
 
+class ValidationFailed(RuntimeError):
+    """A comparison whose verdict is failure (exit code 1): the report is written, and
+    the message names the failing signals and why."""
+
+    exit_code = 1
+
+
+def check_verdicts(metrics: dict, out_dir) -> None:
+    """Raise :class:`ValidationFailed` if a headline signal failed (see :func:`verdict`)."""
+    failed = [(p, e) for p, e in _probes(metrics) if e.get("passed") is False]
+    if failed:
+        raise ValidationFailed(
+            "the prediction fails the comparison: "
+            + "; ".join(f"{p}: {', '.join(e.get('failures', []))}" for p, e in failed)
+            + f" (report in {Path(out_dir) / 'report.html'})"
+        )
+
+
 def print_summary(metrics: dict, label: str = "") -> None:
+    def r3(v):
+        return "–" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
     for p, e in _probes(public(metrics)):
-        r2, r2l = e.get("r2_median"), e.get("r2_median_lowpass")
         print(
-            f"{p}{label}: median R² {r2 if r2 is None else round(r2, 3)}, "
-            f"low-passed {r2l if r2l is None else round(r2l, 3)}, "
-            f"median r_STD {e.get('rstd_median') and round(e['rstd_median'], 3)}",
+            f"{p}{label}: median R² {r3(e.get('r2_median'))}, low-passed "
+            f"{r3(e.get('r2_median_lowpass'))}, median r {r3(e.get('r_median'))}, median r_STD "
+            f"{r3(e.get('rstd_median'))}" + ("" if e.get("passed", True) else ": FAILED"),
             flush=True,
         )
     for key, label in VARIANTS.items():
@@ -595,6 +683,10 @@ def compare_main(args) -> int:
     )
     print_summary(metrics)
     print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
+    try:
+        check_verdicts(metrics, args.out)
+    except ValidationFailed as exc:
+        return _error(str(exc), 1)
     return 0
 
 
@@ -1184,6 +1276,8 @@ def run_validation(
             f"wrote {out / 'metrics.json'} and {out / 'report.html'} "
             f"(ground truth {t_gt:.1f} s, kernel route {route:.1f} s)"
         )
+    if result is not None:
+        check_verdicts(result, out)  # exit 1 if the prediction fails the comparison
     # the other ranks wait for rank 0 in the command's final agreement
     # (lfpk_hpc.parallel.run_guarded), which also hears of an error here
     return result

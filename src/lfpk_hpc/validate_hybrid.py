@@ -137,6 +137,7 @@ def run_hybrid_validation(
     from .parallel import wait_quietly
     from .predict import predict
     from .validate import (
+        check_verdicts,
         check_window,
         compare,
         compare_populations,
@@ -289,6 +290,7 @@ def run_hybrid_validation(
             + ")"
         )
         (out / "wall_times.json").write_text(json.dumps(times, indent=1) + "\n")
+        check_verdicts(result, out)  # exit 1 if the prediction fails the comparison
     return result
 
 
