@@ -25,6 +25,11 @@ What is simulated (see :mod:`lfpk_hpc.hybridsim` for the details):
   left out, as ``predict --tstart`` leaves them out, so the first few tens of ms
   (the cells' and synapses' time constants) are a start-up transient of both.
 
+The bulk of a run's output are the blocks' signals: each rank writes the checkpoints of
+its own blocks. At the end the populations are shared out over the ranks, each sums
+its populations' blocks in block order, and rank 0 writes the signals file (channels ×
+bins per population: a few MB per simulated second, not worth parallel HDF5).
+
 The work is a set of blocks (runs of cells of one population, about
 ``--block-segments`` segments each; the block size depends on the model only, never
 on the number of ranks) computed by the task farm (:mod:`lfpk_hpc.scheduler`):
@@ -491,7 +496,6 @@ def run_hybrid(
     comm=None,
     overwrite: bool = False,
     resume: bool = False,
-    write_path: str = "auto",
     log=print,
 ) -> Path:
     """The hybrid ground truth of ``model`` driven by ``spikes_path`` into the folder
@@ -569,9 +573,7 @@ def run_hybrid(
     out.mkdir(parents=True, exist_ok=True)
     kind = HybridTasks(inputs, blocks, block_segments, nseg, run_info, say)
     t0 = time.perf_counter()
-    run_farm(
-        kind, target, comm=comm, overwrite=overwrite, resume=resume, write_path=write_path, log=log
-    )
+    run_farm(kind, target, comm=comm, overwrite=overwrite, resume=resume, log=log)
     say(f"hybrid: {time.perf_counter() - t0:.1f} s")
     return target
 
@@ -765,12 +767,6 @@ def add_arguments(parser) -> None:
         help="continue an interrupted run from its checkpoints (DIR/signals.h5.parts)",
     )
     g.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
-    parser.add_argument(
-        "--write-path",
-        choices=("auto", "mpio", "rank0"),
-        default="auto",
-        help="accepted for symmetry with kernel runs; the signals file is written by rank 0",
-    )
 
 
 def main(args) -> int:
@@ -797,7 +793,6 @@ def _main(args, comm) -> int:
         comm=comm,
         overwrite=args.overwrite,
         resume=args.resume,
-        write_path=args.write_path,
         log=lambda msg: print(msg, flush=True),
     )
     return 0

@@ -237,8 +237,10 @@ class CellPrototype:
             self.end, rotation, z_angle
         ) + pos
 
-    def make(self, h, tag: str) -> list:
-        """A copy of the cell in NEURON: its sections, in the prototype's order."""
+    def make(self, h, tag: str, membrane: str = "pas") -> list:
+        """A copy of the cell in NEURON: its sections, in the prototype's order, with
+        the leak of ``membrane``: NEURON's ``pas``, or ``lfpk_hsyn`` (the leak and the
+        ExpSynI synapses in one mechanism, mod/lfpk_hsyn.mod)."""
         secs = []
         for name, pts in zip(self.names, self.points, strict=True):
             sec = h.Section(name=f"{tag}.{name}")
@@ -253,10 +255,11 @@ class CellPrototype:
             sec.nseg = n
             sec.Ra = self.Ra
             sec.cm = self.cm
-            sec.insert("pas")
+            sec.insert(membrane)
             for seg in sec:
-                seg.pas.g = self.g_pas[i]
-                seg.pas.e = self.e_pas
+                mech = getattr(seg, membrane)
+                mech.g = self.g_pas[i]
+                mech.e = self.e_pas
                 i += 1
         return secs
 
@@ -506,14 +509,12 @@ def _point_process(h, model, seg):
     return pp
 
 
-def _kick_segments(h, sections, segments, keys, times, classes, n_classes, proto, tau, dt, count):
-    """The ExpSynI synapses of a block as lfpk_hsyn states: one LfpkTrain per segment
-    with events, kicking that segment's state by each event's weight."""
+def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt, count):
+    """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak) as
+    lfpk_hsyn states: one LfpkTrain per segment with events, kicking that segment's
+    state by each event's weight."""
     h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
     scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
-    for secs in sections:
-        for sec in secs:
-            sec.insert("lfpk_hsyn")
     for seg, sc in zip(segments, scale, strict=True):
         seg.lfpk_hsyn.scale = sc
     seg_index = keys // n_classes
@@ -552,6 +553,10 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
     positions, angles = inputs.positions(Y)
     n_seg_cell = proto.n_seg
     n_seg = n_seg_cell * count
+    of, models, classes = _synapse_classes(model, Y)
+    # ExpSynI of one tau alone: leak and synapses are one mechanism per segment
+    kicks = len(models) == 1 and models[0][0] == "ExpSynI"
+    membrane = "lfpk_hsyn" if kicks else "pas"
     xs, ys, zs = np.zeros((n_seg, 2)), np.zeros((n_seg, 2)), np.zeros((n_seg, 2))
     cells_info = []
     sections, segments = [], []
@@ -563,7 +568,7 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
         xs[sl, 0], ys[sl, 0], zs[sl, 0] = a[:, 0], a[:, 1], a[:, 2]
         xs[sl, 1], ys[sl, 1], zs[sl, 1] = b[:, 0], b[:, 1], b[:, 2]
         cells_info.append((lo, n_seg_cell, positions[i]))
-        secs = proto.make(h, f"{Y}_{i}")
+        secs = proto.make(h, f"{Y}_{i}", membrane)
         sections.append(secs)
         segments.extend(seg for sec in secs for seg in sec)
     geometry = SegmentGeometry(
@@ -578,7 +583,6 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
 
     # synapses and their events
     duration = inputs.tstop - inputs.tstart
-    of, models, classes = _synapse_classes(model, Y)
     n_classes = max(len(classes), 1)
     keys, times = [], []
     n_syn = 0
@@ -593,10 +597,10 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
     keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     times = np.concatenate(times) if times else np.zeros(0)
     point_processes, keep = {}, []
-    if len(models) == 1 and models[0][0] == "ExpSynI":
-        # one synapse model, ExpSynI with one tau: every segment's synapses are one
-        # state of the density mechanism lfpk_hsyn, kicked by one train per segment
-        keep = _kick_segments(h, sections, segments, keys, times, classes, n_classes, proto,
+    if kicks:
+        # one synapse model, ExpSynI with one tau: every segment's synapses are the
+        # state of its lfpk_hsyn (which is also its leak), kicked by one train per segment
+        keep = _kick_segments(h, segments, keys, times, classes, n_classes, proto,
                               models[0][2], inputs.dt, count)  # fmt: skip
     else:
         # any synapse models: one point process per segment and model, one train per

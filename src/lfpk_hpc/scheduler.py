@@ -305,6 +305,8 @@ def run_farm(
         raise StoreError("write_path = 'mpio' is invalid: this h5py is built without MPI")
     mpio = size > 1 and (write_path == "mpio" or (write_path == "auto" and h5py.get_config().mpi))
     path_name = "mpio" if mpio else ("rank0" if size > 1 else "serial")
+    if kind.store_mode == "checkpoints":  # every rank writes its own checkpoints
+        mpio, path_name = False, "checkpoints"
     keys = kind.keys()
 
     # 1. rank 0 checks the output and collects finished work; everyone learns the outcome
