@@ -87,12 +87,15 @@ MIN_BLOCK_SEGMENTS = 2000
 MAX_BLOCK_SEGMENTS = 50000
 
 #: cost model of a block (seconds), measured on the development machine (2 cores,
-#: 2026; benchmarks/hybrid.py): NEURON's steps per segment, a synapse point process
-#: per step, one event, one synapse drawn, one cell made (with its probes)
-COST_SEGMENT_STEP = 6.5e-8
-COST_POINT_PROCESS_STEP = 2.5e-8
-COST_EVENT = 1.0e-6
-COST_SYNAPSE = 1.5e-6
+#: quiet, 2026; benchmarks/hybrid.py and a run's /blocks table): NEURON's steps per
+#: segment with the leak, synapse state and recording of every membrane current
+#: (bare passive stepping is about 2e-8), a synapse point process per step (models
+#: other than ExpSynI), one event, one synapse drawn, one cell made (its sections,
+#: its draws per pathway and its EEG matrix, about 3.5 ms of that)
+COST_SEGMENT_STEP = 3.0e-8
+COST_POINT_PROCESS_STEP = 0.5e-8
+COST_EVENT = 0.5e-6
+COST_SYNAPSE = 1.0e-6
 COST_CELL = 4e-3
 
 FORMAT = "lfpk_hpc.hybrid/1"
