@@ -384,16 +384,8 @@ def block_densities(proto: CellPrototype, con, z_mid: np.ndarray) -> np.ndarray:
     :func:`lfpk_hpc.kernel.synapse_density` at each cell's own depth (no widening)."""
     from .kernel import allowed_segments, depth_profile
 
-    geometry = SegmentGeometry(
-        x=proto.start[:, :1],
-        y=proto.start[:, :1],
-        z=proto.start[:, :1],
-        d=proto.d,
-        area=proto.area,
-        section=proto.section,
-    )
     try:
-        allowed = allowed_segments(geometry, con.placement)
+        allowed = allowed_segments(proto.section, con.placement)
     except Exception as exc:
         raise type(exc)(f"connections[{con.pre}->{con.post}]: {exc}") from None
     p = np.zeros(z_mid.shape)

@@ -245,15 +245,16 @@ def _allowed(section_names: tuple, sections: tuple) -> np.ndarray:
     return out
 
 
-def allowed_segments(geometry: SegmentGeometry, placement: Placement) -> np.ndarray:
-    """Segments (bool per segment) of the sections whose names contain one of
-    ``placement.sections`` ("allsec": all); ParamsError if there are none. Cached
-    per (section names, placement sections): read-only."""
-    allowed = _allowed(tuple(geometry.section), tuple(placement.sections))
+def allowed_segments(section: tuple, placement: Placement) -> np.ndarray:
+    """Segments (bool per segment, given the section name of each segment) of the
+    sections the placement names (:meth:`lfpk_hpc.params.Placement.allows`);
+    ParamsError if there are none. Cached per (section names, placement sections):
+    read-only."""
+    allowed = _allowed(tuple(section), tuple(placement.sections))
     if not allowed.any():
         raise ParamsError(
             f"placement.sections = {placement.sections!r} is invalid: matches no section of the "
-            f"cell (sections: {', '.join(sorted(set(geometry.section)))})"
+            f"cell (sections: {', '.join(sorted(set(section)))})"
         )
     return allowed
 
@@ -289,7 +290,7 @@ def synapse_density(
     for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
     instead convolved exactly with the Gaussian soma spread.
     """
-    allowed = allowed_segments(geometry, placement)
+    allowed = allowed_segments(geometry.section, placement)
     mod = depth_profile(geometry.z_mid[allowed], placement, pop_scale)
     p = np.zeros(geometry.n_seg)
     p[allowed] = geometry.area[allowed] * mod
