@@ -146,7 +146,7 @@ def format_value(value: float, unit: str) -> str:
     a = abs(value)
     if a == 0:
         text = "0"
-    elif a >= 100:
+    elif a >= 9.95:  # (99.6 with two significant digits would print as 1e+02)
         text = f"{value:.0f}"
     elif a >= 0.01:
         text = f"{value:.2g}"

@@ -408,7 +408,7 @@ def _channel_labels(z, n_ch: int, units: str) -> list[str]:
     if units == DIPOLE_UNITS and n_ch == 1:
         return ["$P_z$"]
     if z is not None and len(z) == n_ch:
-        return [f"z = {v:g} µm" for v in z]
+        return [f"z = {v + 0.0:g} µm" for v in z]  # (+ 0.0: no "-0")
     return [f"channel {c + 1}" for c in range(n_ch)]
 
 
