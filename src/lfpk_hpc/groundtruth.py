@@ -619,52 +619,27 @@ def _probe_matrices(
     model: Model, cells_by_pop: dict[str, list]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per probe and cell population: the matrix (channels, local segments) from the
-    membrane currents of this rank's cells of the population to the probe."""
-    import lfpykit
-    from lfpykit.cellgeometry import CellGeometry
-
-    from .params import CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
-    from .probes import FourSphereEEG
+    membrane currents of this rank's cells of the population to the probe
+    (:func:`lfpk_hpc.probes.ground_truth_matrices`, each population's EEG dipole at
+    (0, 0, radii[0] + geometry.loc), where the kernels put it)."""
+    from .probes import SegmentGeometry, ground_truth_matrices, make_probe
 
     out = {p.name: {} for p in model.probes}
     for Y, cells in cells_by_pop.items():
         n = sum(c.totnsegs for c in cells)
-        geom = None
-        if n:
-            geom = CellGeometry(
-                x=np.concatenate([c.x for c in cells]),
-                y=np.concatenate([c.y for c in cells]),
-                z=np.concatenate([c.z for c in cells]),
-                d=np.concatenate([c.d for c in cells]),
-            )
-        cdm = lfpykit.CurrentDipoleMoment(geom).get_transformation_matrix() if n else None
-        for probe in model.probes:
-            if isinstance(probe, GaussCylinderProbe):
-                n_ch = len(probe.z)
-                if n:
-                    z = np.asarray(probe.z, dtype=float)
-                    el = lfpykit.RecExtElectrode(
-                        geom,
-                        x=np.zeros_like(z),
-                        y=np.zeros_like(z),
-                        z=z,
-                        sigma=probe.sigma,
-                        method="linesource",
-                    )
-                    M = el.get_transformation_matrix()
-            elif isinstance(probe, CurrentDipoleProbe):
-                n_ch = 3
-                M = cdm
-            elif isinstance(probe, FourSphereEEGProbe):
-                eeg = FourSphereEEG(probe.name, probe.radii, probe.sigmas, probe.electrodes)
-                n_ch = eeg.n_channels
-                if n:
-                    loc = np.array([0.0, 0.0, probe.radii[0] + model.population(Y).geometry.loc])
-                    unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
-                    M = unit @ cdm
-            else:  # pragma: no cover - validated by params
-                raise TypeError(probe)
-            out[probe.name][Y] = np.ascontiguousarray(M) if n else np.zeros((n_ch, 0))
+        if not n:
+            for probe in model.probes:
+                out[probe.name][Y] = np.zeros((make_probe(probe).n_channels, 0))
+            continue
+        geometry = SegmentGeometry(
+            x=np.concatenate([c.x for c in cells]),
+            y=np.concatenate([c.y for c in cells]),
+            z=np.concatenate([c.z for c in cells]),
+            d=np.concatenate([c.d for c in cells]),
+        )
+        depth = model.population(Y).geometry.loc
+        for name, M in ground_truth_matrices(model.probes, geometry, [], eeg_depth=depth).items():
+            out[name][Y] = np.ascontiguousarray(M)
     return out
 
 

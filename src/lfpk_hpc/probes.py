@@ -408,7 +408,7 @@ def make_probe(spec) -> LinearProbe:
     raise TypeError(f"unknown probe spec {spec!r}")
 
 
-def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, head_offset=None) -> dict:
+def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, eeg_depth=None) -> dict:
     """Per probe spec, the matrix (channels, segments) from the membrane currents (nA)
     of many cells, their segments concatenated in ``geometry``, to the signal a ground
     truth records — the real contacts and positions, not the kernels' population
@@ -424,7 +424,10 @@ def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, head_offset=
       cortical surface z = 0 on top of the brain sphere, as the kernels place it).
 
     ``cells``: (first segment, number of segments, soma position (x, y, z) µm) of each
-    cell in ``geometry``. LFPykit only (no NEURON).
+    cell in ``geometry``. ``eeg_depth`` (µm), if given, places every cell's dipole at
+    (0, 0, radii[0] + eeg_depth) instead (the recurrent ground truth puts a
+    population's dipole where the kernels put it: eeg_depth = geometry.loc). LFPykit
+    only (no NEURON).
     """
     import lfpykit
     from lfpykit.cellgeometry import CellGeometry
@@ -450,6 +453,11 @@ def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, head_offset=
         elif isinstance(spec, FourSphereEEGProbe):
             eeg = FourSphereEEG(spec.name, spec.radii, spec.sigmas, spec.electrodes)
             M = np.zeros((eeg.n_channels, n))
+            if eeg_depth is not None:
+                loc = np.array([0.0, 0.0, eeg.radii[0] + eeg_depth])
+                unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
+                out[spec.name] = unit @ cdm
+                continue
             for first, count, soma in cells:
                 loc = np.array([soma[0], soma[1], eeg.radii[0] + soma[2]], dtype=float)
                 r_d = float(np.linalg.norm(loc))
