@@ -158,11 +158,12 @@ def lfpk(*args) -> list[str]:
     return [sys.executable, "-m", "lfpk_hpc", *map(str, args)]
 
 
-def kernel_file_contents(path):
-    """Everything in a kernels file that must not depend on how it was computed:
-    every dataset with its attributes, and the root attributes except the run's
-    totals (ranks, wall time, write path, creation time) and per-task rank, times and
-    cost estimates (which use measured times of earlier runs)."""
+def kernel_file_contents(path, group=None):
+    """Everything in a kernels file (or in its ``group``: a scan's point) that must not
+    depend on how it was computed: every dataset with its attributes, and the root
+    attributes except the run's totals (ranks, wall time, write path, creation time)
+    and per-task rank, times and cost estimates (which use measured times of earlier
+    runs)."""
     import h5py
 
     skip_ds = {"tasks/rank", "tasks/wall_time_s", "tasks/timings", "tasks/cost_estimate"}
@@ -175,7 +176,8 @@ def kernel_file_contents(path):
         "write_path",
     }
     out = {}
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as file:
+        f = file if group is None else file[group]
 
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset) and name not in skip_ds:
@@ -190,8 +192,9 @@ def _plain(v):
     return v.tolist() if hasattr(v, "tolist") else v
 
 
-def assert_same_kernel_files(a, b):
-    ca, cb = kernel_file_contents(a), kernel_file_contents(b)
+def assert_same_kernel_files(a, b, group_a=None, group_b=None):
+    """Two kernels files (or groups of scan files) hold the same kernels, bit for bit."""
+    ca, cb = kernel_file_contents(a, group_a), kernel_file_contents(b, group_b)
     assert ca.keys() == cb.keys()
     assert ca["/"] == cb["/"]
     for key in ca:

@@ -31,6 +31,8 @@ EXTERNAL = {
     "submit": ("slurm", "submit the kernel (and validation) jobs to Slurm"),
     "groundtruth": ("groundtruth", "a full biophysical LFPy.Network run of a params file"),
     "hybrid": ("hybrid", "the hybrid ground truth: every cell driven by a point network's spikes"),
+    "scan": ("scan", "the kernels of every point of a parameter scan, as one job"),
+    "scan-extract": ("scan", "one point of a scan file as a standalone kernels file"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
 }
@@ -164,6 +166,13 @@ def _plot_parser() -> argparse.ArgumentParser:
         "one for the grid, or one symmetric-log scale for the grid",
     )
     p.add_argument("--dpi", type=float, default=150.0, help="resolution in dots per inch")
+    p.add_argument(
+        "--point",
+        type=int,
+        default=None,
+        help="with a scan file as KERNELS: draw this point, 0-based, into KERNELS.point<i>.png "
+        "unless --out is given (default: none, KERNELS is a kernels file)",
+    )
     return p
 
 
@@ -209,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 _ENTRY = {
     "plot-signals": ("add_plot_arguments", "plot_main"),
     "compare": ("add_compare_arguments", "compare_main"),
+    "scan-extract": ("add_extract_arguments", "extract_main"),
 }
 
 
@@ -381,7 +391,13 @@ def _plot(args) -> int:
         return _error(f"--dpi = {args.dpi} is invalid: must be > 0", 2)
     try:
         out = plot_kernels(
-            args.kernels, args.out, probe=args.probe, dpi=args.dpi, tmax=args.tmax, scale=args.scale
+            args.kernels,
+            args.out,
+            probe=args.probe,
+            dpi=args.dpi,
+            tmax=args.tmax,
+            scale=args.scale,
+            point=args.point,
         )
     except KernelsFileError as exc:
         return _error(str(exc), 2)

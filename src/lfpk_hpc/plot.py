@@ -63,10 +63,11 @@ ZERO_RTOL = 1e-6
 TAIL_RTOL = 0.01
 
 
-def read_kernels_file(path) -> KernelsFile:
-    """A kernels file as the figure needs it (:func:`lfpk_hpc.store.read_kernels_file`):
-    every kernel cut to lags 0..tau, and no data for pathways with C_YX = 0."""
-    kf = _read_full(path)
+def read_kernels_file(path, point: int | None = None) -> KernelsFile:
+    """A kernels file (or point ``point`` of a scan file) as the figure needs it
+    (:func:`lfpk_hpc.store.read_kernels_file`): every kernel cut to lags 0..tau, and no
+    data for pathways with C_YX = 0."""
+    kf = _read_full(path, point=point)
     n_tau = kf.n_tau
     for probe in kf.probes.values():
         for key, k in probe.kernels.items():
@@ -220,24 +221,34 @@ def plot_kernels(
     dpi: float = 150.0,
     tmax: float | None = None,
     scale: str = "panel",
+    point: int | None = None,
 ) -> Path:
-    """Draw the overview figure of kernels file ``path`` into ``out`` (PNG; default:
-    the kernels file with suffix .png) for lags 0..``tmax`` ms (default: see
-    :func:`auto_tmax`), the grid's colours on ``scale`` (:data:`SCALES`).
-    Returns the output path."""
-    out = Path(out) if out is not None else Path(path).with_suffix(".png")
+    """Draw the overview figure of kernels file ``path`` (or of point ``point`` of a
+    scan file) into ``out`` (PNG; default: the kernels file with suffix .png, or
+    .point<i>.png) for lags 0..``tmax`` ms (default: see :func:`auto_tmax`), the grid's
+    colours on ``scale`` (:data:`SCALES`). Returns the output path."""
+    if out is None:
+        suffix = ".png" if point is None else f".point{point}.png"
+        out = Path(path).with_suffix(suffix)
+    out = Path(out)
     if out.resolve() == Path(path).resolve():
         raise KernelsFileError(f"--out {str(out)!r} is the kernels file itself")
-    fig = kernels_figure(path, probe=probe, dpi=dpi, tmax=tmax, scale=scale)
+    fig = kernels_figure(path, probe=probe, dpi=dpi, tmax=tmax, scale=scale, point=point)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
     return out
 
 
 def kernels_figure(
-    path, probe: str | None = None, dpi: float = 150.0, tmax: float | None = None, scale="panel"
+    path,
+    probe: str | None = None,
+    dpi: float = 150.0,
+    tmax: float | None = None,
+    scale="panel",
+    point: int | None = None,
 ):
-    """The overview figure (a matplotlib Figure) of kernels file ``path``."""
+    """The overview figure (a matplotlib Figure) of kernels file ``path`` (or of
+    point ``point`` of a scan file)."""
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
@@ -249,7 +260,7 @@ def kernels_figure(
         raise KernelsFileError(f"--scale = {scale!r} is invalid: allowed {', '.join(SCALES)}")
     if tmax is not None and not (math.isfinite(tmax) and tmax > 0):
         raise KernelsFileError(f"--tmax = {tmax!r} is invalid: must be a time > 0 ms")
-    kf = read_kernels_file(path)
+    kf = read_kernels_file(path, point=point)
     grid, cdm, eeg = _pick(kf, probe)
     traces = [p for p in (cdm, eeg) if p is not None]
     nY, nX, nT = len(kf.Y), len(kf.X), len(traces)
@@ -456,6 +467,10 @@ def kernels_figure(
 
     # ---- title and what was drawn
     title = f"Spike-signal kernels H_YX of {kf.model_name!r}, X → Y, per presynaptic spike"
+    if point is not None:
+        from .store import scan_point_label
+
+        title += f"; scan {scan_point_label(path, point)}"
     if not kf.complete:
         title += "  [UNFINISHED RUN: red panels are missing]"
     lines = _subtitle(kf, grid, cdm, eeg, t_end, per_row, scale, unit, factor * vmax)

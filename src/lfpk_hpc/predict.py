@@ -290,13 +290,14 @@ def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.
 # --------------------------------------------------------------------------- kernels
 
 
-def read_kernel_set(path):
-    """The complete kernels of a kernels file: (info, {probe: {(Y, X): H}}), read by
-    :func:`lfpk_hpc.store.read_kernels_file`; an incomplete kernel is an error."""
+def read_kernel_set(path, point: int | None = None):
+    """The complete kernels of a kernels file (or of point ``point`` of a scan file):
+    (info, {probe: {(Y, X): H}}), read by :func:`lfpk_hpc.store.read_kernels_file`;
+    an incomplete kernel is an error."""
     from .store import KernelsFileError, read_kernels_file
 
     try:
-        kf = read_kernels_file(path)
+        kf = read_kernels_file(path, point=point)
     except KernelsFileError as exc:
         raise SpikesError(str(exc)) from None
     info = {
@@ -369,6 +370,7 @@ def predict(
     block: int | None = None,
     overwrite: bool = False,
     counts: dict | None = None,
+    point: int | None = None,
     log=print,
     warn=None,
 ) -> Path:
@@ -377,7 +379,8 @@ def predict(
 
     ``counts``: presynaptic populations given as event counts per bin instead of
     spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
-    then not asked for them. ``warn``: where warnings go (default: a
+    then not asked for them. ``point``: the kernels of this point of a scan file.
+    ``warn``: where warnings go (default: a
     ``lfpk_hpc: warning: ...`` line on stderr)."""
     import h5py
 
@@ -399,7 +402,9 @@ def predict(
         raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
     if out.parent.exists() and not out.parent.is_dir():
         raise SpikesError(f"--out {str(out)!r} is invalid: {str(out.parent)!r} is not a folder")
-    info, kernels = read_kernel_set(kernels_path)
+    from .store import scan_point_label
+
+    info, kernels = read_kernel_set(kernels_path, point=point)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
     counts = dict(counts or {})
@@ -446,7 +451,9 @@ def predict(
             counts[X] = bin_spikes(spikes[X], dt, t_start, n_bins)
     n_spikes = {X: int(counts[X].sum()) for X in Xs}
     log(
-        f"predict: kernels {kernels_path} ({info['model_name']}, dt {dt} ms, tau {tau} ms), "
+        f"predict: kernels {kernels_path}"
+        + (f" {scan_point_label(kernels_path, point)}" if point is not None else "")
+        + f" ({info['model_name']}, dt {dt} ms, tau {tau} ms), "
         f"spikes {spikes_path}"
     )
     log(
@@ -470,6 +477,8 @@ def predict(
     with h5py.File(tmp, "w") as f:
         f.attrs["source"] = "lfpk_hpc predict"
         f.attrs["kernels"] = str(kernels_path)
+        if point is not None:
+            f.attrs["scan_point"] = point
         f.attrs["spikes"] = str(spikes_path)
         f.attrs["params_hash"] = info["params_hash"]
         f.attrs["model_name"] = info["model_name"]
@@ -562,6 +571,13 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("kernels", help="kernels file (from python -m lfpk_hpc PARAMS)")
     parser.add_argument("spikes", help="spikes: .h5, .npz, a NEST .dat file or a folder of them")
+    parser.add_argument(
+        "--point",
+        type=int,
+        default=None,
+        help="with a scan file as KERNELS: the kernels of this point, 0-based (default: none, "
+        "KERNELS is a kernels file)",
+    )
     parser.add_argument("--out", required=True, help="output signals file (HDF5)")
     parser.add_argument("--tstart", type=float, default=0.0, help="start of the first bin (ms)")
     parser.add_argument(
@@ -643,6 +659,7 @@ def _main(args) -> int:
         missing_silent=args.missing_silent,
         block=args.block,
         overwrite=args.overwrite,
+        point=args.point,
         log=lambda m: print(m, flush=True),
     )
     return 0

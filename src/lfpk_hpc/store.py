@@ -187,6 +187,7 @@ class KernelStore:
         comm=None,
         mpio: bool = False,
         costs=None,
+        root=None,
     ):
         import h5py
 
@@ -196,10 +197,15 @@ class KernelStore:
         self._row = {t: i for i, t in enumerate(self.tasks)}
         self.probes = probes
         self.pairs = list(pairs)
-        if mpio:
+        if root is not None:  # a group of a file opened elsewhere (a scan's point)
+            self._file, self._root = None, root
+            f = root
+        elif mpio:
             self._file = f = h5py.File(self.path, "w", driver="mpio", comm=comm)
         else:
             self._file = f = h5py.File(self.path, "w")
+        if root is None:
+            self._root = self._file
         for key, value in header.items():
             f.attrs[key] = value
         f.attrs["complete"] = False
@@ -255,11 +261,11 @@ class KernelStore:
         ds.attrs["columns"] = ",".join(TIMING_KEYS)
         ds.attrs["units"] = "s"
         if not mpio:
-            f.flush()
+            f.file.flush()
 
     def write(self, rec: TaskRecord) -> None:
         """Write one finished task's kernels and its row of /tasks."""
-        f = self._file
+        f = self._root
         i = self._row[(rec.X, rec.Y)]
         for name, H in rec.kernels.items():
             ds = f[f"kernels/{name}/{rec.Y}/{rec.X}"]
@@ -276,11 +282,11 @@ class KernelStore:
         g["timings"][i] = [rec.timings.get(k, np.nan) for k in TIMING_KEYS]
         g["complete"][i] = 1
         if not self.mpio:
-            f.flush()
+            f.file.flush()
 
     def finalize(self, complete: set, **attrs) -> None:
         """Set every kernel's ``complete`` flag and the run totals (collective)."""
-        f = self._file
+        f = self._root
         for p in self.probes:
             for X, Y in self.pairs:
                 done = (X, Y) not in self._row or (X, Y) in complete
@@ -405,14 +411,18 @@ def read_task_table(path) -> dict[tuple[str, str], dict]:
     return {k: {c: v[i].item() for c, v in cols.items()} for i, k in enumerate(keys)}
 
 
-def load_complete(path, params_hash: str) -> dict[tuple[str, str], TaskRecord]:
-    """The complete tasks of an earlier kernels file with the same parameter hash.
+def load_complete(
+    path, params_hash: str, group: str | None = None
+) -> dict[tuple[str, str], TaskRecord]:
+    """The complete tasks of an earlier kernels file (or of its ``group``, a scan's
+    point) with the same parameter hash.
 
     Raises :class:`StoreError` if the hash differs; ``OSError`` if unreadable.
     """
     import h5py
 
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as file:
+        f = file if group is None else file[group]
         found = f.attrs.get("params_hash")
         if found != params_hash:
             raise StoreError(
@@ -620,11 +630,27 @@ class KernelsFile:
         return np.arange(n + 1) * self.dt
 
 
-def read_kernels_file(path) -> KernelsFile:
+SCAN_FORMAT = "lfpk_hpc.scan/1"
+
+
+def scan_point_label(path, point: int) -> str:
+    """'point 3 (kernel.tau=100.0, populations[E].nu=3.0)' of a scan file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        paths = [p.decode() for p in f["axes/paths"][...]]
+        values = json.loads(f["axes/values"][point].decode())
+    inner = ", ".join(f"{p}={v!r}" for p, v in zip(paths, values, strict=True))
+    return f"point {point}" + (f" ({inner})" if inner else "")
+
+
+def read_kernels_file(path, group: str | None = None, point: int | None = None) -> KernelsFile:
     """Read a kernels file written by :class:`KernelStore`: every kernel (all lags,
     with its complete and zero flags), the probes and the run's attributes.
     Populations come in the params' order (the file's group order if it has no
-    parameters). Raises KernelsFileError naming the file and the problem."""
+    parameters). ``point``: the kernels of point ``point`` of a scan file (the group
+    ``points/<point>``, in the same layout); ``group``: any such group. Raises
+    KernelsFileError naming the file and the problem."""
     import h5py
 
     path = Path(path)
@@ -640,6 +666,29 @@ def read_kernels_file(path) -> KernelsFile:
             "kernels file written by python -m lfpk_hpc?"
         ) from None
     with f:
+        is_scan = f.attrs.get("format") == SCAN_FORMAT
+        n_points = int(f.attrs.get("n_points", 0)) if is_scan else 0
+        if point is not None:
+            if not is_scan:
+                raise KernelsFileError(
+                    f"--point {point} is invalid: {str(path)!r} is a kernels file, not a scan "
+                    "file (leave out --point)"
+                )
+            if not 0 <= point < n_points:
+                raise KernelsFileError(
+                    f"--point {point} is invalid: {str(path)!r} is a scan of {n_points} points "
+                    f"(allowed 0..{n_points - 1})"
+                )
+            group = f"points/{point}"
+        elif is_scan and group is None:
+            raise KernelsFileError(
+                f"{str(path)!r} is a scan file of {n_points} points: choose one with --point "
+                f"(0..{n_points - 1}), or write it as a kernels file with scan-extract"
+            )
+        if group is not None:
+            if group not in f:
+                raise KernelsFileError(f"{str(path)!r} has no group {group!r}")
+            f = f[group]
         if "kernels" not in f or "probes" not in f:
             raise KernelsFileError(
                 f"{str(path)!r} is not a kernels file of lfpk_hpc (it has no /kernels or "

@@ -1,0 +1,657 @@
+"""Parameter scans: the kernels of many variants of one params file as one job.
+
+    python -m lfpk_hpc scan SCAN.py --out FILE [--resume | --overwrite]
+    mpirun -n 64 python -m lfpk_hpc scan scans/vrest.py --out scans/vrest.h5
+
+A scan file is a Python module that defines ``scan = Scan(...)``::
+
+    from lfpk_hpc.scan import Scan
+
+    scan = Scan(
+        params="../params/potjans.py",          # relative to the scan file
+        product={"kernel.tau": [50.0, 100.0],   # every combination of these ...
+                 "populations[L5E].cell.g_pas": [5e-5, 1e-4]},
+        zip={"connections[L4E->L23E].synapse.weight": [0.1, 0.2],   # ... times these
+             "connections[L4E->L23E].C": [0.03, 0.05]},             # zipped in step
+    )
+
+Points are the product of the ``product`` axes (their values in order, the last axis
+fastest) with the rows of the ``zip`` axes (all of one length) as one more axis; an
+empty scan is one point. Parameters are named by path:
+
+- ``scale``: the fraction of every population's size (C kept: :func:`scaled_model`),
+  applied after every other parameter of the point;
+- ``synapse_count``, ``kernel.<field>`` (``dt``, ``tau``, ``t_X``, ``g_eff``,
+  ``Vrest`` or ``Vrest[Y]``);
+- ``populations[<name>].<field>[.<field>...]`` (``nu``, ``N``, ``cell.g_pas``,
+  ``geometry.scale``, ...);
+- ``connections[<X>-><Y>].<field>...`` (``C``, ``synapse.weight``,
+  ``delay.params[loc]``, ...), ``extrinsic[<Y>].<field>...``,
+  ``probes[<name>].<field>...``;
+- a key in square brackets of a mapping (``params[loc]``, ``Vrest[L5E]``).
+
+Every point is built and validated before anything runs: a path that names nothing,
+or a value the params do not allow, stops with one line naming the point and the
+parameter (exit 2).
+
+The job: every (point, X, Y) with C_YX > 0, but a pathway whose kernel cannot differ
+between points (the same effective parameters for X → Y: kernel settings, probes,
+Y's cell and geometry, X's size, the connection, and with g_eff everything Y's leak
+depends on — :func:`kernel_signature`) is computed once and written to every point
+that has it (a point that changes only the rates of a model without g_eff shares all
+its kernels). The tasks run in the task farm (:mod:`lfpk_hpc.scheduler`) — dynamic,
+longest first, resumable after kill -9 from per-task checkpoints, the same file bit
+for bit on any number of ranks — grouped by (point, Y) so that a rank builds a cell
+once for all its pathways.
+
+Output (one HDF5 file): root attributes ``format`` ``lfpk_hpc.scan/1``, ``scan_json``
+(the scan), ``params_json`` of the base params, ``n_points``, the run's totals;
+``/axes``: ``paths`` and per point its ``values`` (JSON) and ``params_hash``;
+``/points/<i>``: point i's kernels in the layout of a kernels file (``read_kernels_file
+(path, group="points/<i>")``; ``predict``/``plot`` take ``--point i``; ``scan-extract``
+writes one point as a standalone kernels file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .params import Model, ParamsError
+from .scheduler import TaskKind, run_farm
+from .store import SCAN_FORMAT
+
+__all__ = [
+    "Scan",
+    "ScanError",
+    "apply_point",
+    "kernel_signature",
+    "load_scan",
+    "run_scan",
+    "set_path",
+]
+
+FORMAT = SCAN_FORMAT
+
+
+class ScanError(InputError):
+    """Bad scan file or point (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A grid of parameter values over one params file (see the module docstring)."""
+
+    params: str
+    product: Mapping[str, Sequence] = field(default_factory=dict)
+    zip: Mapping[str, Sequence] = field(default_factory=dict)
+    name: str | None = None
+
+
+# --------------------------------------------------------------------------- paths
+
+_TOKEN = re.compile(r"^([A-Za-z_]\w*)(?:\[([^\]]+)\])?$")
+
+
+def _tokens(path: str) -> list[tuple[str, str | None]]:
+    # a key in brackets may contain dots (a population named "a.b" is not allowed
+    # anyway; Distribution keys have none): split on dots outside brackets
+    out, buf, depth = [], "", 0
+    for ch in path:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "." and depth == 0:
+            out.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    out.append(buf)
+    tokens = []
+    for part in out:
+        m = _TOKEN.match(part)
+        if m is None:
+            raise ScanError(f"parameter path {path!r} is invalid at {part!r}")
+        tokens.append((m.group(1), m.group(2)))
+    return tokens
+
+
+def _named(items, key: str, what: str, path: str):
+    """The element of a tuple keyed by name (populations, probes) or by X->Y."""
+    for i, item in enumerate(items):
+        name = f"{item.pre}->{item.post}" if hasattr(item, "pre") else getattr(item, "name", None)
+        if name == key:
+            return i, item
+    names = [f"{c.pre}->{c.post}" if hasattr(c, "pre") else c.name for c in items]
+    raise ScanError(
+        f"parameter path {path!r} is invalid: no {what} {key!r} (there are {', '.join(names)})"
+    )
+
+
+def _set(obj, tokens, value, path):
+    name, key = tokens[0]
+    rest = tokens[1:]
+    if isinstance(obj, Mapping):
+        if name not in obj:
+            raise ScanError(
+                f"parameter path {path!r} is invalid: no key {name!r} (keys: "
+                f"{', '.join(map(str, obj))})"
+            )
+        new = dict(obj)
+        new[name] = _set_key(obj[name], key, rest, value, path, name)
+        return new
+    if not dataclasses.is_dataclass(obj) or name not in {f.name for f in dataclasses.fields(obj)}:
+        fields_ = (
+            ", ".join(f.name for f in dataclasses.fields(obj))
+            if dataclasses.is_dataclass(obj)
+            else type(obj).__name__
+        )
+        raise ScanError(
+            f"parameter path {path!r} is invalid: no field {name!r} (fields: {fields_})"
+        )
+    current = getattr(obj, name)
+    return dataclasses.replace(obj, **{name: _set_key(current, key, rest, value, path, name)})
+
+
+_WHAT = {"populations": "population", "connections": "connection", "probes": "probe"}
+
+
+def _set_key(current, key, rest, value, path, field_name):
+    """``current`` with ``[key]`` then ``rest`` set to ``value``."""
+    if key is None:
+        return value if not rest else _set(current, rest, value, path)
+    if isinstance(current, Mapping):
+        if key not in current:
+            raise ScanError(
+                f"parameter path {path!r} is invalid: no key {key!r} (keys: "
+                f"{', '.join(map(str, current))})"
+            )
+        new = dict(current)
+        new[key] = value if not rest else _set(current[key], rest, value, path)
+        return new
+    if isinstance(current, tuple):
+        what = _WHAT.get(field_name, f"entry of {field_name}")
+        i, item = _named(current, key, what, path)
+        new = list(current)
+        new[i] = value if not rest else _set(item, rest, value, path)
+        return tuple(new)
+    shown = repr(current) if len(repr(current)) < 60 else type(current).__name__
+    raise ScanError(
+        f"parameter path {path!r} is invalid: [{key}] indexes nothing ({shown} has no "
+        "named entries)"
+    )
+
+
+def set_path(model: Model, path: str, value) -> Model:
+    """``model`` with the parameter at ``path`` set to ``value`` (not validated)."""
+    if path == "scale":
+        raise ScanError("'scale' is applied by apply_point, after the other parameters")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _set(model, _tokens(path), value, path)
+
+
+def apply_point(model: Model, point: dict) -> Model:
+    """``model`` with a point's values (``scale`` last), validated."""
+    from .groundtruth import GroundTruthError, scaled_model
+    from .params import validate
+
+    for path, value in point.items():
+        if path != "scale":
+            model = set_path(model, path, value)
+    if "scale" in point:
+        try:
+            model = scaled_model(model, float(point["scale"]))
+        except GroundTruthError as exc:
+            raise ScanError(str(exc).replace("--scale", "scale")) from None
+    return validate(model)
+
+
+def points_of(scan: Scan) -> list[dict]:
+    """The points of a scan, in order (see the module docstring)."""
+    axes = [(p, list(v)) for p, v in dict(scan.product).items()]
+    zipped = {p: list(v) for p, v in dict(scan.zip).items()}
+    for p, v in axes + list(zipped.items()):
+        if len(v) == 0:
+            raise ScanError(f"scan axis {p!r} has no values")
+    if zipped:
+        lengths = {p: len(v) for p, v in zipped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ScanError(
+                "zipped scan axes must have one length: "
+                + ", ".join(f"{p} {n}" for p, n in lengths.items())
+            )
+    both = set(dict(axes)) & set(zipped)
+    if both:
+        raise ScanError(f"scan axis {sorted(both)[0]!r} is both in product and zip")
+    rows = [dict(zip(zipped, vals, strict=True)) for vals in zip(*zipped.values(), strict=True)]
+    out = []
+    for combo in itertools.product(*[v for _p, v in axes]):
+        base = dict(zip([p for p, _v in axes], combo, strict=True))
+        for row in rows or [{}]:
+            out.append({**base, **row})
+    return out
+
+
+def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
+    """Import a scan file and build and validate every point: (scan, base model,
+    points, the points' models). Raises ScanError naming the point and parameter."""
+    from .params import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise ScanError(f"scan file {str(path)!r} does not exist")
+    name = f"_lfpk_scan_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's file, one line
+        raise ScanError(
+            f"scan file {str(path)!r} does not import: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        sys.modules.pop(name, None)
+    scan = getattr(module, "scan", None)
+    if not isinstance(scan, Scan):
+        raise ScanError(f"scan file {str(path)!r} defines no 'scan' (scan = Scan(...))")
+    params = Path(scan.params)
+    if not params.is_absolute():
+        params = path.resolve().parent / params
+    try:
+        base = load(params)
+    except ParamsError as exc:
+        raise ScanError(f"scan params {scan.params!r}: {exc}") from None
+    points = points_of(scan)
+    models = []
+    for i, point in enumerate(points):
+        label = ", ".join(f"{p}={v!r}" for p, v in point.items()) or "the base"
+        try:
+            models.append(apply_point(base, point))
+        except (ScanError, ParamsError) as exc:
+            raise ScanError(f"scan point {i} ({label}): {exc}") from None
+    return scan, base, points, models
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def kernel_signature(model: Model, X: str, Y: str) -> str:
+    """SHA-256 of everything H_YX depends on (see the module docstring): two models with
+    the same signature for (X, Y) have the same kernel, bit for bit."""
+    d = model.to_dict()
+    pops = {p["name"]: p for p in d["populations"]}
+    cons = {(c["pre"], c["post"]): c for c in d["connections"]}
+    y = dict(pops[Y])
+    y.pop("nu", None)
+    part = {
+        "kernel": d["kernel"],
+        "probes": d["probes"],
+        "synapse_count": d["synapse_count"],
+        "Y": y,
+        "N_X": pops[X]["N"],
+        "con": cons[(X, Y)],
+    }
+    if model.kernel.g_eff:
+        part["extrinsic"] = d["extrinsic"].get(Y)
+        part["leak"] = [
+            (cons[(Xi, Y)], pops[Xi]["N"], pops[Xi]["nu"]) for Xi in model.presynaptic(Y)
+        ]
+    text = json.dumps(part, sort_keys=True, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ScanTasks(TaskKind):
+    """Distinct kernel pathways of a scan's points as tasks of the task farm."""
+
+    noun = "task"
+    units_noun = "units (runs of one point and Y)"
+    store_mode = "file"
+
+    def __init__(self, scan: Scan, base: Model, points, models, log=None):
+        self.scan, self.base, self.points, self.models = scan, base, points, models
+        self.log = log or (lambda *a, **k: None)
+        self.sig_of = {}  # (point, X, Y) -> signature
+        self.users = {}  # signature -> [(point, X, Y), ...]
+        for i, m in enumerate(models):
+            for X, Y in m.tasks():
+                if m.connection(X, Y).C > 0:
+                    s = kernel_signature(m, X, Y)
+                    self.sig_of[(i, X, Y)] = s
+                    self.users.setdefault(s, []).append((i, X, Y))
+        # a task: the first point that needs a signature computes it
+        self.order = [users[0] for users in self.users.values()]
+        self.key_sig = {key: self.sig_of[key] for key in self.order}
+        self._engines = {}
+        self._seconds = {}
+
+    def keys(self):
+        return list(self.order)
+
+    def label(self, key):
+        i, X, Y = key
+        n = len(self.users[self.key_sig[key]])
+        return f"{X}->{Y} of point {i}" + (f" (and {n - 1} more)" if n > 1 else "")
+
+    def params_hash(self):
+        return hashlib.sha256(json.dumps([m.hash() for m in self.models]).encode()).hexdigest()
+
+    def announce(self, n_done):
+        n_all = len(self.sig_of)
+        return [
+            f"scan of {self.base.name!r}: {len(self.points)} points, {n_all} kernel pathways, "
+            f"{len(self.order)} distinct (the rest shared between points)",
+            "axes: " + (", ".join(self.points[0]) if self.points and self.points[0] else "none"),
+        ]
+
+    def estimate(self, keys, measured, comm):
+        from . import cost
+
+        out = {}
+        by_point = {}
+        for key in keys:
+            by_point.setdefault(key[0], []).append(key)
+        for i, ks in sorted(by_point.items()):
+            tasks = [(X, Y) for _i, X, Y in ks]
+            meas = {(X, Y): measured[(i, X, Y)] for _i, X, Y in ks if (i, X, Y) in measured}
+            for c in cost.estimate(self.models[i], tasks, meas):
+                out[(i, c.X, c.Y)] = c.seconds
+        self._seconds = out
+        return out
+
+    def units(self, seconds, ranks, todo):
+        """Runs of tasks with one (point, Y), cut into pieces while there are fewer than
+        four units per rank (as kernel runs do)."""
+        groups = {}
+        for key in todo:
+            groups.setdefault((key[0], key[2]), []).append(key)
+        target = max(ranks, 1) * 4
+        per = 1 if len(groups) >= target else -(-target // max(len(groups), 1))
+        out = []
+        for group in groups.values():
+            group = sorted(group, key=lambda k: -seconds[k])
+            n = min(len(group), per)
+            out += [group[k::n] for k in range(n)]
+        out.sort(key=lambda u: -sum(seconds[k] for k in u))
+        return out
+
+    def setup(self, comm, log):
+        from . import mechanisms
+
+        mechanisms.load_mechanisms(comm=comm, log=log)
+
+    def _engine(self, i):
+        from .kernel import KernelEngine
+
+        if i not in self._engines:
+            for other in list(self._engines):  # one engine (and one cell) alive at a time
+                self._engines.pop(other).close()
+            self._engines[i] = KernelEngine(self.models[i])
+            self._engines[i].prepare()
+        return self._engines[i]
+
+    def compute(self, key, rank):
+        from .store import TaskRecord
+
+        i, X, Y = key
+        return _ScanRecord(i, TaskRecord.from_result(self._engine(i).compute(X, Y), rank))
+
+    def detail(self, rec):
+        return f"{rec.rec.n_seg} segments"
+
+    # ---- checkpoints
+    def checkpoint_name(self, key):
+        return "sig_" + self.key_sig[key][:24]
+
+    def to_checkpoint(self, rec):
+        from .store import task_record_to_checkpoint
+
+        meta, arrays = task_record_to_checkpoint(rec.rec)
+        meta["point"] = rec.point
+        return meta, arrays
+
+    def from_checkpoint(self, meta, arrays):
+        from .store import task_record_from_checkpoint
+
+        rec = task_record_from_checkpoint(meta, arrays)
+        key = (int(meta["point"]), rec.X, rec.Y)
+        return key, _ScanRecord(key[0], rec)
+
+    def load_done(self, out):
+        """The distinct tasks an earlier scan file of the same points holds."""
+        import h5py
+
+        from .store import StoreError, load_complete
+
+        with h5py.File(out, "r") as f:
+            found = f.attrs.get("params_hash")
+        if found != self.params_hash():
+            raise StoreError(
+                f"cannot resume {str(out)!r}: it is a scan of other points or parameters "
+                f"(hash {str(found)[:12]}, this scan {self.params_hash()[:12]}); use another "
+                "--out or --overwrite"
+            )
+        done = {}
+        for i in sorted({key[0] for key in self.order}):
+            recs = load_complete(out, self.models[i].hash(), group=f"points/{i}")
+            for (X, Y), rec in recs.items():
+                if (i, X, Y) in self.key_sig:
+                    done[(i, X, Y)] = _ScanRecord(i, rec)
+        return done
+
+    def open_store(self, out, comm, mpio, seconds):
+        return ScanStore(out, self, comm)
+
+    def finish(self, out, store, complete, attrs, comm, mpio, log):
+        if store is not None:
+            store.finalize(complete, **attrs)
+            store.close()
+
+
+@dataclass
+class _ScanRecord:
+    point: int
+    rec: object
+
+    @property
+    def rank(self):
+        return self.rec.rank
+
+    @property
+    def wall_time_s(self):
+        return self.rec.wall_time_s
+
+
+class ScanStore:
+    """The scan file: every point's kernels in the kernels file's layout (rank 0)."""
+
+    def __init__(self, path, kind: ScanTasks, comm=None):
+        import h5py
+
+        from .kernel import KernelEngine
+        from .kernelrun import KernelTasks
+        from .store import KernelStore, header_attrs
+
+        self.path = Path(path)
+        self.kind = kind
+        self._file = f = h5py.File(self.path, "w")
+        f.attrs["format"] = FORMAT
+        f.attrs["scan_json"] = json.dumps(
+            {
+                "params": kind.scan.params,
+                "product": {k: list(v) for k, v in dict(kind.scan.product).items()},
+                "zip": {k: list(v) for k, v in dict(kind.scan.zip).items()},
+                "name": kind.scan.name,
+            },
+            default=float,
+        )
+        f.attrs["params_json"] = kind.base.to_json()
+        f.attrs["n_points"] = len(kind.points)
+        f.attrs["params_hash"] = kind.params_hash()
+        f.attrs["complete"] = False
+        paths = list(kind.points[0]) if kind.points else []
+        g = f.create_group("axes")
+        g.create_dataset("paths", data=np.array([p.encode() for p in paths], dtype="S"))
+        g.create_dataset(
+            "values",
+            data=np.array(
+                [json.dumps([p[k] for k in paths], default=float).encode() for p in kind.points],
+                dtype="S",
+            ),
+        )
+        g.create_dataset(
+            "params_hash", data=np.array([m.hash().encode() for m in kind.models], dtype="S64")
+        )
+        self.stores = []
+        for i, m in enumerate(kind.models):
+            tasks = KernelTasks(m)
+            grp = f.create_group(f"points/{i}")
+            n_lags = KernelEngine(m).n_lags
+            self.stores.append(
+                KernelStore(
+                    self.path,
+                    header_attrs(m),
+                    tasks._probe_infos(),
+                    tasks.pairs,
+                    tasks.tasks,
+                    n_lags,
+                    root=grp,
+                )
+            )
+        f.flush()
+
+    def write(self, srec: _ScanRecord) -> None:
+        from .store import TaskRecord
+
+        rec = srec.rec
+        sig = self.kind.sig_of[(srec.point, rec.X, rec.Y)]
+        for i, X, Y in self.kind.users[sig]:
+            copy = TaskRecord(X, Y, rec.kernels, rec.rank, rec.wall_time_s, rec.n_seg, rec.timings)
+            self.stores[i].write(copy)
+
+    def finalize(self, complete: set, **attrs) -> None:
+        done_sigs = {self.kind.key_sig[k] for k in complete}
+        for i, store in enumerate(self.stores):
+            mine = {
+                (X, Y) for (p, X, Y), s in self.kind.sig_of.items() if p == i and s in done_sigs
+            }
+            store.finalize(mine, **attrs)
+        for k, v in attrs.items():
+            self._file.attrs[k] = v
+        self._file.attrs["complete"] = len(done_sigs) == len(self.kind.users)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def run_scan(scan_path, out, *, comm=None, overwrite=False, resume=False, log=print):
+    """Compute a scan's kernels into ``out`` (every rank of ``comm`` calls this)."""
+    scan, base, points, models = load_scan(scan_path)
+    rank = comm.Get_rank() if comm is not None else 0
+    say = log if rank == 0 else (lambda *a, **k: None)
+    kind = ScanTasks(scan, base, points, models, log=say)
+    return run_farm(
+        kind, out, comm=comm, overwrite=overwrite, resume=resume, write_path="rank0", log=log
+    )
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Compute the kernels of every point of a parameter scan (a Python file defining "
+        "scan = Scan(params=..., product={...}, zip={...})) into one HDF5 file; pathways "
+        "that cannot differ between points are computed once. Under mpirun/srun the "
+        "tasks are spread over all ranks."
+    )
+    parser.add_argument("scan", help="scan file (a Python module defining scan = Scan(...))")
+    parser.add_argument("--out", required=True, help="output scan file (HDF5)")
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted scan of the same points (its checkpoints, OUT.parts/)",
+    )
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def main(args) -> int:
+    from .parallel import run_guarded, world_comm
+
+    comm = world_comm()
+    return run_guarded(lambda: _main(args, comm), comm)
+
+
+def _main(args, comm) -> int:
+    run_scan(
+        args.scan,
+        args.out,
+        comm=comm,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        log=lambda m: print(m, flush=True),
+    )
+    return 0
+
+
+def extract_point(scan_file, point: int, out, *, overwrite: bool = False) -> Path:
+    """Write point ``point`` of ``scan_file`` as a standalone kernels file ``out`` (the
+    same datasets and attributes as a run of that point)."""
+    import h5py
+
+    from .store import KernelsFileError, read_kernels_file
+
+    out = Path(out)
+    read_kernels_file(scan_file, point=point)  # a scan file, the point exists and reads
+    if out.exists() and not overwrite:
+        raise KernelsFileError(f"output {str(out)!r} exists; choose another --out or --overwrite")
+    if out.resolve() == Path(scan_file).resolve():
+        raise KernelsFileError(f"--out {str(out)!r} is the scan file itself")
+    tmp = out.with_name(out.name + ".tmp")
+    with h5py.File(scan_file, "r") as src, h5py.File(tmp, "w") as dst:
+        group = src[f"points/{point}"]
+        for key, value in group.attrs.items():
+            dst.attrs[key] = value
+        for name in group:
+            src.copy(group[name], dst, name=name)
+    tmp.replace(out)
+    return out
+
+
+def add_extract_arguments(parser) -> None:
+    parser.description = (
+        "Write one point of a scan file as a standalone kernels file (what a separate run "
+        "of that point writes), for tools that read kernels files."
+    )
+    parser.add_argument("scan_file", help="scan file (HDF5, from python -m lfpk_hpc scan)")
+    parser.add_argument("--point", type=int, required=True, help="the point (0-based)")
+    parser.add_argument("--out", required=True, help="output kernels file (HDF5)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def extract_main(args) -> int:
+    from .errors import report
+    from .store import KernelsFileError, scan_point_label
+
+    try:
+        out = extract_point(args.scan_file, args.point, args.out, overwrite=args.overwrite)
+    except KernelsFileError as exc:
+        return report(str(exc), 2)
+    print(f"wrote {out}: {scan_point_label(args.scan_file, args.point)}", flush=True)
+    return 0

@@ -1,0 +1,263 @@
+"""Parameter scans (``python -m lfpk_hpc scan``): every point's kernels equal those of a
+separate run of that point, bit for bit, on any number of ranks and after kill -9 and
+--resume; a pathway that cannot differ between points is computed once; a bad point
+stops at load with one line naming the point and the parameter."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import (
+    ROOT,
+    assert_same_kernel_files,
+    kernel_file_contents,
+    lfpk,
+    mpi_env,
+    mpirun_command,
+)
+from test_resume import kill_part_way
+
+HAGEN = ROOT / "params" / "hagen2022.py"
+MANY = ROOT / "tests" / "data" / "many_tasks.py"
+
+
+def run(cmd, cwd, timeout=600):
+    return subprocess.run(
+        cmd, cwd=cwd, env=mpi_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def write_scan(path: Path, params: Path, product=None, zip_=None) -> Path:
+    path.write_text(
+        "from lfpk_hpc.scan import Scan\n"
+        f"scan = Scan(params={str(params)!r}, product={product or {}!r}, zip={zip_ or {}!r})\n"
+    )
+    return path
+
+
+def point_params(path: Path, scan: Path, i: int) -> Path:
+    """A params file whose model is point ``i`` of ``scan`` (for a separate run)."""
+    path.write_text(
+        f"from lfpk_hpc.scan import load_scan\nmodel = load_scan({str(scan)!r})[3][{i}]\n"
+    )
+    return path
+
+
+def kernels_only(path, group):
+    return {k: v for k, v in kernel_file_contents(path, group).items() if k.startswith("kernels/")}
+
+
+#: 2 x 2 points: tau changes every kernel's length, nu (with g_eff) every leak
+GRID = {"product": {"kernel.tau": [50.0, 100.0]}, "zip_": {"populations[E].nu": [1.0, 3.0]}}
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("grid")
+    scan = write_scan(cwd / "grid.py", HAGEN, **GRID)
+    proc = run(lfpk("scan", scan, "--out", "scan.h5"), cwd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cwd, scan, cwd / "scan.h5", proc.stdout
+
+
+def test_every_point_equals_a_separate_run(grid, tmp_path):
+    cwd, scan, out, stdout = grid
+    assert "4 points, 16 kernel pathways, 16 distinct" in stdout
+    with h5py.File(out, "r") as f:
+        assert f.attrs["format"] == "lfpk_hpc.scan/1" and f.attrs["complete"]
+        assert [p.decode() for p in f["axes/paths"][...]] == ["kernel.tau", "populations[E].nu"]
+        values = [v.decode() for v in f["axes/values"][...]]
+        assert values == ["[50.0, 1.0]", "[50.0, 3.0]", "[100.0, 1.0]", "[100.0, 3.0]"]
+        lags = [f[f"points/{i}/kernels/lfp/E/E"].shape[-1] for i in range(4)]
+    dt = 2**-4  # params/hagen2022.py
+    assert lags == [int(2 * 50 / dt) + 1] * 2 + [int(2 * 100 / dt) + 1] * 2
+    for i in range(4):
+        params = point_params(tmp_path / f"point{i}.py", scan, i)
+        proc = run(lfpk(params, "--out", f"p{i}.h5"), tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert_same_kernel_files(tmp_path / f"p{i}.h5", out, group_b=f"points/{i}")
+    # the points differ where their parameters do (no point is another's copy)
+    k = [kernels_only(out, f"points/{i}") for i in (0, 1)]
+    assert not np.array_equal(k[0]["kernels/lfp/E/E"][0], k[1]["kernels/lfp/E/E"][0])
+
+
+def test_extract_predict_and_plot_a_point(grid, tmp_path):
+    """scan-extract writes what a separate run writes; predict and plot --point read
+    the point (the same signals as from the extracted file); a scan file without
+    --point, or a point out of range, is a clear error."""
+    _cwd, _scan, out, _ = grid
+    proc = run(lfpk("scan-extract", out, "--point", 3, "--out", "p3.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "point 3 (kernel.tau=100.0, populations[E].nu=3.0)" in proc.stdout
+    assert_same_kernel_files(tmp_path / "p3.h5", out, group_b="points/3")
+    rng = np.random.default_rng(1)
+    np.savez(
+        tmp_path / "s.npz",
+        E=np.sort(rng.uniform(0, 400, 3000)),
+        I=np.sort(rng.uniform(0, 400, 1000)),
+    )
+    for args in (["p3.h5"], [out, "--point", 3]):
+        name = "a.h5" if len(args) == 1 else "b.h5"
+        proc = run(lfpk("predict", *args[:1], "s.npz", "--out", name, *args[1:]), tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(tmp_path / "a.h5", "r") as a, h5py.File(tmp_path / "b.h5", "r") as b:
+        names = []
+        a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        assert "signals/lfp" in names and "signals/cdm" in names
+        for name in names:
+            np.testing.assert_array_equal(a[name][...], b[name][...], err_msg=name)
+        assert np.abs(b["signals/lfp"][...]).max() > 0
+        assert b.attrs["scan_point"] == 3
+    proc = run(lfpk("plot", out, "--point", 1), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.with_suffix(".point1.png").stat().st_size > 10_000
+    for cmd, message in [
+        (lfpk("plot", out), "is a scan file of 4 points: choose one with --point (0..3)"),
+        (
+            lfpk("predict", out, "s.npz", "--out", "c.h5", "--point", 4),
+            f"--point 4 is invalid: '{out}' is a scan of 4 points (allowed 0..3)",
+        ),
+        (
+            lfpk("scan-extract", tmp_path / "p3.h5", "--point", 0, "--out", "x.h5"),
+            "is a kernels file, not a scan file (leave out --point)",
+        ),
+    ]:
+        proc = run(cmd, tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ranks_give_the_same_file(grid, tmp_path, ranks):
+    _cwd, scan, out, _ = grid
+    proc = run(mpirun_command(ranks, "scan", scan, "--out", "scan.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"ranks: {ranks}, all computing" in proc.stdout
+    skip = {"ranks", "wall_time_s", "wall_time_setup_s", "wall_time_tasks_s", "write_path"}
+    with h5py.File(out, "r") as a, h5py.File(tmp_path / "scan.h5", "r") as b:
+        assert {k: str(v) for k, v in a.attrs.items() if k not in skip} == {
+            k: str(v) for k, v in b.attrs.items() if k not in skip
+        }
+        for name in ("axes/paths", "axes/values", "axes/params_hash"):
+            np.testing.assert_array_equal(a[name][...], b[name][...])
+    for i in range(4):
+        assert_same_kernel_files(out, tmp_path / "scan.h5", f"points/{i}", f"points/{i}")
+
+
+def test_pathways_that_cannot_differ_are_computed_once(tmp_path):
+    """Without g_eff a rate changes no kernel: 3 points share all 4 pathways."""
+    scan = write_scan(
+        tmp_path / "rates.py",
+        HAGEN,
+        product={"kernel.g_eff": [False]},
+        zip_={"populations[E].nu": [1.0, 2.0, 4.0], "populations[I].nu": [5.0, 6.0, 7.0]},
+    )
+    proc = run(lfpk("scan", scan, "--out", "scan.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 points, 12 kernel pathways, 4 distinct" in proc.stdout
+    assert len(re.findall(r"\] \S+->\S+ of point 0 \(and 2 more\) done on rank", proc.stdout)) == 4
+    assert " of point 1" not in proc.stdout and " of point 2" not in proc.stdout
+    point = point_params(tmp_path / "p2.py", scan, 2)
+    proc = run(lfpk(point, "--out", "p2.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_same_kernel_files(tmp_path / "p2.h5", tmp_path / "scan.h5", group_b="points/2")
+    separate = kernels_only(tmp_path / "p2.h5", None)
+    for i in range(3):  # every point holds the kernels computed once
+        mine = kernels_only(tmp_path / "scan.h5", f"points/{i}")
+        assert mine.keys() == separate.keys()
+        for key, (data, _attrs) in separate.items():
+            np.testing.assert_array_equal(mine[key][0], data, err_msg=key)
+
+
+@pytest.mark.parametrize("launch", ["serial", "mpirun-2"])
+def test_killed_scan_resumes_to_identical_file(tmp_path, launch):
+    scan = write_scan(tmp_path / "many.py", MANY, zip_={"connections[X0->E].C": [0.02, 0.03]})
+    ref = run(lfpk("scan", scan, "--out", "ref.h5"), tmp_path)
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    assert "2 points, 32 kernel pathways, 17 distinct" in ref.stdout
+
+    def cmd(*extra):
+        if launch == "serial":
+            return lfpk("scan", scan, "--out", "s.h5", *extra)
+        return mpirun_command(2, "scan", scan, "--out", "s.h5", *extra)
+
+    seen = kill_part_way(cmd(), tmp_path, 4, 0.05)
+    parts = tmp_path / "s.h5.parts"
+    assert parts.is_dir(), f"the scan finished before it was killed ({seen} tasks seen)"
+    n_saved = len(list(parts.glob("*.npz")))
+    assert n_saved >= seen
+    proc = run(cmd("--resume"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"resume: {n_saved} finished tasks in the checkpoints" in proc.stdout
+    assert f"{17 - n_saved} tasks to compute" in proc.stdout
+    assert len(re.findall(r" done on rank ", proc.stdout)) == 17 - n_saved
+    for i in range(2):
+        assert_same_kernel_files(
+            tmp_path / "ref.h5", tmp_path / "s.h5", f"points/{i}", f"points/{i}"
+        )
+    assert not parts.exists()
+    # a finished scan resumes to itself without computing anything
+    proc = run(cmd("--resume"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 tasks to compute" in proc.stdout and "17 already done" in proc.stdout
+    for i in range(2):
+        assert_same_kernel_files(
+            tmp_path / "ref.h5", tmp_path / "s.h5", f"points/{i}", f"points/{i}"
+        )
+
+
+def test_resume_refuses_another_scan(grid, tmp_path):
+    _cwd, scan, out, _ = grid
+    other = write_scan(tmp_path / "other.py", HAGEN, product={"kernel.tau": [50.0, 60.0]})
+    (tmp_path / "scan.h5").write_bytes(out.read_bytes())
+    proc = run(lfpk("scan", other, "--out", "scan.h5", "--resume"), tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is a scan of other points or parameters" in proc.stderr
+
+
+BAD = [
+    (
+        {"product": {"populations[Q].nu": [1.0]}},
+        "scan point 0 (populations[Q].nu=1.0): parameter path 'populations[Q].nu' is "
+        "invalid: no population 'Q' (there are E, I)",
+    ),
+    (
+        {"product": {"kernel.taux": [1.0]}},
+        "parameter path 'kernel.taux' is invalid: no field 'taux' (fields: dt, tau, t_X, "
+        "Vrest, g_eff)",
+    ),
+    (
+        {"product": {"connections[E->Q].C": [0.1]}},
+        "no connection 'E->Q' (there are E->E, E->I, I->E, I->I)",
+    ),
+    (
+        {"product": {"populations[E].nu": [1.0, -1.0]}},
+        "scan point 1 (populations[E].nu=-1.0): populations[E].nu = -1.0 is invalid: must "
+        "be a finite number >= 0",
+    ),
+    ({"product": {"scale": [0.5, 0.0]}}, "scan point 1 (scale=0.0): scale = 0.0 is invalid"),
+    (
+        {"zip_": {"kernel.tau": [50.0, 60.0], "kernel.dt": [0.1]}},
+        "zipped scan axes must have one length: kernel.tau 2, kernel.dt 1",
+    ),
+    ({"product": {"kernel.tau": []}}, "scan axis 'kernel.tau' has no values"),
+]
+
+
+@pytest.mark.parametrize("scan_kw,message", BAD)
+def test_bad_points_stop_at_load(tmp_path, scan_kw, message):
+    scan = write_scan(tmp_path / "bad.py", HAGEN, **scan_kw)
+    proc = run(lfpk("scan", scan, "--out", "bad.h5"), tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_bad_point_under_mpirun_ends_every_rank(tmp_path):
+    scan = write_scan(tmp_path / "bad.py", HAGEN, product={"populations[Q].nu": [1.0]})
+    proc = run(mpirun_command(2, "scan", scan, "--out", "bad.h5"), tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("no population 'Q'") == 1, proc.stderr
