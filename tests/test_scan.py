@@ -99,7 +99,7 @@ def test_extract_predict_and_plot_a_point(grid, tmp_path):
         E=np.sort(rng.uniform(0, 400, 3000)),
         I=np.sort(rng.uniform(0, 400, 1000)),
     )
-    for args in (["p3.h5"], [out, "--point", 3]):
+    for args in (["p3.h5"], [out, "--point", "kernel.tau=100,populations[E].nu=3"]):
         name = "a.h5" if len(args) == 1 else "b.h5"
         proc = run(lfpk("predict", *args[:1], "s.npz", "--out", name, *args[1:]), tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -118,7 +118,15 @@ def test_extract_predict_and_plot_a_point(grid, tmp_path):
         (lfpk("plot", out), "is a scan file of 4 points: choose one with --point (0..3)"),
         (
             lfpk("predict", out, "s.npz", "--out", "c.h5", "--point", 4),
-            f"--point 4 is invalid: '{out}' is a scan of 4 points (allowed 0..3)",
+            f"--point 4 is invalid: '{out}' is a scan of 4 points (allowed 0..3, or PATH=VALUE",
+        ),
+        (
+            lfpk("plot", out, "--point", "kernel.tau=100"),
+            "2 points match (2, 3); name more axes",
+        ),
+        (
+            lfpk("plot", out, "--point", "kernel.dt=100"),
+            "'kernel.dt' is not an axis of the scan (axes: kernel.tau, populations[E].nu)",
         ),
         (
             lfpk("scan-extract", tmp_path / "p3.h5", "--point", 0, "--out", "x.h5"),
@@ -261,3 +269,37 @@ def test_bad_point_under_mpirun_ends_every_rank(tmp_path):
     proc = run(mpirun_command(2, "scan", scan, "--out", "bad.h5"), tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.count("no population 'Q'") == 1, proc.stderr
+
+
+def test_points_are_the_product_times_the_zip_in_order():
+    from lfpk_hpc.params import load
+    from lfpk_hpc.scan import Scan, apply_point, points_of
+
+    scan = Scan(
+        params=str(HAGEN),
+        product={"kernel.Vrest": np.linspace(-70.0, -60.0, 3), "kernel.tau": range(20, 41, 20)},
+        zip={"populations[E].nu": (1.0, 2.0), "scale": [1.0, 0.5]},
+    )
+    points = points_of(scan)
+    assert len(points) == 3 * 2 * 2
+    assert points[0] == {
+        "kernel.Vrest": -70.0,
+        "kernel.tau": 20,
+        "populations[E].nu": 1.0,
+        "scale": 1.0,
+    }
+    assert points[1] == {
+        "kernel.Vrest": -70.0,
+        "kernel.tau": 20,
+        "populations[E].nu": 2.0,
+        "scale": 0.5,
+    }
+    assert points[2]["kernel.tau"] == 40 and points[4]["kernel.Vrest"] == -65.0
+    assert all(type(p["kernel.Vrest"]) is float for p in points)  # plain values, not numpy
+    base = load(HAGEN)
+    m = apply_point(base, points[1])
+    # scale is applied after the other parameters: sizes halve, the rates set stay
+    assert m.population("E").N == round(base.population("E").N * 0.5)
+    assert m.population("E").nu == 2.0 and m.kernel.tau == 20
+    assert m.connection("E", "E").C == base.connection("E", "E").C
+    assert points_of(Scan(params=str(HAGEN))) == [{}]  # an empty scan is one point

@@ -168,10 +168,10 @@ def _plot_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=float, default=150.0, help="resolution in dots per inch")
     p.add_argument(
         "--point",
-        type=int,
         default=None,
-        help="with a scan file as KERNELS: draw this point, 0-based, into KERNELS.point<i>.png "
-        "unless --out is given (default: none, KERNELS is a kernels file)",
+        help="with a scan file as KERNELS: draw this point, by index (0-based) or values "
+        "('kernel.tau=100,populations[E].nu=3'), into KERNELS.point<i>.png unless --out is "
+        "given (default: none, KERNELS is a kernels file)",
     )
     return p
 

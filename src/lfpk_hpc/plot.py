@@ -227,6 +227,10 @@ def plot_kernels(
     scan file) into ``out`` (PNG; default: the kernels file with suffix .png, or
     .point<i>.png) for lags 0..``tmax`` ms (default: see :func:`auto_tmax`), the grid's
     colours on ``scale`` (:data:`SCALES`). Returns the output path."""
+    if point is not None:
+        from .store import resolve_point
+
+        point = resolve_point(path, point)
     if out is None:
         suffix = ".png" if point is None else f".point{point}.png"
         out = Path(path).with_suffix(suffix)

@@ -402,8 +402,13 @@ def predict(
         raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
     if out.parent.exists() and not out.parent.is_dir():
         raise SpikesError(f"--out {str(out)!r} is invalid: {str(out.parent)!r} is not a folder")
-    from .store import scan_point_label
+    from .store import KernelsFileError, resolve_point, scan_point_label
 
+    if point is not None:
+        try:
+            point = resolve_point(kernels_path, point)
+        except KernelsFileError as exc:
+            raise SpikesError(str(exc)) from None
     info, kernels = read_kernel_set(kernels_path, point=point)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
@@ -573,10 +578,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("spikes", help="spikes: .h5, .npz, a NEST .dat file or a folder of them")
     parser.add_argument(
         "--point",
-        type=int,
         default=None,
-        help="with a scan file as KERNELS: the kernels of this point, 0-based (default: none, "
-        "KERNELS is a kernels file)",
+        help="with a scan file as KERNELS: the kernels of this point, by index (0-based) or "
+        "values, e.g. 'kernel.tau=100,populations[E].nu=3' (default: none, KERNELS is a "
+        "kernels file)",
     )
     parser.add_argument("--out", required=True, help="output signals file (HDF5)")
     parser.add_argument("--tstart", type=float, default=0.0, help="start of the first bin (ms)")

@@ -219,10 +219,20 @@ def apply_point(model: Model, point: dict) -> Model:
     return validate(model)
 
 
+def _values(path, values) -> list:
+    """An axis' values as a list of plain Python values (a list, tuple, range or numpy
+    array such as ``np.linspace(-70, -60, 5)``)."""
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        raise ScanError(
+            f"scan axis {path!r} = {values!r} is invalid: give its values as a list, range or array"
+        )
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
 def points_of(scan: Scan) -> list[dict]:
     """The points of a scan, in order (see the module docstring)."""
-    axes = [(p, list(v)) for p, v in dict(scan.product).items()]
-    zipped = {p: list(v) for p, v in dict(scan.zip).items()}
+    axes = [(p, _values(p, v)) for p, v in dict(scan.product).items()]
+    zipped = {p: _values(p, v) for p, v in dict(scan.zip).items()}
     for p, v in axes + list(zipped.items()):
         if len(v) == 0:
             raise ScanError(f"scan axis {p!r} has no values")
@@ -610,14 +620,15 @@ def _main(args, comm) -> int:
     return 0
 
 
-def extract_point(scan_file, point: int, out, *, overwrite: bool = False) -> Path:
+def extract_point(scan_file, point, out, *, overwrite: bool = False) -> Path:
     """Write point ``point`` of ``scan_file`` as a standalone kernels file ``out`` (the
     same datasets and attributes as a run of that point)."""
     import h5py
 
-    from .store import KernelsFileError, read_kernels_file
+    from .store import KernelsFileError, read_kernels_file, resolve_point
 
     out = Path(out)
+    point = resolve_point(scan_file, point)
     read_kernels_file(scan_file, point=point)  # a scan file, the point exists and reads
     if out.exists() and not overwrite:
         raise KernelsFileError(f"output {str(out)!r} exists; choose another --out or --overwrite")
@@ -640,18 +651,23 @@ def add_extract_arguments(parser) -> None:
         "of that point writes), for tools that read kernels files."
     )
     parser.add_argument("scan_file", help="scan file (HDF5, from python -m lfpk_hpc scan)")
-    parser.add_argument("--point", type=int, required=True, help="the point (0-based)")
+    parser.add_argument(
+        "--point",
+        required=True,
+        help="the point: its index (0-based) or values, e.g. 'kernel.tau=100,populations[E].nu=3'",
+    )
     parser.add_argument("--out", required=True, help="output kernels file (HDF5)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
 def extract_main(args) -> int:
     from .errors import report
-    from .store import KernelsFileError, scan_point_label
+    from .store import KernelsFileError, resolve_point, scan_point_label
 
     try:
-        out = extract_point(args.scan_file, args.point, args.out, overwrite=args.overwrite)
+        point = resolve_point(args.scan_file, args.point)
+        out = extract_point(args.scan_file, point, args.out, overwrite=args.overwrite)
     except KernelsFileError as exc:
         return report(str(exc), 2)
-    print(f"wrote {out}: {scan_point_label(args.scan_file, args.point)}", flush=True)
+    print(f"wrote {out}: {scan_point_label(args.scan_file, point)}", flush=True)
     return 0

@@ -644,6 +644,92 @@ def scan_point_label(path, point: int) -> str:
     return f"point {point}" + (f" ({inner})" if inner else "")
 
 
+def _split_outside_brackets(text: str, sep: str) -> list[str]:
+    out, buf, depth = [], "", 0
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            out.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    return [*out, buf]
+
+
+def _same_value(given, value) -> bool:
+    if isinstance(value, bool) or isinstance(given, bool):
+        return given is value
+    if isinstance(value, (int, float)) and isinstance(given, (int, float)):
+        return abs(given - value) <= 1e-12 * max(abs(given), abs(value))
+    return given == value
+
+
+def resolve_point(path, spec) -> int:
+    """The index of a scan file's point given as an index (``3``, ``"3"``) or by its
+    values (``"kernel.tau=100,populations[E].nu=3"``: every named axis must match, and
+    exactly one point). Raises KernelsFileError naming what is wrong."""
+    import h5py
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise KernelsFileError(
+            f"cannot read {str(path)!r} as HDF5 ({' '.join(str(exc).split())})"
+        ) from None
+    with f:
+        if f.attrs.get("format") != SCAN_FORMAT:
+            raise KernelsFileError(
+                f"--point {spec} is invalid: {str(path)!r} is a kernels file, not a scan "
+                "file (leave out --point)"
+            )
+        n = int(f.attrs["n_points"])
+        paths = [p.decode() for p in f["axes/paths"][...]]
+        values = [json.loads(v.decode()) for v in f["axes/values"][...]]
+    text = str(spec).strip()
+    if text.lstrip("-").isdigit():
+        i = int(text)
+        if not 0 <= i < n:
+            raise KernelsFileError(
+                f"--point {spec} is invalid: {str(path)!r} is a scan of {n} points "
+                f"(allowed 0..{n - 1}, or PATH=VALUE,... of the axes {', '.join(paths)})"
+            )
+        return i
+    wanted = {}
+    for item in _split_outside_brackets(text, ","):
+        if "=" not in item:
+            raise KernelsFileError(
+                f"--point {spec!r} is invalid at {item!r}: give an index (0..{n - 1}) or "
+                f"PATH=VALUE,... of the axes {', '.join(paths)}"
+            )
+        key, raw = (s.strip() for s in item.split("=", 1))
+        if key not in paths:
+            raise KernelsFileError(
+                f"--point {spec!r} is invalid: {key!r} is not an axis of the scan "
+                f"(axes: {', '.join(paths) or 'none'})"
+            )
+        try:
+            wanted[key] = json.loads(raw)
+        except ValueError:
+            wanted[key] = raw  # a word (e.g. a morphology's name)
+    hits = [
+        i
+        for i, vals in enumerate(values)
+        if all(_same_value(v, vals[paths.index(k)]) for k, v in wanted.items())
+    ]
+    if len(hits) != 1:
+        what = (
+            "no point of the scan matches"
+            if not hits
+            else f"{len(hits)} points match ({', '.join(map(str, hits))}); name more axes"
+        )
+        raise KernelsFileError(
+            f"--point {spec!r} is invalid for {str(path)!r}: {what} (axes: {', '.join(paths)}; "
+            f"or give an index 0..{n - 1})"
+        )
+    return hits[0]
+
+
 def read_kernels_file(path, group: str | None = None, point: int | None = None) -> KernelsFile:
     """Read a kernels file written by :class:`KernelStore`: every kernel (all lags,
     with its complete and zero flags), the probes and the run's attributes.
