@@ -303,3 +303,49 @@ def test_points_are_the_product_times_the_zip_in_order():
     assert m.population("E").nu == 2.0 and m.kernel.tau == 20
     assert m.connection("E", "E").C == base.connection("E", "E").C
     assert points_of(Scan(params=str(HAGEN))) == [{}]  # an empty scan is one point
+
+
+def test_plot_scan_numbers_and_figure(grid, tmp_path):
+    """plot-scan's peaks and integrals are those of the kernels read point by point; the
+    lines along an axis hold the other axes at the reference point; the figure cuts
+    nothing off; the CSV holds every point."""
+    import csv
+
+    from conftest import artists_outside
+
+    from lfpk_hpc.scanplot import axis_line, read_scan_summary, scan_figure
+    from lfpk_hpc.store import read_kernels_file
+
+    _cwd, _scan, out, _ = grid
+    s = read_scan_summary(out, probe="lfp", at="kernel.tau=100,populations[E].nu=1")
+    assert len(s.pathways) == 4 and s.n_channels > 3 and s.complete
+    for i in range(4):
+        kf = read_kernels_file(out, point=i)
+        for X, Y in s.pathways:
+            H = kf.probes["lfp"].kernels[(Y, X)].data
+            j = np.abs(H).argmax(axis=1)
+            np.testing.assert_array_equal(s.peak[(X, Y)][i], H[np.arange(H.shape[0]), j])
+            # the integral by the trapezoid rule, which differs from the sum over lags
+            # × dt by half of the two end samples × dt
+            trap = np.trapezoid(H, dx=kf.dt, axis=1)
+            ends = (np.abs(H[:, 0]) + np.abs(H[:, -1])) * kf.dt / 2
+            assert (np.abs(s.integral[(X, Y)][i] - trap) <= ends * (1 + 1e-9) + 1e-15).all()
+            assert np.abs(trap).max() > 0
+    assert axis_line(s, ["kernel.tau"], 2) == [0, 2]  # nu = 1 held
+    assert axis_line(s, ["populations[E].nu"], 2) == [2, 3]  # tau = 100 held
+    fig = scan_figure(s, at=2)
+    assert artists_outside(fig) == []
+    proc = run(lfpk("plot-scan", out, "--probe", "cdm", "--out", "s.png"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+    with open(tmp_path / "s.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 * 4 * 3  # points x pathways x (P_x, P_y, P_z)
+    assert {"peak (nA·µm per spike)", "integral (nA·µm·ms per spike)"} <= set(rows[0])
+    for cmd, message in [
+        (lfpk("plot-scan", out, "--probe", "eeg"), "--probe 'eeg': no such probe"),
+        (lfpk("plot-scan", out, "--pathway", "E->X"), "--pathway E->X: no such pathway"),
+        (lfpk("plot-scan", out, "--pathway", "EX"), "--pathway 'EX' is invalid: write it X->Y"),
+    ]:
+        proc = run(cmd, tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr

@@ -33,6 +33,7 @@ EXTERNAL = {
     "hybrid": ("hybrid", "the hybrid ground truth: every cell driven by a point network's spikes"),
     "scan": ("scan", "the kernels of every point of a parameter scan, as one job"),
     "scan-extract": ("scan", "one point of a scan file as a standalone kernels file"),
+    "plot-scan": ("scanplot", "how kernels change along each axis of a scan file"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
 }
