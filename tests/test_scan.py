@@ -349,3 +349,30 @@ def test_plot_scan_numbers_and_figure(grid, tmp_path):
     ]:
         proc = run(cmd, tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_plan_of_a_scan_from_its_measured_task_times(grid, tmp_path):
+    """plan --scan: on one rank the makespan is the sum of the measured task times of
+    the scan file (all work, nothing lost); more ranks never beat total / ranks."""
+    _cwd, scan, out, _ = grid
+    with h5py.File(out, "r") as f:
+        total = sum(float(f[f"points/{i}/tasks/wall_time_s"][...].sum()) for i in range(4))
+    proc = run(lfpk("plan", scan, "--scan", "--measured", out, "--ranks", 1, 2, 3), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 points, 16 kernel pathways, 16 distinct tasks" in proc.stdout
+    assert "measured task times of 16 of 16 tasks" in proc.stdout
+    rows = {
+        int(m.group(1)): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^\s+(\d+)\s+\d+\s+([\d.]+)\s+([\d.]+)$", proc.stdout, re.M)
+    }
+    assert sorted(rows) == [1, 2, 3]
+    assert rows[1] == (pytest.approx(total, abs=0.006), 1.0)
+    for n in (2, 3):
+        makespan, eff = rows[n]
+        assert makespan >= total / n - 0.006
+        # (the makespan is printed to 0.01 s, the efficiency to 0.001)
+        lo = total / (n * (makespan + 0.005)) - 0.0005
+        hi = total / (n * max(makespan - 0.005, 1e-9)) + 0.0005
+        assert lo <= eff <= hi, (n, eff, lo, hi)
+    proc = run(lfpk("plan", scan, "--scan", "--measured", "nothing.h5"), tmp_path)
+    assert proc.returncode == 2 and "--measured 'nothing.h5' does not exist" in proc.stderr

@@ -119,12 +119,19 @@ def _plan_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help="numbers of MPI ranks (default: 1 for kernels; 64 256 1024 with --hybrid)",
+        help="numbers of MPI ranks (default: 1 for kernels; 64 256 1024 with --hybrid; 1 2 64 "
+        "with --scan)",
     )
     p.add_argument(
         "--out",
         help="kernels file of an earlier run with measured task times "
         "(default: kernels/<params name>.h5)",
+    )
+    p.add_argument(
+        "--scan",
+        action="store_true",
+        help="PARAMS is a scan file: plan the scan (--measured: a scan file of it or a "
+        "kernels file with measured task times)",
     )
     h = p.add_argument_group("the hybrid ground truth (--hybrid)")
     h.add_argument(
@@ -135,8 +142,9 @@ def _plan_parser() -> argparse.ArgumentParser:
     h.add_argument("--dt", type=float, default=None, help="time step, ms (default kernel dt)")
     h.add_argument(
         "--measured",
-        help="signals.h5 of an earlier hybrid run: its block times calibrate the estimates "
-        "(default: none, the cost model alone)",
+        help="signals.h5 of an earlier hybrid run: its block times calibrate the estimates; "
+        "with --scan a scan or kernels file with task times (default: none, the cost model "
+        "alone)",
     )
     return p
 
@@ -288,9 +296,19 @@ def _run_kernels(args, comm) -> int:
 def _plan(args) -> int:
     from .params import ParamsError
 
-    ranks = args.ranks or ([64, 256, 1024] if args.hybrid else [1])
+    ranks = args.ranks or ([64, 256, 1024] if args.hybrid else ([1, 2, 64] if args.scan else [1]))
     if min(ranks) < 1:
         return _error(f"--ranks = {min(ranks)} is invalid: must be >= 1", 2)
+    if args.scan:
+        if args.hybrid:
+            return _error("--scan and --hybrid exclude each other", 2)
+        from .scan import ScanError, plan_scan, print_plan
+
+        try:
+            print_plan(args.params, plan_scan(args.params, ranks, args.measured))
+        except (ScanError, ParamsError) as exc:
+            return _error(str(exc), 2)
+        return 0
     try:
         model = _load(args.params)
     except ParamsError as exc:

@@ -17,6 +17,8 @@ import heapq
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .params import Model
 
 __all__ = ["TaskCost", "estimate", "schedule", "segments"]
@@ -31,8 +33,47 @@ def _stick_nseg(L: float, diam: float, Ra: float, cm: float, f: float, d_lambda=
     return int((L / (d_lambda * lam) + 0.9) / 2) * 2 + 1
 
 
+#: reference Ra (Ω·cm) and cm (µF/cm²) of the sections' AC length constants kept per file
+_RA_REF, _CM_REF = 100.0, 1.0
+#: (file, (size, mtime), lambda_f) -> (section lengths (µm), AC length constants (µm)
+#: at _RA_REF and _CM_REF)
+_LAMBDAS: dict = {}
+
+
+def _section_lambdas(path, lambda_f: float):
+    """Lengths and AC length constants (at Ra = 100 Ω·cm, cm = 1 µF/cm²) of the
+    sections of a morphology file, loaded once per file and frequency."""
+    st = path.stat()
+    key = (str(path), (st.st_size, st.st_mtime_ns), float(lambda_f))
+    if key not in _LAMBDAS:
+        import LFPy
+        import neuron
+
+        from .cells import delete_all_sections
+
+        try:
+            c = LFPy.Cell(
+                morphology=str(path),
+                Ra=_RA_REF,
+                cm=_CM_REF,
+                nsegs_method=None,
+                delete_sections=True,
+            )
+            neuron.h.load_file("stdlib.hoc")
+            L = np.array([sec.L for sec in c.allseclist])
+            lam = np.array([neuron.h.lambda_f(lambda_f, sec=sec) for sec in c.allseclist])
+            del c
+        finally:
+            delete_all_sections()
+        _LAMBDAS[key] = (L, lam)
+    return _LAMBDAS[key]
+
+
 def segments(model: Model, Y: str) -> int:
-    """Number of segments of Y's cell (d_lambda rule at the cell's lambda_f)."""
+    """Number of segments of Y's cell (LFPy's d_lambda rule at the cell's lambda_f,
+    d_lambda 0.1). A morphology file is loaded once per process: the AC length
+    constant of a section scales as 1/sqrt(Ra·cm), so other Ra and cm need no new
+    load."""
     cell = model.population(Y).cell
     path = model.morphology_path(Y)
     if path is None:
@@ -41,24 +82,9 @@ def segments(model: Model, Y: str) -> int:
             L = math.dist(s.start, s.end)
             total += _stick_nseg(L, s.diam, cell.Ra, cell.cm, cell.lambda_f)
         return total
-    import LFPy
-
-    from .cells import delete_all_sections
-
-    try:
-        c = LFPy.Cell(
-            morphology=str(path),
-            Ra=cell.Ra,
-            cm=cell.cm,
-            nsegs_method="lambda_f",
-            lambda_f=cell.lambda_f,
-            delete_sections=True,
-        )
-        n = int(c.totnsegs)
-        del c
-    finally:
-        delete_all_sections()
-    return n
+    L, lam_ref = _section_lambdas(path, cell.lambda_f)
+    lam = lam_ref * math.sqrt(_RA_REF * _CM_REF / (cell.Ra * cell.cm))
+    return int((((L / (0.1 * lam) + 0.9) / 2).astype(int) * 2 + 1).sum())
 
 
 #: segments assumed for a morphology file that does not load (its task will fail anyway)
@@ -75,32 +101,61 @@ class TaskCost:
     source: str  # "estimate" or "measured"
 
 
-def segment_counts(model: Model, Ys, comm=None) -> dict[str, int | None]:
-    """Segments of the cells of ``Ys`` (None for a morphology that does not load).
+#: segment counts of morphology files in this process: (file, (size, mtime), Ra, cm,
+#: lambda_f) -> segments
+_SEGMENTS: dict = {}
 
-    Cells that share a morphology file and its Ra, cm and lambda_f are counted once;
-    with a communicator the distinct files are shared out over the ranks (loading
-    reconstructed cells into NEURON is what costs here) and every rank gets all
-    counts. Every rank of ``comm`` must call this.
-    """
-    keys = {}
-    for Y in Ys:
-        cell, path = model.population(Y).cell, model.morphology_path(Y)
-        keys[Y] = (str(path), cell.Ra, cell.cm, cell.lambda_f) if path is not None else ("", Y)
-    distinct = sorted(set(keys.values()))
+
+def _segment_key(model: Model, Y: str):
+    cell, path = model.population(Y).cell, model.morphology_path(Y)
+    if path is None:  # generated sticks: counted without NEURON, never kept
+        return ("", id(cell), Y)
+    try:
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    return (str(path), stamp, cell.Ra, cell.cm, cell.lambda_f)
+
+
+def prefetch_segments(cells, comm=None) -> dict:
+    """Segments of many cells, ``cells`` = [(model, Y), ...] (None for a morphology
+    that does not load): cells that share a morphology file and its Ra, cm and
+    lambda_f are counted once, and with a communicator the distinct ones are shared
+    out over the ranks (loading reconstructed cells into NEURON is what costs here)
+    and every rank gets all counts. Counts of files are kept for the process. Every
+    rank of ``comm`` must call this. Returns {(model index in cells, Y): segments}."""
+    keys = [_segment_key(m, Y) for m, Y in cells]
+    first = {}
+    for n, key in enumerate(keys):
+        first.setdefault(key, n)
+    distinct = sorted(set(keys) - set(_SEGMENTS), key=lambda k: first[k])
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
-    mine = {}
-    for i, key in enumerate(distinct):
-        if i % size == rank:
-            Y = next(y for y in Ys if keys[y] == key)
-            try:
-                mine[key] = segments(model, Y)
-            except Exception:
-                mine[key] = None
+
+    def count(key):
+        m, Y = cells[first[key]]
+        try:
+            return segments(m, Y)
+        except Exception:
+            return None
+
+    mine = {key: count(key) for i, key in enumerate(distinct) if i % size == rank}
     if comm is not None and size > 1:
         for part in comm.allgather(mine):
             mine.update(part)
-    return {Y: mine[keys[Y]] for Y in Ys}
+    for key in distinct:  # a rank whose cache differed can miss a count: count it here
+        if key not in mine:
+            mine[key] = count(key)
+    _SEGMENTS.update({k: v for k, v in mine.items() if k[0] and k[1] is not None})
+    return {n: (mine[key] if key in mine else _SEGMENTS[key]) for n, key in enumerate(keys)}
+
+
+def segment_counts(model: Model, Ys, comm=None) -> dict[str, int | None]:
+    """Segments of the cells of ``Ys`` (None for a morphology that does not load;
+    see :func:`prefetch_segments`). Every rank of ``comm`` must call this."""
+    Ys = list(Ys)
+    counts = prefetch_segments([(model, Y) for Y in Ys], comm)
+    return {Y: counts[n] for n, Y in enumerate(Ys)}
 
 
 def estimate(model: Model, tasks, measured: dict | None = None, comm=None) -> list[TaskCost]:

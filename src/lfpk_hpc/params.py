@@ -439,10 +439,7 @@ class Model:
             cell = pop.get("cell")
             if cell and isinstance(cell["morphology"], str):
                 path = self.morphology_path(pop["name"])
-                cell["morphology"] = {
-                    "file": path.name,
-                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                }
+                cell["morphology"] = {"file": path.name, "sha256": _file_sha256(path)}
         return d
 
     def to_json(self) -> str:
@@ -451,6 +448,19 @@ class Model:
     def hash(self) -> str:
         """SHA-256 of the effective parameters (independent of where files live)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+#: SHA-256 of files read in this process: (path, size, mtime) -> hex digest
+_FILE_SHA256: dict = {}
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content (read once per process while it is unchanged)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_SHA256:
+        _FILE_SHA256[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _FILE_SHA256[key]
 
 
 def _plain(obj):
@@ -506,7 +516,32 @@ def _nonneg(param, value):
     return _finite(param, value, low=0.0, what="a finite number >= 0")
 
 
+#: pdf values of distributions that passed the check: (name, params, support) -> values
+#: (freezing a scipy distribution costs milliseconds; a scan validates the same
+#: distributions at every point)
+_CHECKED_DISTRIBUTIONS: dict = {}
+
+
 def _check_distribution(param, dist, support=None):
+    if isinstance(dist, Distribution):
+        try:
+            key = (
+                dist.name,
+                tuple(sorted((str(k), float(v)) for k, v in dict(dist.params).items())),
+                None if support is None else np.asarray(support, dtype=float).tobytes(),
+            )
+        except (TypeError, ValueError):
+            key = None
+        if key is not None and key in _CHECKED_DISTRIBUTIONS:
+            return _CHECKED_DISTRIBUTIONS[key].copy()
+        values = _check_distribution_uncached(param, dist, support)
+        if key is not None and len(_CHECKED_DISTRIBUTIONS) < 10_000:
+            _CHECKED_DISTRIBUTIONS[key] = values.copy()
+        return values
+    return _check_distribution_uncached(param, dist, support)
+
+
+def _check_distribution_uncached(param, dist, support=None):
     import scipy.stats as st
 
     if not isinstance(dist, Distribution):

@@ -28,7 +28,10 @@ empty scan is one point. Parameters are named by path:
 - ``connections[<X>-><Y>].<field>...`` (``C``, ``synapse.weight``,
   ``delay.params[loc]``, ...), ``extrinsic[<Y>].<field>...``,
   ``probes[<name>].<field>...``;
-- a key in square brackets of a mapping (``params[loc]``, ``Vrest[L5E]``).
+- a key in square brackets of a mapping (``params[loc]``, ``Vrest[L5E]``);
+- a glob in the brackets of populations, connections or probes sets every entry it
+  matches (``populations[*].cell.g_pas``, ``connections[L4E->*].synapse.weight``);
+  populations without a cell (only presynaptic) are passed over by ``.cell...``.
 
 Every point is built and validated before anything runs: a path that names nothing,
 or a value the params do not allow, stops with one line naming the point and the
@@ -181,6 +184,8 @@ def _set_key(current, key, rest, value, path, field_name):
         new = dict(current)
         new[key] = value if not rest else _set(current[key], rest, value, path)
         return new
+    if isinstance(current, tuple) and any(c in key for c in "*?"):
+        return _set_matching(current, key, rest, value, path, field_name)
     if isinstance(current, tuple):
         what = _WHAT.get(field_name, f"entry of {field_name}")
         i, item = _named(current, key, what, path)
@@ -192,6 +197,32 @@ def _set_key(current, key, rest, value, path, field_name):
         f"parameter path {path!r} is invalid: [{key}] indexes nothing ({shown} has no "
         "named entries)"
     )
+
+
+def _set_matching(items, pattern, rest, value, path, field_name):
+    """Every entry whose name matches the glob ``pattern`` (``populations[*]``,
+    ``connections[L4E->*]``), except those where the path's next field is None (the
+    ``cell`` of a population that is only presynaptic)."""
+    from fnmatch import fnmatchcase
+
+    what = _WHAT.get(field_name, f"entry of {field_name}")
+    new, hits = list(items), 0
+    for i, item in enumerate(items):
+        name = f"{item.pre}->{item.post}" if hasattr(item, "pre") else getattr(item, "name", "")
+        if not fnmatchcase(name, pattern):
+            continue
+        if rest and getattr(item, rest[0][0], 0) is None:
+            continue
+        new[i] = value if not rest else _set(item, rest, value, path)
+        hits += 1
+    if hits == 0:
+        names = [f"{c.pre}->{c.post}" if hasattr(c, "pre") else c.name for c in items]
+        raise ScanError(
+            f"parameter path {path!r} is invalid: {pattern!r} matches no {what}"
+            + (f" with a {rest[0][0]}" if rest else "")
+            + f" (there are {', '.join(names)})"
+        )
+    return tuple(new)
 
 
 def set_path(model: Model, path: str, value) -> Model:
@@ -299,10 +330,11 @@ def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
 # --------------------------------------------------------------------------- tasks
 
 
-def kernel_signature(model: Model, X: str, Y: str) -> str:
+def kernel_signature(model: Model, X: str, Y: str, d: dict | None = None) -> str:
     """SHA-256 of everything H_YX depends on (see the module docstring): two models with
-    the same signature for (X, Y) have the same kernel, bit for bit."""
-    d = model.to_dict()
+    the same signature for (X, Y) have the same kernel, bit for bit. ``d``: the
+    model's ``to_dict()``, if already made."""
+    d = model.to_dict() if d is None else d
     pops = {p["name"]: p for p in d["populations"]}
     cons = {(c["pre"], c["post"]): c for c in d["connections"]}
     y = dict(pops[Y])
@@ -336,10 +368,14 @@ class ScanTasks(TaskKind):
         self.log = log or (lambda *a, **k: None)
         self.sig_of = {}  # (point, X, Y) -> signature
         self.users = {}  # signature -> [(point, X, Y), ...]
+        self._json, self._hashes = [], []
         for i, m in enumerate(models):
+            d = m.to_dict()
+            self._json.append(json.dumps(d, sort_keys=True, allow_nan=True))
+            self._hashes.append(hashlib.sha256(self._json[-1].encode()).hexdigest())
             for X, Y in m.tasks():
                 if m.connection(X, Y).C > 0:
-                    s = kernel_signature(m, X, Y)
+                    s = kernel_signature(m, X, Y, d)
                     self.sig_of[(i, X, Y)] = s
                     self.users.setdefault(s, []).append((i, X, Y))
         # a task: the first point that needs a signature computes it
@@ -356,8 +392,16 @@ class ScanTasks(TaskKind):
         n = len(self.users[self.key_sig[key]])
         return f"{X}->{Y} of point {i}" + (f" (and {n - 1} more)" if n > 1 else "")
 
+    def point_hash(self, i: int) -> str:
+        """``self.models[i].hash()``, made once."""
+        return self._hashes[i]
+
+    def point_json(self, i: int) -> str:
+        """``self.models[i].to_json()``, made once."""
+        return self._json[i]
+
     def params_hash(self):
-        return hashlib.sha256(json.dumps([m.hash() for m in self.models]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self._hashes).encode()).hexdigest()
 
     def announce(self, n_done):
         n_all = len(self.sig_of)
@@ -368,17 +412,30 @@ class ScanTasks(TaskKind):
         ]
 
     def estimate(self, keys, measured, comm):
+        """Seconds per task: measured where given, else the cost model's estimate scaled
+        by the median measured/estimated ratio over the whole scan. The cells of all
+        points are counted in one go, shared out over the ranks."""
         from . import cost
 
-        out = {}
         by_point = {}
         for key in keys:
             by_point.setdefault(key[0], []).append(key)
+        cost.prefetch_segments(
+            [
+                (self.models[i], Y)
+                for i, ks in sorted(by_point.items())
+                for Y in sorted({k[2] for k in ks})
+            ],
+            comm,
+        )
+        raw = {}
         for i, ks in sorted(by_point.items()):
-            tasks = [(X, Y) for _i, X, Y in ks]
-            meas = {(X, Y): measured[(i, X, Y)] for _i, X, Y in ks if (i, X, Y) in measured}
-            for c in cost.estimate(self.models[i], tasks, meas):
-                out[(i, c.X, c.Y)] = c.seconds
+            for c in cost.estimate(self.models[i], [(X, Y) for _i, X, Y in ks]):
+                raw[(i, c.X, c.Y)] = c.seconds
+        meas = {k: v for k, v in measured.items() if k in raw and v and v > 0}
+        ratios = sorted(meas[k] / raw[k] for k in meas)
+        scale = ratios[len(ratios) // 2] if ratios else 1.0
+        out = {k: meas.get(k, raw[k] * scale) for k in keys}
         self._seconds = out
         return out
 
@@ -456,7 +513,7 @@ class ScanTasks(TaskKind):
             )
         done = {}
         for i in sorted({key[0] for key in self.order}):
-            recs = load_complete(out, self.models[i].hash(), group=f"points/{i}")
+            recs = load_complete(out, self.point_hash(i), group=f"points/{i}")
             for (X, Y), rec in recs.items():
                 if (i, X, Y) in self.key_sig:
                     done[(i, X, Y)] = _ScanRecord(i, rec)
@@ -491,9 +548,7 @@ class ScanStore:
     def __init__(self, path, kind: ScanTasks, comm=None):
         import h5py
 
-        from .kernel import KernelEngine
-        from .kernelrun import KernelTasks
-        from .store import KernelStore, header_attrs
+        from .store import header_attrs
 
         self.path = Path(path)
         self.kind = kind
@@ -523,25 +578,41 @@ class ScanStore:
             ),
         )
         g.create_dataset(
-            "params_hash", data=np.array([m.hash().encode() for m in kind.models], dtype="S64")
+            "params_hash",
+            data=np.array(
+                [kind.point_hash(i).encode() for i in range(len(kind.models))], dtype="S64"
+            ),
         )
-        self.stores = []
-        for i, m in enumerate(kind.models):
-            tasks = KernelTasks(m)
-            grp = f.create_group(f"points/{i}")
-            n_lags = KernelEngine(m).n_lags
-            self.stores.append(
-                KernelStore(
-                    self.path,
-                    header_attrs(m),
-                    tasks._probe_infos(),
-                    tasks.pairs,
-                    tasks.tasks,
-                    n_lags,
-                    root=grp,
-                )
-            )
+        # each point's group is made when its first kernels arrive (or at the end):
+        # making thousands of datasets up front would hold every rank at the start
+        self.stores = {}
+        self._header = header_attrs(kind.models[0]) if kind.models else {}
         f.flush()
+
+    def _store(self, i: int):
+        """Point i's kernels store (its group made on first use)."""
+        from .kernelrun import KernelTasks
+        from .store import KernelStore
+
+        if i not in self.stores:
+            m = self.kind.models[i]
+            tasks = KernelTasks(m)
+            # the header of a run of this point (versions and time made once)
+            header = dict(self._header)
+            header["model_name"] = m.name
+            header["params_json"] = self.kind.point_json(i)
+            header["params_hash"] = self.kind.point_hash(i)
+            header["dt"], header["tau"] = float(m.kernel.dt), float(m.kernel.tau)
+            self.stores[i] = KernelStore(
+                self.path,
+                header,
+                tasks._probe_infos(),
+                tasks.pairs,
+                tasks.tasks,
+                tasks.engine.n_lags,
+                root=self._file.require_group("points").create_group(str(i)),
+            )
+        return self.stores[i]
 
     def write(self, srec: _ScanRecord) -> None:
         from .store import TaskRecord
@@ -550,11 +621,12 @@ class ScanStore:
         sig = self.kind.sig_of[(srec.point, rec.X, rec.Y)]
         for i, X, Y in self.kind.users[sig]:
             copy = TaskRecord(X, Y, rec.kernels, rec.rank, rec.wall_time_s, rec.n_seg, rec.timings)
-            self.stores[i].write(copy)
+            self._store(i).write(copy)
 
     def finalize(self, complete: set, **attrs) -> None:
         done_sigs = {self.kind.key_sig[k] for k in complete}
-        for i, store in enumerate(self.stores):
+        for i in range(len(self.kind.models)):
+            store = self._store(i)
             mine = {
                 (X, Y) for (p, X, Y), s in self.kind.sig_of.items() if p == i and s in done_sigs
             }
@@ -577,6 +649,119 @@ def run_scan(scan_path, out, *, comm=None, overwrite=False, resume=False, log=pr
     kind = ScanTasks(scan, base, points, models, log=say)
     return run_farm(
         kind, out, comm=comm, overwrite=overwrite, resume=resume, write_path="rank0", log=log
+    )
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def measured_times(kind: ScanTasks, path) -> tuple[dict, str]:
+    """Measured seconds of the scan's distinct tasks, from ``path``: a scan file of the
+    same points (each point's own times), or a kernels file (its times of (X, Y) for
+    every point: the cost of a pathway hardly depends on the scanned values). Returns
+    (key -> seconds, a note saying where they came from)."""
+    import h5py
+
+    from .store import SCAN_FORMAT, read_task_table
+
+    path = Path(path)
+    if not path.is_file():
+        raise ScanError(f"--measured {str(path)!r} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            is_scan = f.attrs.get("format") == SCAN_FORMAT
+            same = is_scan and f.attrs.get("params_hash") == kind.params_hash()
+            rows = {}
+            if is_scan:
+                if not same:
+                    raise ScanError(
+                        f"--measured {str(path)!r} is a scan of other points or parameters"
+                    )
+                for i in sorted({k[0] for k in kind.order}):
+                    g = f[f"points/{i}/tasks"]
+                    for x, y, c, t in zip(
+                        g["X"][...],
+                        g["Y"][...],
+                        g["complete"][...],
+                        g["wall_time_s"][...],
+                        strict=True,
+                    ):
+                        if c:
+                            rows[(i, x.decode(), y.decode())] = float(t)
+    except OSError as exc:
+        raise ScanError(f"--measured {str(path)!r} is unreadable: {exc}") from None
+    if is_scan:
+        out = {k: rows[k] for k in kind.order if k in rows}
+        return out, f"measured task times of {len(out)} of {len(kind.order)} tasks from {path}"
+    try:
+        table = read_task_table(path)
+    except (OSError, KeyError) as exc:
+        raise ScanError(f"--measured {str(path)!r} is not a kernels or scan file: {exc}") from None
+    times = {k: v["wall_time_s"] for k, v in table.items() if v["complete"]}
+    out = {(i, X, Y): times[(X, Y)] for i, X, Y in kind.order if (X, Y) in times}
+    return out, (
+        f"measured task times of a kernels file ({path}: {len(times)} pathways) for "
+        f"{len(out)} of {len(kind.order)} tasks"
+    )
+
+
+@dataclass
+class ScanPlan:
+    points: int
+    pathways: int
+    tasks: int
+    total_s: float
+    longest_s: float
+    note: str
+    #: ranks -> (units, makespan s, efficiency)
+    schedules: dict
+
+
+def plan_scan(scan_path, ranks, measured=None) -> ScanPlan:
+    """The expected schedule of a scan on each number of ``ranks`` (the farm's own
+    units and longest-first order) from measured task times where given, else from
+    estimates."""
+    from . import cost
+
+    scan, base, points, models = load_scan(scan_path)
+    kind = ScanTasks(scan, base, points, models)
+    meas, note = ({}, "no measured task times: all costs are estimates")
+    if measured is not None:
+        meas, note = measured_times(kind, measured)
+    keys = kind.keys()
+    seconds = kind.estimate(keys, meas, None)
+    todo = sorted(keys, key=lambda k: -seconds[k])
+    schedules = {}
+    for n in ranks:
+        units = kind.units(seconds, n, todo)
+        unit_s = [sum(seconds[k] for k in u) for u in units]
+        makespan, eff = cost.efficiency(unit_s, n)
+        schedules[n] = (len(units), makespan, eff)
+    values = list(seconds.values())
+    return ScanPlan(
+        len(points),
+        len(kind.sig_of),
+        len(keys),
+        sum(values),
+        max(values, default=0.0),
+        note,
+        schedules,
+    )
+
+
+def print_plan(scan_path, plan: ScanPlan) -> None:
+    print(
+        f"plan for scan {str(scan_path)!r}: {plan.points} points, {plan.pathways} kernel "
+        f"pathways, {plan.tasks} distinct tasks"
+    )
+    print(plan.note)
+    print(f"total work {plan.total_s:.1f} s; the longest task {plan.longest_s:.3f} s")
+    print(f"{'ranks':>7} {'units':>7} {'makespan s':>11} {'efficiency':>10}")
+    for n, (units, makespan, eff) in plan.schedules.items():
+        print(f"{n:>7} {units:>7} {makespan:>11.2f} {eff:>10.3f}")
+    print(
+        "(dynamic, longest first, every rank computing; a unit is a run of tasks of one "
+        "point and Y; set-up and writing not included)"
     )
 
 
