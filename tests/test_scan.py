@@ -3,6 +3,7 @@ separate run of that point, bit for bit, on any number of ranks and after kill -
 --resume; a pathway that cannot differ between points is computed once; a bad point
 stops at load with one line naming the point and the parameter."""
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -376,3 +377,55 @@ def test_plan_of_a_scan_from_its_measured_task_times(grid, tmp_path):
         assert lo <= eff <= hi, (n, eff, lo, hi)
     proc = run(lfpk("plan", scan, "--scan", "--measured", "nothing.h5"), tmp_path)
     assert proc.returncode == 2 and "--measured 'nothing.h5' does not exist" in proc.stderr
+
+
+def test_scan_summary_tables_every_point_and_names_the_missing(tmp_path):
+    """scan-summary reads DIR/point_<i>/metrics.json: its table holds their numbers, a
+    point without one is listed and makes the exit code 1; with none at all it writes
+    nothing and says so."""
+    import csv
+
+    from conftest import artists_outside
+
+    from lfpk_hpc.scanplot import read_validations, summary_figure
+
+    scan = write_scan(
+        tmp_path / "s.py",
+        HAGEN,
+        product={"kernel.tau": [50.0, 100.0]},
+        zip_={"populations[E].nu": [1.0, 2.0, 3.0]},
+    )
+    vdir = tmp_path / "v"
+    proc = run(lfpk("scan-summary", scan, "--validation", vdir), tmp_path)
+    assert proc.returncode == 1
+    assert "no validation of any point" in proc.stderr and "i = 0..5" in proc.stderr
+    assert not (vdir / "summary.png").exists()
+    r2 = {0: 0.5, 1: 0.6, 2: 0.7, 4: 0.9, 5: 0.95}  # point 3 failed
+    for i, v in r2.items():
+        (vdir / f"point_{i}").mkdir(parents=True)
+        (vdir / f"point_{i}" / "metrics.json").write_text(
+            json.dumps(
+                {
+                    p: {"r2_median": v, "r2_median_lowpass": v + k, "r_median": 0.8, "passed": True}
+                    for k, p in ((0.0, "lfp"), (0.01, "cdm"))
+                }
+            )
+        )
+    proc = run(lfpk("scan-summary", scan, "--validation", vdir), tmp_path)
+    assert proc.returncode == 1
+    assert "1 point(s) have no validation: 3" in proc.stderr
+    with open(vdir / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 * 2
+    for row in rows:
+        i = int(row["point"])
+        if i == 3:
+            assert row["finished"] == "False" and row["r2_median_lowpass"] == ""
+        else:
+            expected = r2[i] + (0.01 if row["probe"] == "cdm" else 0.0)
+            assert float(row["r2_median_lowpass"]) == pytest.approx(expected, abs=1e-12)
+    assert json.loads((vdir / "summary.json").read_text())["missing"] == [3]
+    paths, product, zipped, values, metrics = read_validations(scan, vdir)
+    assert zipped == ["populations[E].nu"] and product == ["kernel.tau"]
+    fig = summary_figure(paths, product, zipped, values, metrics, ["lfp", "cdm"])
+    assert artists_outside(fig) == []

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import pytest
 from conftest import (
     ROOT,
@@ -181,6 +182,9 @@ def test_job_scripts_share_their_common_part():
         "hybrid.sbatch",
         "kernels.sbatch",
         "pd14spikes.sbatch",
+        "scan.sbatch",
+        "scansummary.sbatch",
+        "scanvalidate.sbatch",
         "validate.sbatch",
     ]
     assert len(set(parts.values())) == 1, "the common parts of the job scripts differ"
@@ -720,3 +724,71 @@ def test_sbatch_rejection_is_reported(slurm, models, tmp_path):
     line = one_error_line(submit(models["hagen"], env=env, cwd=tmp_path), 1)
     assert "sbatch failed for stage kernels (exit 1)" in line
     assert "invalid partition" in line.lower()
+
+
+def _array_states(slurm, job_id) -> dict[int, str]:
+    """{array index: state} of every task of an array job."""
+    proc = slurm.run("scontrol", "show", "job", "-o", job_id)
+    assert proc.returncode == 0, proc.stderr
+    out = {}
+    for line in proc.stdout.splitlines():
+        info = dict(re.findall(r"(\w+)=(\S*)", line))
+        if info.get("ArrayTaskId", "").isdigit():
+            out[int(info["ArrayTaskId"])] = info["JobState"]
+    return out
+
+
+@pytest.mark.slurm
+def test_scan_validation_array_summary_and_resubmission(slurm, tmp_path):
+    """submit SCAN --scan --validate: the kernel scan, then one validation per point as a
+    job array, then their summary; submitted again after a point lost its validation,
+    only that point runs again (no scan job: the kernels are complete)."""
+    scan = tmp_path / "weights.py"
+    scan.write_text(
+        "from lfpk_hpc.scan import Scan\n"
+        f"scan = Scan(params={str(HAGEN)!r},\n"
+        "            product={'connections[E->E].synapse.weight': [1.0e-4, 1.5e-4]})\n"
+    )
+    env = slurm.env(tmp_path)
+    args = [scan, "--scan", "--ranks", "2", "--validate", "--scale", "0.005", "--tstop", "500"]
+    args += ["--validate-ranks", "1", "--validate-time", "10"]
+    proc = submit(*args, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids = job_ids(proc.stdout)
+    assert list(ids) == ["scan", "validate", "summary"], proc.stdout
+    assert f"after job {ids['validate']} has ended (every array task)" in proc.stdout
+    s = slurm.wait(ids["summary"], timeout=420)
+    log = read_log(proc.stdout, "summary").read_text()
+    assert s["JobState"] == "COMPLETED", log[-2000:]
+    assert slurm.job(ids["scan"])["JobState"] == "COMPLETED"
+    assert _array_states(slurm, ids["validate"]) == {0: "COMPLETED", 1: "COMPLETED"}
+    vout = tmp_path / "validation" / "weights"
+    # the scan file holds both points; the validations' numbers are in the summary
+    with h5py.File(tmp_path / "scans" / "weights.h5", "r") as f:
+        assert f.attrs["complete"] and int(f.attrs["n_points"]) == 2
+    summary = json.loads((vout / "summary.json").read_text())
+    assert summary["finished"] == [0, 1] and summary["missing"] == []
+    for row in summary["rows"]:
+        metrics = json.loads((vout / f"point_{row['point']}" / "metrics.json").read_text())
+        assert row["r2_median_lowpass"] == metrics[row["probe"]]["r2_median_lowpass"]
+        assert row["connections[E->E].synapse.weight"] in (1.0e-4, 1.5e-4)
+    assert {r["probe"] for r in summary["rows"]} == {"lfp", "cdm"}
+    assert (vout / "summary.png").stat().st_size > 10_000
+    # the two points' ground truths differ (the weight reached the network)
+    gts = [json.loads((vout / f"point_{i}" / "metrics.json").read_text()) for i in (0, 1)]
+    assert gts[0]["lfp"]["r2"] != gts[1]["lfp"]["r2"]
+
+    # point 1 loses its validation: a second submission runs only it, and the summary
+    kept = (vout / "point_0" / "metrics.json").stat().st_mtime_ns
+    (vout / "point_1" / "metrics.json").unlink()
+    proc = submit(*args, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids2 = job_ids(proc.stdout)
+    assert list(ids2) == ["validate", "summary"], proc.stdout
+    assert "a job array of 1 task(s)" in proc.stdout and "(1 point(s) are validated" in proc.stdout
+    assert "points 1 -> " in proc.stdout
+    s = slurm.wait(ids2["summary"], timeout=300)
+    assert s["JobState"] == "COMPLETED", read_log(proc.stdout, "summary").read_text()[-2000:]
+    assert _array_states(slurm, ids2["validate"]) == {1: "COMPLETED"}
+    assert (vout / "point_0" / "metrics.json").stat().st_mtime_ns == kept
+    assert (vout / "point_1" / "metrics.json").is_file()

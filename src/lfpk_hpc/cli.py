@@ -34,6 +34,7 @@ EXTERNAL = {
     "scan": ("scan", "the kernels of every point of a parameter scan, as one job"),
     "scan-extract": ("scan", "one point of a scan file as a standalone kernels file"),
     "plot-scan": ("scanplot", "how kernels change along each axis of a scan file"),
+    "scan-summary": ("scanplot", "the validations of a scan's points against its axes"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
 }
@@ -228,6 +229,7 @@ _ENTRY = {
     "plot-signals": ("add_plot_arguments", "plot_main"),
     "compare": ("add_compare_arguments", "compare_main"),
     "scan-extract": ("add_extract_arguments", "extract_main"),
+    "scan-summary": ("add_summary_arguments", "summary_main"),
 }
 
 

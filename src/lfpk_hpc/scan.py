@@ -286,12 +286,10 @@ def points_of(scan: Scan) -> list[dict]:
     return out
 
 
-def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
-    """Import a scan file and build and validate every point: (scan, base model,
-    points, the points' models). Raises ScanError naming the point and parameter."""
+def _import_scan(path: Path) -> tuple[Scan, Model]:
+    """The Scan of a scan file and its base params."""
     from .params import load
 
-    path = Path(path)
     if not path.is_file():
         raise ScanError(f"scan file {str(path)!r} does not exist")
     name = f"_lfpk_scan_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
@@ -316,14 +314,61 @@ def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
         base = load(params)
     except ParamsError as exc:
         raise ScanError(f"scan params {scan.params!r}: {exc}") from None
+    return scan, base
+
+
+def _point_label(point: dict) -> str:
+    return ", ".join(f"{p}={v!r}" for p, v in point.items()) or "the base"
+
+
+def point_model(path, i: int) -> Model:
+    """The model of point ``i`` of a scan file alone (what a params file of the point
+    defines; :func:`write_point_params`)."""
+    scan, base = _import_scan(Path(path))
+    points = points_of(scan)
+    if not 0 <= i < len(points):
+        raise ScanError(
+            f"point {i} is invalid: scan {str(path)!r} has {len(points)} points "
+            f"(allowed 0..{len(points) - 1})"
+        )
+    try:
+        return apply_point(base, points[i])
+    except (ScanError, ParamsError) as exc:
+        raise ScanError(f"scan point {i} ({_point_label(points[i])}): {exc}") from None
+
+
+def write_point_params(path, i: int, out) -> Path:
+    """Write a params file whose model is point ``i`` of scan file ``path`` (for every
+    command that takes a params file: validate, groundtruth, simulate-pd14, ...)."""
+    scan, _base = _import_scan(Path(path))
+    points = points_of(scan)
+    label = _point_label(points[i]) if 0 <= i < len(points) else "?"
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        f'"""Point {i} of the scan {Path(path).resolve()}: {label}\n\n'
+        'Written by python -m lfpk_hpc; the model is made from the scan file."""\n\n'
+        "from lfpk_hpc.scan import point_model\n\n"
+        f"model = point_model({str(Path(path).resolve())!r}, {i})\n"
+    )
+    atomic = out.with_name(out.name + ".tmp")
+    atomic.write_text(text)
+    atomic.replace(out)
+    return out
+
+
+def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
+    """Import a scan file and build and validate every point: (scan, base model,
+    points, the points' models). Raises ScanError naming the point and parameter."""
+    path = Path(path)
+    scan, base = _import_scan(path)
     points = points_of(scan)
     models = []
     for i, point in enumerate(points):
-        label = ", ".join(f"{p}={v!r}" for p, v in point.items()) or "the base"
         try:
             models.append(apply_point(base, point))
         except (ScanError, ParamsError) as exc:
-            raise ScanError(f"scan point {i} ({label}): {exc}") from None
+            raise ScanError(f"scan point {i} ({_point_label(point)}): {exc}") from None
     return scan, base, points, models
 
 

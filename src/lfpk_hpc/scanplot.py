@@ -407,3 +407,203 @@ def main(args) -> int:
         return report(f"cannot write the figure: {' '.join(str(exc).split())}", 2)
     print(f"wrote {fig} and {table}", flush=True)
     return 0
+
+
+# --------------------------------------------------------------------------- validations
+
+#: the metrics of a validation drawn and tabulated per point
+SUMMARY_METRICS = (
+    ("r2_median_lowpass", "median R² (low-passed)"),
+    ("r_median", "median r"),
+    ("rstd_median_lowpass", "median r_STD (low-passed)"),
+)
+
+
+def point_folder(validation_dir, i: int) -> Path:
+    """The validation folder of point ``i`` (submit --scan --validate writes it)."""
+    return Path(validation_dir) / f"point_{i}"
+
+
+def read_validations(scan_path, validation_dir):
+    """(paths, product paths, zipped paths, points' values, {i: metrics}) of a scan's
+    validations: DIR/point_<i>/metrics.json for every point that has one."""
+    from .scan import _import_scan, points_of
+
+    scan, _base = _import_scan(Path(scan_path))
+    points = points_of(scan)
+    paths = list(points[0]) if points else []
+    metrics = {}
+    for i in range(len(points)):
+        f = point_folder(validation_dir, i) / "metrics.json"
+        if f.is_file():
+            try:
+                metrics[i] = json.loads(f.read_text())
+            except ValueError:
+                continue  # a file being written, or broken: the point counts as missing
+    values = [[p[k] for k in paths] for p in points]
+    product = [p for p in dict(scan.product) if p in paths]
+    zipped = [p for p in dict(scan.zip) if p in paths]
+    return paths, product, zipped, values, metrics
+
+
+def summary_figure(paths, product, zipped, values, metrics, probes, dpi=110.0):
+    """Median R² (low-passed) of each probe against each axis of the scan: one line per
+    combination of the other axes' values."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .plot import _colours
+
+    axes = [[p] for p in product] + ([zipped] if zipped else [])
+    n_rows, n_cols = len(probes), max(len(axes), 1)
+    fig = Figure(
+        figsize=(max(6.5, 1.0 + 4.2 * n_cols), 1.4 + 2.8 * n_rows), dpi=dpi, layout="constrained"
+    )
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(n_rows, n_cols, squeeze=False)
+    fs = 9
+    key, label = SUMMARY_METRICS[0]
+    for c, axis in enumerate(axes):
+        k_axis = paths.index(axis[0])
+        others = [k for k, p in enumerate(paths) if p not in axis]
+        groups = {}
+        for i, v in enumerate(values):
+            groups.setdefault(tuple(json.dumps(v[k]) for k in others), []).append(i)
+        all_vals = [v[k_axis] for v in values]
+        numeric = _numeric(all_vals)
+        distinct = list(dict.fromkeys(json.dumps(v) for v in all_vals))
+        colours = _colours(len(groups))
+        for r, probe in enumerate(probes):
+            ax = grid[r, c]
+            for g, (other, pts) in enumerate(groups.items()):
+                pts = [
+                    i
+                    for i in pts
+                    if i in metrics and metrics[i].get(probe, {}).get(key) is not None
+                ]
+                if not pts:
+                    continue
+                x = [
+                    values[i][k_axis] if numeric else distinct.index(json.dumps(values[i][k_axis]))
+                    for i in pts
+                ]
+                y = [metrics[i][probe][key] for i in pts]
+                name = ", ".join(
+                    f"{paths[k]}={json.loads(o)}" for k, o in zip(others, other, strict=True)
+                )
+                ax.plot(x, y, "o-", ms=3.5, lw=1.2, color=colours[g], label=name or None)
+            ax.set_title(f"probe {probe!r}", fontsize=fs)
+            ax.set_xlabel(
+                axis[0] + (f" (with {', '.join(axis[1:])})" if len(axis) > 1 else ""), fontsize=fs
+            )
+            ax.set_ylabel(f"{label} (dimensionless)", fontsize=fs)
+            ax.tick_params(labelsize=fs - 1)
+            if not numeric:
+                ax.set_xticks(range(len(distinct)), [str(json.loads(d)) for d in distinct])
+            elif len(distinct) <= 8:  # the values scanned, not round numbers between them
+                ax.set_xticks(
+                    [json.loads(d) for d in distinct], [f"{json.loads(d):g}" for d in distinct]
+                )
+            if r == 0 and 1 < len(groups) <= 12:
+                ax.legend(fontsize=fs - 2, frameon=False, title="other axes", title_fontsize=fs - 2)
+    missing = [i for i in range(len(values)) if i not in metrics]
+    title = (
+        f"Validation of every scan point: {label} of the kernel prediction against the "
+        f"ground truth ({len(metrics)} of {len(values)} points"
+        + (f"; missing {', '.join(map(str, missing))}" if missing else "")
+        + ")"
+    )
+    import textwrap
+
+    width = max(60, int(fig.get_figwidth() * 72 / (0.6 * (fs + 2))))
+    fig.suptitle("\n".join(textwrap.wrap(title, width)), fontsize=fs + 1, ha="left", x=0.01)
+    return fig
+
+
+def write_summary(scan_path, validation_dir, out=None, dpi=110.0) -> tuple[Path, list[int]]:
+    """summary.json, summary.csv and summary.png of a scan's validations in
+    ``validation_dir`` (or ``out``, a PNG path whose stem names the others). Returns
+    (figure path, missing points). Raises KernelsFileError when no point has metrics."""
+    paths, product, zipped, values, metrics = read_validations(scan_path, validation_dir)
+    if not metrics:
+        raise KernelsFileError(
+            f"no validation of any point of {str(scan_path)!r} has finished in "
+            f"{str(validation_dir)!r} (looked for point_<i>/metrics.json, i = 0.."
+            f"{len(values) - 1})"
+        )
+    probes = []
+    for m in metrics.values():
+        probes += [k for k, v in m.items() if isinstance(v, dict) and "r2_median" in v]
+    probes = list(dict.fromkeys(probes))
+    out = Path(out) if out is not None else Path(validation_dir) / "summary.png"
+    missing = [i for i in range(len(values)) if i not in metrics]
+    rows = []
+    for i, vals in enumerate(values):
+        for probe in probes:
+            m = metrics.get(i, {}).get(probe, {})
+            rows.append(
+                {
+                    "point": i,
+                    **dict(zip(paths, vals, strict=True)),
+                    "probe": probe,
+                    **{k: m.get(k) for k, _label in SUMMARY_METRICS},
+                    "passed": m.get("passed"),
+                    "finished": i in metrics,
+                }
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "scan": str(Path(scan_path).resolve()),
+                "axes": paths,
+                "points": len(values),
+                "finished": sorted(metrics),
+                "missing": missing,
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
+    with open(out.with_suffix(".csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    if paths:
+        summary_figure(paths, product, zipped, values, metrics, probes, dpi=dpi).savefig(
+            out, dpi=dpi
+        )
+    return out, missing
+
+
+def add_summary_arguments(parser) -> None:
+    parser.description = (
+        "Summarise the validations of a scan's points (DIR/point_<i>/metrics.json, written by "
+        "submit --scan --validate): a table (summary.csv, summary.json) and a figure of the "
+        "median R² against each scanned parameter. Exit 1 when points are missing (they are "
+        "listed)."
+    )
+    parser.add_argument("scan", help="scan file (a Python module defining scan = Scan(...))")
+    parser.add_argument("--validation", required=True, help="folder of the points' validations")
+    parser.add_argument(
+        "--out", default=None, help="figure (default: VALIDATION/summary.png; .csv, .json beside)"
+    )
+
+
+def summary_main(args) -> int:
+    from .errors import report
+    from .scan import ScanError
+
+    try:
+        out, missing = write_summary(args.scan, args.validation, args.out)
+    except (KernelsFileError, ScanError) as exc:
+        return report(str(exc), 1 if isinstance(exc, KernelsFileError) else 2)
+    print(f"wrote {out}, {out.with_suffix('.csv')} and {out.with_suffix('.json')}", flush=True)
+    if missing:
+        return report(
+            f"{len(missing)} point(s) have no validation: {', '.join(map(str, missing))} "
+            "(failed or not run; their logs say why; submit --scan --validate again runs "
+            "only these)",
+            1,
+        )
+    return 0

@@ -342,6 +342,12 @@ class Stage:
     job_name: str
     log: Path  # sbatch --output pattern
     summary: str = ""
+    #: sbatch --array (a job array: the validations of a scan's points)
+    array: str | None = None
+    #: "afterok": after the previous job succeeded; "afterany": after it ended
+    after: str = "afterok"
+    #: no dependency on the previous stage (it is not submitted, or not needed)
+    independent: bool = False
 
     def sbatch_args(self, site: list[str], dependency: str | None) -> list[str]:
         opts = [
@@ -352,8 +358,10 @@ class Stage:
             f"--output={self.log}",
             *site,
         ]
-        if dependency is not None:
-            opts += [f"--dependency=afterok:{dependency}", "--kill-on-invalid-dep=yes"]
+        if self.array is not None:
+            opts.append(f"--array={self.array}")
+        if dependency is not None and not self.independent:
+            opts += [f"--dependency={self.after}:{dependency}", "--kill-on-invalid-dep=yes"]
         return [*opts, str(self.script), *self.args]
 
 
@@ -393,8 +401,23 @@ def add_arguments(parser) -> None:
         "environment or the config file (--config, $LFPK_CONFIG, or "
         "~/.config/lfpk_hpc/slurm.env)."
     )
-    parser.add_argument("params", help="params file (a Python module defining model = Model(...))")
-    parser.add_argument("--out", help="kernels file (default: kernels/<params name>.h5)")
+    parser.add_argument(
+        "params",
+        help="params file (a Python module defining model = Model(...)); with --scan a scan "
+        "file (scan = Scan(...))",
+    )
+    parser.add_argument(
+        "--out",
+        help="kernels file (default: kernels/<params name>.h5; with --scan the scan file "
+        "scans/<scan name>.h5)",
+    )
+    parser.add_argument(
+        "--scan",
+        action="store_true",
+        help="PARAMS is a scan file: the kernels of every point as one job "
+        "(jobscripts/scan.sbatch); with --validate one validation per point as a job array "
+        "after it, then their summary (R² against the scanned parameters)",
+    )
     parser.add_argument(
         "--ranks", type=int, help="MPI ranks (sbatch --ntasks) of the kernels job (default: plan)"
     )
@@ -490,8 +513,15 @@ def main(args) -> int:
                     f"(scancel {' '.join(i for _, i in ids)} removes it)"
                 )
             return _error(why, 1)
-        after = f", after job {ids[-1][1]} succeeds" if ids else ""
-        log = str(stage.log).replace("%x", stage.job_name).replace("%j", job_id)
+        after = (
+            ""
+            if not ids or stage.independent
+            else f", after job {ids[-1][1]} "
+            + ("succeeds" if stage.after == "afterok" else "has ended (every array task)")
+        )
+        log = (
+            str(stage.log).replace("%x", stage.job_name).replace("%j", job_id).replace("%A", job_id)
+        )
         print(f"submitted {stage.name} job {job_id}{after}; log {log}", flush=True)
         ids.append((stage.name, job_id))
     print("job ids: " + " ".join(i for _, i in ids))
@@ -499,6 +529,10 @@ def main(args) -> int:
 
 
 def _prepare(args):
+    if args.scan:
+        from .slurmscan import prepare_scan
+
+        return prepare_scan(args)
     from .cli import default_out
     from .params import ParamsError, load
 
@@ -722,7 +756,7 @@ def _print_commands(stages, site, job_env, logs) -> int:
     print(f"mkdir -p {shlex.quote(str(logs))}")
     previous = None
     for stage in stages:
-        dep = f"${{{previous}}}" if previous else None
+        dep = f"${{{previous}}}" if previous and not stage.independent else None
         words = ["sbatch", *stage.sbatch_args(site, dep)]
         quoted = " ".join(w if w.startswith("--dependency=") else shlex.quote(w) for w in words)
         print(f"{stage.name}=$({quoted})")
