@@ -10,8 +10,9 @@
 # Config, state, logs and pid files all live in DIR. Authentication is auth/none (no munged).
 # Slurm's ports 6817/6818 are fixed, so there is one such cluster per host at a time.
 # Exit codes of start: 0 running; 3 Slurm is not installed; 4 this machine cannot host it (not
-# root, ports busy, no cgroup filesystem for slurmd); 1 it was started but did not come up (the
-# logs are printed). For 3 and 4 the reason is printed.
+# root, ports busy, no cgroup filesystem for slurmd, a daemon stopping for want of cgroups);
+# 1 a daemon did not start or the node did not come up. The reason is printed in every case,
+# and whatever was started is stopped again.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -81,8 +82,24 @@ JobAcctGatherType=jobacct_gather/none
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-  slurmctld -c -f "$conf" </dev/null >"$dir/log/slurmctld.out" 2>&1
-  slurmd -N "$host" -f "$conf" </dev/null >"$dir/log/slurmd.out" 2>&1
+  local daemon
+  for daemon in slurmctld slurmd; do
+    local args=(-f "$conf")
+    [[ $daemon == slurmctld ]] && args=(-c "${args[@]}") || args=(-N "$host" "${args[@]}")
+    if ! "$daemon" "${args[@]}" </dev/null >"$dir/log/$daemon.out" 2>&1; then
+      # say why (the daemon's own words), stop what was started, and tell a machine that
+      # cannot host Slurm (exit 4: the tests skip) from a broken start (exit 1)
+      local why
+      why=$(tail -n 5 "$dir/log/$daemon.log" "$dir/log/$daemon.out" 2>/dev/null | grep -v '^==>' |
+        grep -v '^$' | tail -n 3 | tr '\n' ' ')
+      stop
+      if grep -qsE 'No filesystem mounted on /sys/fs/cgroup|cgroup' "$dir/log/$daemon.log" "$dir/log/$daemon.out"; then
+        unable "$daemon did not start: ${why:-no message}"
+      fi
+      echo "cannot start Slurm: $daemon did not start: ${why:-no message} (logs in $dir/log)"
+      exit 1
+    fi
+  done
   local i state=""
   for ((i = 0; i < 300; i++)); do
     state=$(sinfo -h -o %T 2>/dev/null || true)

@@ -792,3 +792,50 @@ def test_scan_validation_array_summary_and_resubmission(slurm, tmp_path):
     assert _array_states(slurm, ids2["validate"]) == {1: "COMPLETED"}
     assert (vout / "point_0" / "metrics.json").stat().st_mtime_ns == kept
     assert (vout / "point_1" / "metrics.json").is_file()
+
+
+def test_cluster_start_says_why_a_daemon_failed_and_stops_the_other(tmp_path):
+    """slurm_cluster.sh start, when slurmd stops at once for want of a cgroup
+    filesystem: exit 4 (the Slurm tests then skip) with slurmd's own words, and the
+    slurmctld it had started is stopped. Stand-in daemons, in a network namespace of
+    their own (so that a running test cluster's ports do not matter)."""
+    if shutil.which("unshare") is None or shutil.which("sbatch") is None:
+        environment_limit("needs unshare and Slurm's client commands")
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        environment_limit(f"unshare --net is not permitted here: {probe.stderr.strip()}")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "slurmctld").write_text(
+        "#!/usr/bin/env bash\n"
+        'conf=""; while (($#)); do [[ $1 == -f ]] && conf=$2; shift; done\n'
+        'dir=$(dirname "$conf")\n'
+        "sleep 300 </dev/null >/dev/null 2>&1 &\n"
+        'echo $! >"$dir/run/slurmctld.pid"\n'
+        'echo $! >"$dir/ctld.pid"\n'
+    )
+    (fake / "slurmd").write_text(
+        "#!/usr/bin/env bash\n"
+        'conf=""; while (($#)); do [[ $1 == -f ]] && conf=$2; shift; done\n'
+        'dir=$(dirname "$conf")\n'
+        'echo "error: No filesystem mounted on /sys/fs/cgroup" >>"$dir/log/slurmd.log"\n'
+        'echo "fatal: Unable to initialize cgroup plugin" >>"$dir/log/slurmd.log"\n'
+        "exit 1\n"
+    )
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    cluster = tmp_path / "cluster"
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["unshare", "--net", "bash", str(CLUSTER), "start", str(cluster)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "slurmd did not start" in proc.stdout
+    assert "No filesystem mounted on /sys/fs/cgroup" in proc.stdout
+    pid = int((cluster / "ctld.pid").read_text())
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
