@@ -3,6 +3,11 @@ ranks, and the plan for 64.
 
     .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
     .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.1] [--tstop 1000]
+    .venv/bin/python benchmarks/scaling.py --scan benchmarks/scan_16types.py
+
+``--scan``: the scan on every R of --ranks: the run's wall time, its set-up and task
+phases and the command's time, speed-up and efficiency against 1 rank; then the plan
+for --predict ranks from the measured task times of the first run.
 
 ``--hybrid``: the hybrid ground truth of params/potjans.py at --scale, driven by
 Poisson spikes of every population at its rate (senders drawn uniformly; made here,
@@ -75,11 +80,20 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--predict", type=int, default=64)
     p.add_argument("--hybrid", action="store_true", help="the hybrid ground truth instead")
+    p.add_argument(
+        "--scan",
+        default=None,
+        help="a scan file: the scan instead (benchmarks/scan_16types.py: 100 points, 11,100 tasks)",
+    )
+    p.add_argument("--keep", default=None, help="--scan: keep the scan files in this folder")
     p.add_argument("--scale", type=float, default=0.1, help="--hybrid: network scale")
     p.add_argument("--tstop", type=float, default=1000.0, help="--hybrid: simulated ms")
     args = p.parse_args()
     if args.hybrid:
         _measure_hybrid(args)
+        return
+    if args.scan:
+        _measure_scan(Path(args.scan), args)
         return
     if args.params:
         files = [Path(x) for x in args.params]
@@ -178,6 +192,54 @@ def _measure_hybrid(args) -> None:
         )  # fmt: skip
         print("plan of the full-scale microcircuit from these block times:")
         print(proc.stdout.rstrip())
+
+
+def _measure_scan(scan: Path, args) -> None:
+    """The scan on every R of --ranks (wall time of the run, its task phase and the
+    command), then the plan for --predict ranks from the measured task times of the
+    first run, with and without its set-up."""
+    import h5py
+
+    from lfpk_hpc.scan import plan_scan
+
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    print(f"scan {scan}")
+    print(f"{'ranks':>5} {'run s':>8} {'set-up s':>8} {'tasks s':>8} {'cmd s':>8} "
+          f"{'speed-up':>9} {'efficiency':>10} {'(tasks)':>7} {'(cmd)':>7}")  # fmt: skip
+    keep = Path(args.keep) if args.keep else None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        base, first = None, None
+        for r in args.ranks:
+            out = folder / f"{scan.stem}-n{r}.h5"
+            cmd = ["mpirun", "-n", str(r), "--oversubscribe", sys.executable, "-m", "lfpk_hpc",
+                   "scan", str(scan), "--out", str(out), "--overwrite"]  # fmt: skip
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            total = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+            with h5py.File(out, "r") as f:
+                wall = float(f.attrs["wall_time_s"])
+                setup = float(f.attrs["wall_time_setup_s"])
+                loop = float(f.attrs["wall_time_tasks_s"])
+            if base is None:
+                base, first = (wall, loop, total), out
+            s, s_loop, s_cmd = base[0] / wall, base[1] / loop, base[2] / total
+            print(f"{r:>5} {wall:>8.1f} {setup:>8.1f} {loop:>8.1f} {total:>8.1f} {s:>9.2f} "
+                  f"{s / r:>10.3f} {s_loop / r:>7.3f} {s_cmd / r:>7.3f}")  # fmt: skip
+        plan = plan_scan(scan, [1, args.predict], measured=first)
+        units, span, eff = plan.schedules[args.predict]
+        start = base[2] - base[1]  # the command's time outside the task phase (1st run)
+        whole = plan.total_s / (args.predict * (span + start)) if span + start > 0 else 1.0
+        print(
+            f"plan for {args.predict} ranks from the measured task times of the first run: "
+            f"{plan.tasks} tasks, {plan.total_s:.0f} s of work (longest task "
+            f"{plan.longest_s:.2f} s), {units} units, makespan {span:.1f} s, parallel "
+            f"efficiency {eff:.3f}; with the command's start-up and set-up of the first run "
+            f"({start:.1f} s, a bound: it shrinks with more ranks) {whole:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -839,3 +839,43 @@ def test_cluster_start_says_why_a_daemon_failed_and_stops_the_other(tmp_path):
     pid = int((cluster / "ctld.pid").read_text())
     stat = Path(f"/proc/{pid}/stat")
     assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
+
+
+def test_submit_scan_dry_run_and_errors(tmp_path):
+    """submit --scan --dry-run: the scan job sized from the scan's plan, the validation
+    array of every point, the summary after it (afterany); bad input is one line and
+    exit 2; a complete scan without --validate leaves nothing to submit."""
+    scan = tmp_path / "s.py"
+    scan.write_text(
+        "from lfpk_hpc.scan import Scan\n"
+        f"scan = Scan(params={str(HAGEN)!r}, product={{'kernel.tau': [50.0, 60.0, 70.0]}})\n"
+    )
+    env = clean_env(tmp_path)
+    proc = submit(
+        scan, "--scan", "--validate", "--scale", "0.005", "--dry-run", env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "# scan: " in out and "(3 points, 12 tasks)" in out
+    assert "--array=0-2 --dependency=afterok:${scan}" in out
+    assert "--dependency=afterany:${validate}" in out
+    assert "scanvalidate.sbatch" in out and "--scale 0.005" in out and "--overwrite" in out
+    assert not (tmp_path / "validation").exists()  # a dry run writes no params files
+    for args, message in [
+        (["nothing.py", "--scan"], "the scan file nothing.py does not exist"),
+        ([scan, "--scan", "--scale", "0.1"], "--scale only go with --validate"),
+        (
+            [scan, "--scan", "--validate", "--tstop", "100"],
+            "the validation of scan point 0 would stop",
+        ),
+    ]:
+        proc = submit(*args, "--dry-run", env=env, cwd=tmp_path)
+        assert message in one_error_line(proc, 2), proc.stderr
+    proc = subprocess.run(lfpk("scan", scan, "--out", tmp_path / "scans" / "s.h5"), cwd=tmp_path,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = submit(scan, "--scan", "--dry-run", env=env, cwd=tmp_path)
+    assert "nothing to submit" in one_error_line(proc, 2)
+    proc = submit(scan, "--scan", "--validate", "--dry-run", env=env, cwd=tmp_path)
+    assert proc.returncode == 0 and "--array=0-2" in proc.stdout and "sbatch" in proc.stdout
+    assert "scan.sbatch" not in proc.stdout  # the kernels are complete: no scan job
