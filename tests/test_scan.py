@@ -429,3 +429,21 @@ def test_scan_summary_tables_every_point_and_names_the_missing(tmp_path):
     assert zipped == ["populations[E].nu"] and product == ["kernel.tau"]
     fig = summary_figure(paths, product, zipped, values, metrics, ["lfp", "cdm"])
     assert artists_outside(fig) == []
+
+
+def test_resume_of_a_scan_file_without_point_groups(grid, tmp_path):
+    """A scan killed before its first kernels were written has a file without point
+    groups (they are made on first write): --resume reads it as holding nothing (not as
+    unreadable) and computes everything, to the same file."""
+    _cwd, scan, out, _ = grid
+    copy = tmp_path / "scan.h5"
+    copy.write_bytes(out.read_bytes())
+    with h5py.File(copy, "a") as f:
+        del f["points"]
+        f.attrs["complete"] = False
+    proc = run(lfpk("scan", scan, "--out", copy, "--resume"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"resume: {copy} holds 0 finished tasks" in proc.stdout
+    assert "unreadable" not in proc.stdout and "16 tasks to compute" in proc.stdout
+    for i in range(4):
+        assert_same_kernel_files(out, copy, f"points/{i}", f"points/{i}")

@@ -550,6 +550,7 @@ class ScanTasks(TaskKind):
 
         with h5py.File(out, "r") as f:
             found = f.attrs.get("params_hash")
+            made = set(f["points"]) if "points" in f else set()  # groups made on first write
         if found != self.params_hash():
             raise StoreError(
                 f"cannot resume {str(out)!r}: it is a scan of other points or parameters "
@@ -558,6 +559,8 @@ class ScanTasks(TaskKind):
             )
         done = {}
         for i in sorted({key[0] for key in self.order}):
+            if str(i) not in made:
+                continue
             recs = load_complete(out, self.point_hash(i), group=f"points/{i}")
             for (X, Y), rec in recs.items():
                 if (i, X, Y) in self.key_sig:
