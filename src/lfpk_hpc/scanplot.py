@@ -173,6 +173,55 @@ def read_scan_summary(path, probe=None, pathways=None, at=0) -> ScanSummary:
     )
 
 
+#: units of scanned parameters, by the last field of their path
+_UNITS = {
+    "g_pas": "S/cm²",
+    "soma_g_pas": "S/cm²",
+    "Ra": "Ω·cm",
+    "cm": "µF/cm²",
+    "e_pas": "mV",
+    "Vrest": "mV",
+    "nu": "spikes/s",
+    "tau": "ms",
+    "dt": "ms",
+    "t_X": "ms",
+    "tau1": "ms",
+    "tau2": "ms",
+    "e": "mV",
+    "lambda_f": "Hz",
+    "sigma": "S/m",
+    "sigma_z": "µm",
+    "R": "µm",
+    "radius": "µm",
+    "loc": "µm",
+    "scale": "µm",
+    "N": "cells",
+    "C": "connection probability",
+    "synapse_count": "",
+}
+
+
+def axis_label(path: str, model=None) -> str:
+    """A scanned parameter's path with its unit (the weight's from the synapse model)."""
+    if path == "scale":
+        return "scale (fraction of N)"
+    last = path.split(".")[-1].split("[")[0]
+    unit = _UNITS.get(last)
+    if last == "weight":
+        unit = "µS if conductance-based, nA if current-based"
+        if model is not None and path.startswith("connections["):
+            from .params import SYNAPSE_MODELS
+
+            key = path[len("connections[") : path.index("]")]
+            for c in model.connections:
+                if f"{c.pre}->{c.post}" == key:
+                    unit = SYNAPSE_MODELS[c.synapse.model][1]
+                    break
+    if last in ("loc", "scale") and ".params[" in path:
+        unit = None  # a distribution's parameters: their unit is the distributed quantity's
+    return f"{path} ({unit})" if unit else path
+
+
 def axis_line(s: ScanSummary, axis: list[str], at: int) -> list[int]:
     """The points along ``axis`` (one product path, or the zipped paths) through point
     ``at``: every other axis at its value there, in scan order."""
@@ -187,9 +236,20 @@ def _numeric(vals) -> bool:
     )
 
 
+def _geometric(x: np.ndarray) -> bool:
+    """Values spaced by a constant factor over more than a decade/2 (np.geomspace): drawn
+    on a log axis."""
+    if x.size < 3 or not (x > 0).all():
+        return False
+    r = x[1:] / x[:-1]
+    return bool(np.allclose(r, r[0], rtol=1e-6) and abs(r[0] - 1) > 1e-9 and x.max() / x.min() > 5)
+
+
 def _edges(x: np.ndarray) -> np.ndarray:
     if x.size == 1:
         return np.array([x[0] - 0.5, x[0] + 0.5])
+    if _geometric(x):
+        return np.exp(_edges(np.log(x)))
     mid = (x[1:] + x[:-1]) / 2
     return np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
 
@@ -262,7 +322,7 @@ def scan_figure(s: ScanSummary, at: int = 0, dpi: float = 120.0):
         vals = [s.values[i][s.paths.index(axis[0])] for i in pts]
         numeric = _numeric(vals)
         x = np.asarray(vals, dtype=float) if numeric else np.arange(len(vals), dtype=float)
-        xlabel = axis[0] + (f" (with {', '.join(axis[1:])})" if len(axis) > 1 else "")
+        xlabel = axis_label(axis[0]) + (f" (with {', '.join(axis[1:])})" if len(axis) > 1 else "")
         for row, key in enumerate(s.pathways):
             X, Y = key
             for k, (what, data, per) in enumerate(
@@ -315,8 +375,17 @@ def scan_figure(s: ScanSummary, at: int = 0, dpi: float = 120.0):
                     ax.set_title(f"{X} → {Y}: {what}", fontsize=fs)
                 if not numeric:
                     ax.set_xticks(x, [str(v) for v in vals], rotation=30, ha="right")
-                elif len(x) <= 8:  # the values scanned, not round numbers between them
-                    ax.set_xticks(x, [f"{v:g}" for v in x])
+                else:
+                    if _geometric(x):
+                        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+                        ax.set_xscale("log")
+                        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+                        ax.xaxis.set_minor_formatter(NullFormatter())
+                    if len(x) <= 8:  # the values scanned, not round numbers between them
+                        ax.set_xticks(x, [f"{v:g}" for v in x])
+                        ax.minorticks_off()
                 ax.set_xlabel(xlabel, fontsize=fs)
                 ax.tick_params(labelsize=fs - 1)
     title = (
@@ -494,7 +563,8 @@ def summary_figure(paths, product, zipped, values, metrics, probes, dpi=110.0):
                 ax.plot(x, y, "o-", ms=3.5, lw=1.2, color=colours[g], label=name or None)
             ax.set_title(f"probe {probe!r}", fontsize=fs)
             ax.set_xlabel(
-                axis[0] + (f" (with {', '.join(axis[1:])})" if len(axis) > 1 else ""), fontsize=fs
+                axis_label(axis[0]) + (f" (with {', '.join(axis[1:])})" if len(axis) > 1 else ""),
+                fontsize=fs,
             )
             ax.set_ylabel(f"{label} (dimensionless)", fontsize=fs)
             ax.tick_params(labelsize=fs - 1)
