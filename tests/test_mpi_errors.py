@@ -150,3 +150,22 @@ def test_predict_rank_0_fails(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr  # and without the fault, rank 0 writes it
     assert (tmp_path / "p.h5").exists()
+
+
+@pytest.mark.parametrize("fault", ["setup@1", "task@1", "setup@0"])
+def test_scan_rank_failure_ends_every_rank(tmp_path, fault):
+    scan = tmp_path / "s.py"
+    scan.write_text(
+        "from lfpk_hpc.scan import Scan\n"
+        f"scan = Scan(params={str(HAGEN)!r}, product={{'kernel.tau': [50.0, 60.0]}})\n"
+    )
+    proc, took = run_with_fault(mpirun_command(2, "scan", scan, "--out", "s.h5"), tmp_path, fault)
+    point, rank = fault.split("@")
+    if point == "task":  # a failing task drains the farm: the ranks agree, no abort
+        assert proc.returncode == 1, proc.stderr
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("lfpk_hpc: error:")]
+        assert len(lines) == 1 and f"failed on rank {rank}" in lines[0], proc.stderr
+        assert "of point" in lines[0] and "continue with --resume" in lines[0]
+    else:
+        assert_one_clear_error(proc, point, int(rank))
+    assert took < HANG_S
