@@ -623,8 +623,20 @@ def _probe_matrices(
     import lfpykit
     from lfpykit.cellgeometry import CellGeometry
 
-    from .params import CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
-    from .probes import FourSphereEEG
+    from .params import (
+        CurrentDipoleProbe,
+        FourSphereEEGProbe,
+        GaussCylinderProbe,
+        LaminarCSDProbe,
+        MEGProbe,
+    )
+    from .probes import (
+        FourSphereEEG,
+        SegmentGeometry,
+        make_probe,
+        meg_cell_location,
+        meg_unit_fields,
+    )
 
     out = {p.name: {} for p in model.probes}
     for Y, cells in cells_by_pop.items():
@@ -662,6 +674,19 @@ def _probe_matrices(
                     loc = np.array([0.0, 0.0, probe.radii[0] + model.population(Y).geometry.loc])
                     unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
                     M = unit @ cdm
+            elif isinstance(probe, MEGProbe):
+                # the population's dipole at its depth, as the EEG above
+                meg = make_probe(probe)
+                n_ch = meg.n_channels
+                if n:
+                    loc = meg_cell_location(meg, (0.0, 0.0, model.population(Y).geometry.loc))
+                    M = meg_unit_fields(meg, loc) @ cdm
+            elif isinstance(probe, LaminarCSDProbe):
+                csd = make_probe(probe).for_population(model.population(Y).geometry)
+                n_ch = csd.n_channels
+                if n:
+                    segs = SegmentGeometry(geom.x, geom.y, geom.z, geom.d)
+                    M = csd.get_transformation_matrix(segs)
             else:  # pragma: no cover - validated by params
                 raise TypeError(probe)
             out[probe.name][Y] = np.ascontiguousarray(M) if n else np.zeros((n_ch, 0))
@@ -669,10 +694,9 @@ def _probe_matrices(
 
 
 def _probe_units(probe) -> str:
-    from .params import CurrentDipoleProbe
-    from .probes import DIPOLE_UNITS
+    from .probes import make_probe
 
-    return DIPOLE_UNITS if isinstance(probe, CurrentDipoleProbe) else "mV"
+    return make_probe(probe).units
 
 
 def run_groundtruth(
