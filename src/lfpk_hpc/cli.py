@@ -7,6 +7,7 @@
     python -m lfpk_hpc plot-signals SIGNALS.h5 [--out FIGURE.png]
     python -m lfpk_hpc simulate-pd14 PARAMS --scale 0.1 --tstop 1000 --out spikes.h5
     python -m lfpk_hpc submit PARAMS [--validate] [--dry-run]
+    python -m lfpk_hpc evoked PARAMS --trials N --out DIR [--scale S] [--tstop T]
     mpirun -n 64 python -m lfpk_hpc PARAMS ...
 
 Further subcommands live in their own modules (see EXTERNAL): each defines
@@ -33,6 +34,7 @@ EXTERNAL = {
     "hybrid": ("hybrid", "the hybrid ground truth: every cell driven by a point network's spikes"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
+    "evoked": ("evoked", "trials of PD14 with evoked drives: dipole, EEG, MEG as HNN shows them"),
 }
 SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 

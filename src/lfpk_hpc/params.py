@@ -34,6 +34,7 @@ from .checks import float_array as _float_array
 from .checks import nonneg as _nonneg
 from .checks import one_line as _one_line
 from .checks import positive as _positive
+from .drives import DriveTarget, EvokedDrive, check_drives
 from .probespecs import (
     PROBE_TYPES,
     SCALP_RTOL,
@@ -51,6 +52,8 @@ __all__ = [
     "Connection",
     "CurrentDipoleProbe",
     "Distribution",
+    "DriveTarget",
+    "EvokedDrive",
     "Extrinsic",
     "FourSphereEEGProbe",
     "GaussCylinderProbe",
@@ -307,6 +310,9 @@ class Model:
     kernel: KernelSettings = field(default_factory=KernelSettings)
     extrinsic: Mapping[str, Extrinsic] = field(default_factory=dict)
     synapse_count: str = "linear"
+    #: evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`), each also a presynaptic
+    #: population with its connections (:func:`lfpk_hpc.drives.expand`)
+    drives: tuple = ()
     #: directory of the params file; relative morphology paths are resolved against it
     base_dir: str = "."
 
@@ -351,6 +357,8 @@ class Model:
         morphology file is recorded by name and SHA-256 of its content)."""
         d = _plain(self)
         d.pop("base_dir")
+        if not d["drives"]:
+            d.pop("drives")  # (the hash of a model without drives is that of earlier versions)
         for pop in d["populations"]:
             cell = pop.get("cell")
             if cell and isinstance(cell["morphology"], str):
@@ -614,6 +622,7 @@ def validate(model: Model) -> Model:
         _nonneg(f"extrinsic[{Y}].nu_ext", ext.nu_ext)
         _check_synapse(f"extrinsic[{Y}].synapse", ext.synapse, ks.g_eff)
 
+    check_drives(model)
     check_probes(model)
     return model
 
