@@ -411,19 +411,15 @@ def drive_placement(Y: str, location: str) -> Placement:
 def add_drives(model: Model, drives) -> Model:
     """``model`` with the evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`) as
     presynaptic populations with their connections, their synapses placed by
-    :func:`drive_placement`. A target that is not a postsynaptic population of the
-    model, or a bad location, is an error naming the drive."""
-    from .drives import expand
+    :func:`drive_placement`. A bad value (:func:`lfpk_hpc.drives.check_drive`), a
+    target that is not a postsynaptic population of the model or one a distal drive
+    cannot reach is an error naming the drive's parameter."""
+    from .drives import check_drive, expand
     from .params import ParamsError
 
     drives = tuple(drives)
-    for d in drives:
-        for Y in getattr(d, "targets", {}):
-            if Y not in model.postsynaptic:
-                raise ParamsError(
-                    f"drives[{d.name}].targets = {Y!r} is invalid: unknown postsynaptic "
-                    f"population; allowed: {', '.join(model.postsynaptic)}"
-                )
+    for d in drives:  # their values first: the messages name the drive's parameters
+        check_drive(d, model.postsynaptic)
 
     def place(Y, d):
         try:
