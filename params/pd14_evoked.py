@@ -74,9 +74,9 @@ drives = [
         n_cells=N_DRIVE,
         location="proximal",
         targets={
-            "L23E": DriveTarget(0.8 * W, delay=0.1),
+            "L23E": DriveTarget(1.6 * W, delay=0.1),
             "L4E": DriveTarget(0.6 * W, delay=1.0),
-            "L5E": DriveTarget(0.8 * W, delay=1.0),
+            "L5E": DriveTarget(1.6 * W, delay=1.0),
             "L5I": DriveTarget(0.2 * W, delay=1.0),
         },
     ),
