@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,12 @@ def deflections(t, agg, layers: dict) -> dict:
     return out
 
 
+def child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_ours(args, out: Path) -> tuple[float, dict]:
     env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
@@ -108,9 +115,9 @@ def run_ours(args, out: Path) -> tuple[float, dict]:
     cmd += ["--trials", str(args.trials), "--out", str(out), "--overwrite"]
     if args.ranks > 1:
         cmd = [shutil.which("mpirun"), "-n", str(args.ranks), "--oversubscribe", *cmd]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), child_cpu()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, child_cpu() - c0
     if proc.returncode != 0:
         raise SystemExit(proc.stdout[-3000:] + proc.stderr[-3000:])
     import h5py
@@ -127,6 +134,8 @@ def run_ours(args, out: Path) -> tuple[float, dict]:
             "total_s": float(f.attrs["wall_time_total_s"]),
             "eeg": f["mean/eeg/total"][0] * 1e3,  # µV
             "meg": f["mean/meg/total"][0],  # fT
+            "cpu_s": cpu,
+            "mean_raw_agg": f["dipole/mean_raw"][0],
         }
     return wall, info
 
@@ -139,7 +148,7 @@ def run_hnn(args, out: Path):
     script.write_text(HNN_SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "PYTHONPATH"))}
     env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), child_cpu()
     proc = subprocess.run(
         [str(python), str(script), str(args.hnn_trials), str(args.ranks), str(out / "hnn.npz")],
         env=env,
@@ -148,12 +157,53 @@ def run_hnn(args, out: Path):
         check=False,
     )
     wall = time.perf_counter() - t0
+    phases_cpu = child_cpu() - c0
     if proc.returncode != 0:
         raise SystemExit("hnn-core failed: " + proc.stderr[-3000:])
     phases = json.loads(proc.stdout.strip().splitlines()[-1])
+    phases["cpu_s"] = phases_cpu
     with np.load(out / "hnn.npz") as z:
         data = {k: z[k] for k in z.files}
     return wall, phases, data
+
+
+TFR_CHECK = r"""
+import sys
+import numpy as np
+from hnn_core.externals.mne import tfr_array_morlet
+z = np.load(sys.argv[1])
+x, dt, freqs = z["x"], float(z["dt"]), z["freqs"]
+n = x.size
+padded = np.r_[np.zeros(n - 1), x, np.zeros(n - 1)][None, None, :]
+p = tfr_array_morlet(padded, sfreq=1000.0 / dt, freqs=freqs, n_cycles=7.0, output="power")
+np.save(sys.argv[2], p[0, 0][:, n - 1 : 2 * n - 1])
+"""
+
+
+def check_tfr(args, out: Path, ours) -> float | None:
+    """max |ours − MNE| / max |MNE| of the Morlet power of our averaged dipole, MNE's
+    tfr_array_morlet as hnn-core ships it (its plot_tfr_morlet calls it)."""
+    python = Path(args.hnn_venv) / "bin" / "python"
+    if not python.exists():
+        return None
+    sys.path.insert(0, str(ROOT / "src"))
+    from lfpk_hpc.evoked import lowest_frequency, morlet_power
+
+    x = ours["mean_raw_agg"]
+    dt = float(ours["t"][1] - ours["t"][0])
+    freqs = np.arange(lowest_frequency(x.size, dt), 101.0, 2.0)
+    np.savez(out / "tfr_in.npz", x=x, dt=dt, freqs=freqs)
+    (out / "tfr_check.py").write_text(TFR_CHECK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "PYTHONPATH"))}
+    subprocess.run(
+        [str(python), str(out / "tfr_check.py"), str(out / "tfr_in.npz"), str(out / "tfr.npy")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    ref = np.load(out / "tfr.npy")
+    mine = morlet_power(x, dt, freqs)
+    return float(np.abs(mine - ref).max() / np.abs(ref).max())
 
 
 def figure(ours, hnn, path: Path) -> None:
@@ -206,12 +256,14 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="lfpk_evoked_bench_"))
     out.mkdir(parents=True, exist_ok=True)
 
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     wall, ours = run_ours(args, out / "evoked")
     per_trial = wall / args.trials
     print(
-        f"lfpk_hpc evoked: {args.trials} trials on {args.ranks} ranks in {wall:.1f} s wall "
-        f"({per_trial:.2f} s per trial; kernels {ours['kernels_s']:.1f} s, one trial in NEST "
-        f"+ prediction {np.median(ours['trial_s']):.1f} s median on one rank)"
+        f"lfpk_hpc evoked: {args.trials} trials on {args.ranks} ranks in {wall:.1f} s wall, "
+        f"{ours['cpu_s']:.1f} CPU-s ({per_trial:.2f} s wall and {ours['cpu_s'] / args.trials:.2f} "
+        f"CPU-s per trial; kernels {ours['kernels_s']:.1f} s, one trial in NEST + prediction "
+        f"{np.median(ours['trial_s']):.1f} s median on one rank)"
     )
     layers = {r: ours["mean"][i] for i, r in enumerate(ours["rows"]) if r != "agg"}
     mine = deflections(ours["t"], ours["mean"][0], layers)
@@ -246,6 +298,11 @@ def main() -> None:
         f"EEG of the average: {ours['eeg'].min():+.3f} to {ours['eeg'].max():+.3f} µV; MEG: "
         f"{ours['meg'].min():+.2f} to {ours['meg'].max():+.2f} fT"
     )
+    diff = check_tfr(args, out, ours)
+    if diff is not None:
+        print(
+            f"Morlet power of the averaged dipole against MNE's (in hnn-core): {diff:.1e} relative"
+        )
     figure(ours, hnn, out / "comparison.png")
     print(f"figures: {out / 'evoked'}/*.png, {out / 'comparison.png'}")
 

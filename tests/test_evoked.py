@@ -18,7 +18,14 @@ from conftest import NEST_HINT, ROOT, artists_outside, lfpk, mpi_env, mpirun_com
 
 from lfpk_hpc import pd14
 from lfpk_hpc.drives import DriveTarget, EvokedDrive, drive_times
-from lfpk_hpc.evoked import bin_grid_spikes, morlet_power, scale, smooth
+from lfpk_hpc.evoked import (
+    EvokedError,
+    bin_grid_spikes,
+    lowest_frequency,
+    morlet_power,
+    scale,
+    smooth,
+)
 from lfpk_hpc.params import ParamsError, load
 from lfpk_hpc.store import read_kernel
 
@@ -261,6 +268,12 @@ def test_morlet_power_peaks_at_the_signals_frequency():
     # twice the amplitude, four times the power
     q = morlet_power(2 * np.sin(2 * np.pi * 40.0 * t / 1000.0), dt, freqs)
     np.testing.assert_allclose(q, 4 * p, rtol=1e-12)
+    # a wavelet longer than the padded signal is refused (as MNE refuses it): 170 ms
+    # take 7 cycles from 22 Hz on
+    assert lowest_frequency(1700, 0.1) == 22.0
+    morlet_power(np.ones(1700), 0.1, [22.0])
+    with pytest.raises(EvokedError, match="lowest frequency is 22 Hz"):
+        morlet_power(np.ones(1700), 0.1, [20.0])
 
 
 def test_grid_spikes_are_binned_where_they_lie():

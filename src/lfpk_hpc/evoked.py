@@ -57,6 +57,7 @@ __all__ = [
     "baseline",
     "bin_grid_spikes",
     "layer_of",
+    "lowest_frequency",
     "main",
     "morlet_power",
     "run_evoked",
@@ -112,13 +113,25 @@ def baseline(x, setup) -> np.ndarray:
     return x - x[..., :n].mean(axis=-1, keepdims=True) if n > 0 else x.copy()
 
 
+def lowest_frequency(n: int, dt: float, n_cycles: float = 7.0, step: float = 2.0) -> float:
+    """The lowest multiple of ``step`` Hz whose Morlet wavelet (|t| ≤ 5σ, σ =
+    n_cycles/2πf) fits in a signal of ``n`` samples of ``dt`` ms padded to 3n − 2."""
+    sfreq = 1000.0 / dt
+    f = step
+    while 2 * int(np.ceil(5.0 * n_cycles / (2.0 * np.pi * f) * sfreq)) - 1 > 3 * n - 2:
+        f += step
+    return f
+
+
 def morlet_power(x, dt: float, freqs, n_cycles: float = 7.0) -> np.ndarray:
     """Power (x's units²) of the 1-D signal ``x`` (sampled every ``dt`` ms) at ``freqs``
     (Hz) against time: |x ∗ w_f|² with complex Morlet wavelets
     w_f(t) = exp(2πi f t − t²/2σ²), σ = n_cycles/(2π f), over |t| ≤ 5σ, each scaled to
     an L2 norm of √0.5 (MNE's ``tfr_array_morlet``, which HNN's ``plot_tfr_morlet``
     calls with n_cycles 7), the signal padded with zeros on both sides as HNN pads it.
-    Shape (freqs, samples)."""
+    Shape (freqs, samples). Equal to hnn-core's copy of MNE's ``tfr_array_morlet`` to
+    1e-15 (benchmarks/evoked.py compares them when hnn-core is there). A wavelet longer
+    than the padded signal is refused, as MNE refuses it (:func:`lowest_frequency`)."""
     x = np.asarray(x, dtype=float)
     n = x.size
     padded = np.r_[np.zeros(n - 1), x, np.zeros(n - 1)]
@@ -127,6 +140,12 @@ def morlet_power(x, dt: float, freqs, n_cycles: float = 7.0) -> np.ndarray:
     for i, f in enumerate(freqs):
         sigma = n_cycles / (2.0 * np.pi * f)  # s
         t = np.arange(0.0, 5.0 * sigma, 1.0 / sfreq)
+        if 2 * t.size - 1 > padded.size:
+            raise EvokedError(
+                f"a Morlet wavelet of {n_cycles:g} cycles at {f:g} Hz is longer than the padded "
+                f"signal ({n} samples of {dt:g} ms, padded to {padded.size}); the lowest "
+                f"frequency is {lowest_frequency(n, dt, n_cycles):g} Hz (MNE refuses it too)"
+            )
         t = np.r_[-t[::-1], t[1:]]
         w = np.exp(2j * np.pi * f * t) * np.exp(-(t**2) / (2.0 * sigma**2))
         w /= np.sqrt(0.5) * np.linalg.norm(w)

@@ -7,7 +7,8 @@
   populations' rates and the drives' spikes in 1 ms bins (HNN's ``plot_spikes_raster``
   and ``plot_spikes_hist``);
 - ``tfr.png``: the Morlet time–frequency power of the trial-averaged aggregate dipole
-  (HNN's ``plot_tfr_morlet``: n_cycles 7, zero padding);
+  (HNN's ``plot_tfr_morlet``: n_cycles 7, zero padding; from the lowest frequency
+  whose wavelet fits in the padded trial, 22 Hz for 170 ms, to 100 Hz);
 - ``signals.png``: the other probes, trials in grey and average in colour (EEG, MEG;
   each minus its mean before the first volley, like the dipole) and the averages of
   the LFP and the CSD across depth.
@@ -31,7 +32,7 @@ LAYER_COLOURS = {
     "L5": "tab:orange",
     "L6": "tab:brown",
 }
-TFR_FREQS = np.arange(10.0, 101.0, 2.0)  # Hz
+TFR_FMAX, TFR_STEP = 100.0, 2.0  # Hz: from the lowest frequency whose wavelet fits
 #: a layer's dipole below this fraction of the largest is drawn as zero (as plot does)
 ZERO_RTOL = 1e-6
 TFR_CYCLES = 7.0
@@ -249,13 +250,15 @@ def raster_figure(ev, dpi=110):
 
 def tfr_figure(ev, dpi=110):
     """HNN's plot_tfr_morlet of the trial-averaged aggregate dipole."""
-    from .evoked import morlet_power
+    from .evoked import lowest_frequency, morlet_power
 
     t = _time(ev)
     n = int(round(ev["baseline"] / ev["dt"]))
     x = ev["dipole_raw_mean"][0]
     x = (x - x[:n].mean() if n else x) * ev["factor"]
-    power = morlet_power(x, ev["dt"], TFR_FREQS, TFR_CYCLES)
+    f0 = lowest_frequency(x.size, ev["dt"], TFR_CYCLES, TFR_STEP)
+    freqs = np.arange(f0, max(TFR_FMAX, f0) + 1e-9, TFR_STEP)
+    power = morlet_power(x, ev["dt"], freqs, TFR_CYCLES)
     unit = "nA·m" if ev["factor"] == 1 else f"nA·m × {ev['factor']:g}"
     fig = _new_figure(8.0, 5.6, dpi)
     ax, axp = fig.subplots(2, 1, sharex=True, height_ratios=(1, 2))
@@ -268,12 +271,13 @@ def tfr_figure(ev, dpi=110):
         "not smoothed)",
         fontsize=10,
     )
-    im = axp.pcolormesh(t, TFR_FREQS, power, cmap="inferno", shading="auto")
+    im = axp.pcolormesh(t, freqs, power, cmap="inferno", shading="auto")
     axp.set_ylabel("frequency (Hz)")
     axp.set_xlabel("t (ms)")
     axp.set_xlim(t[0], t[-1])
     axp.set_title(
-        f"Morlet power, {TFR_CYCLES:g} cycles, zero padding (HNN's plot_tfr_morlet)",
+        f"Morlet power, {TFR_CYCLES:g} cycles, zero padding (HNN's plot_tfr_morlet); from "
+        f"{f0:g} Hz, the lowest whose wavelet fits in the padded trial",
         fontsize=10,
     )
     fig.colorbar(im, ax=axp, label=f"power (({unit})²)")
