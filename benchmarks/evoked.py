@@ -275,10 +275,15 @@ def main() -> None:
         h_wall, phases, data = hnn
         print(
             f"hnn-core example: {args.hnn_trials} trials on {args.ranks} joblib jobs in "
-            f"{h_wall:.1f} s wall ({h_wall / args.hnn_trials:.1f} s per trial; simulate "
+            f"{h_wall:.1f} s wall, {phases['cpu_s']:.1f} CPU-s ({h_wall / args.hnn_trials:.1f} s "
+            f"wall and {phases['cpu_s'] / args.hnn_trials:.1f} CPU-s per trial; simulate "
             f"{phases['simulate_s']:.1f} s)"
         )
-        print(f"ratio per trial, hnn-core / lfpk_hpc: {h_wall / args.hnn_trials / per_trial:.0f}")
+        ratio_cpu = phases["cpu_s"] / args.hnn_trials / (ours["cpu_s"] / args.trials)
+        print(
+            f"per trial, hnn-core / lfpk_hpc: wall {h_wall / args.hnn_trials / per_trial:.1f}, "
+            f"CPU {ratio_cpu:.1f}"
+        )
         theirs = deflections(data["times"], data["agg"], {"L2": data["L2"], "L5": data["L5"]})
     print("deflections of the trial averages (30 ms Hamming smoothing):")
     print(
@@ -304,6 +309,7 @@ def main() -> None:
             f"Morlet power of the averaged dipole against MNE's (in hnn-core): {diff:.1e} relative"
         )
     figure(ours, hnn, out / "comparison.png")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(f"figures: {out / 'evoked'}/*.png, {out / 'comparison.png'}")
 
 
