@@ -377,6 +377,17 @@ class KernelSet:
         self.units = info["units"]
         self.n_tau = int(round(info["tau"] / info["dt"]))
         self.channels = {p: next(iter(kernels[p].values())).shape[0] for p in self.probes}
+        self._spectra: dict = {}  # (F, probe, Y, X) -> rfft of the kernel, made once per rank
+
+    def spectrum(self, F: int, p: str, Y: str, X: str):
+        """The kernel's rfft of length F (None for a zero or missing kernel)."""
+        from scipy.fft import rfft
+
+        key = (F, p, Y, X)
+        if key not in self._spectra:
+            H = self.kernels[p].get((Y, X))
+            self._spectra[key] = rfft(H, F, axis=1) if H is not None and H.any() else None
+        return self._spectra[key]
 
     def signals(self, counts: dict, n_pre: int, n_bins: int, drives) -> tuple[dict, dict]:
         """Per probe (n_Y, channels, n_bins) and (n_drives, channels, n_bins): the
@@ -397,10 +408,10 @@ class KernelSet:
             for i, Y in enumerate(self.Y):
                 acc = None
                 for X in self.X:
-                    H = self.kernels[p].get((Y, X))
-                    if H is None or X not in nu_f or not H.any():
+                    HF = self.spectrum(F, p, Y, X) if X in nu_f else None
+                    if HF is None:
                         continue
-                    prod = rfft(H, F, axis=1) * nu_f[X][None, :]
+                    prod = HF * nu_f[X][None, :]
                     if X in drives:
                         out_d[drives.index(X)] += irfft(prod, F, axis=1)[:, sl]
                     acc = prod if acc is None else acc + prod
