@@ -276,8 +276,8 @@ def tfr_figure(ev, dpi=110):
     axp.set_xlabel("t (ms)")
     axp.set_xlim(t[0], t[-1])
     axp.set_title(
-        f"Morlet power, {TFR_CYCLES:g} cycles, zero padding (HNN's plot_tfr_morlet); from "
-        f"{f0:g} Hz, the lowest whose wavelet fits in the padded trial",
+        f"Morlet power, {TFR_CYCLES:g} cycles, zero padding (HNN's plot_tfr_morlet);\nfrom "
+        f"{f0:g} Hz, the lowest frequency whose wavelet fits in the padded trial",
         fontsize=10,
     )
     fig.colorbar(im, ax=axp, label=f"power (({unit})²)")
