@@ -18,10 +18,12 @@ What is HNN's and what is ours:
 - the weights are ours: PD14's synapses are current-based, HNN's AMPA/NMDA
   conductances do not translate, so each target gets PSCs in units of PD14's
   excitatory PSC (87.81 pA, a 0.15 mV PSP), chosen so that every volley makes the
-  targets fire without making the network run away; 100 drive neurons per drive,
-  each target neuron receiving one synapse from each (HNN's all-to-all connection
-  of drive cells), with independent times per drive neuron (HNN's default; its
-  ``sync_within_trial`` is ``sync_within_trial=True`` here);
+  targets fire without making the network run away;
+- the drive neurons: HNN's default gives every target cell a drive cell of its own (one
+  spike at its own time per trial); here each drive has 100 drive neurons with
+  independent times, and every target neuron receives one synapse from each of them
+  (HNN's all-to-all connection of drive cells, ``cell_specific=False``), so 100 jittered
+  PSCs per volley; HNN's ``sync_within_trial`` is ``sync_within_trial=True`` here;
 - the delays are HNN's (0.1 ms onto L2/3 and the distal targets, 1 ms onto L5) where
   it has them, 1 ms onto L4.
 
