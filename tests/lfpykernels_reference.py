@@ -3,7 +3,8 @@
 Run as a separate process by the tests: it loads LFPykernels' own Exp2SynI
 mechanism (compiled from the package's tests/exp2synI.mod, not ours) and its own
 ball-and-sticks template and morphology files, and writes the kernels of the
-cases below to an .npz file:
+cases below to an .npz file (the LFP, the dipole moment and LFPykit's laminar CSD, and
+the kernel cell's segments):
 
     python tests/lfpykernels_reference.py OUT.npz CASE [CASE ...]
 
@@ -125,11 +126,30 @@ def kernel_approx(conductance_based=True, current_weights=None, expsyn=False):
     )
 
 
+#: the CSD of the README example: cylinders of height 100 µm about the LFP contacts'
+#: depths, of the population's radius 150 µm
+CSD_Z = np.linspace(1000.0, -200.0, 13)
+CSD_H, CSD_R = 100.0, 150.0
+
+
+def csd_probe():
+    """LFPykit's LaminarCurrentSourceDensity for the README example. Its constructor
+    reads the cell's segment lengths, so it is made with a stand-in cell of one long
+    segment; get_kernel puts the kernel cell in its place."""
+    from lfpykit import CellGeometry, LaminarCurrentSourceDensity
+
+    stand_in = CellGeometry(
+        x=np.zeros((1, 2)), y=np.zeros((1, 2)), z=np.array([[0.0, 1e4]]), d=np.ones(1)
+    )
+    edges = np.c_[CSD_Z - CSD_H / 2, CSD_Z + CSD_H / 2]
+    return LaminarCurrentSourceDensity(stand_in, z=edges, r=np.full(CSD_Z.size, CSD_R))
+
+
 def probes():
     gauss = lfpykernels.GaussCylinderPotential(
         cell=None, z=np.linspace(1000.0, -200.0, 13), sigma=0.3, R=150.0, sigma_z=75.0
     )
-    return [gauss, lfpykernels.KernelApproxCurrentDipoleMoment(cell=None)]
+    return [gauss, lfpykernels.KernelApproxCurrentDipoleMoment(cell=None), csd_probe()]
 
 
 def template_for(morphology: Path, folder: Path) -> tuple[Path, str]:
@@ -272,7 +292,10 @@ def main(out, cases):
                 raise SystemExit(f"unknown case {case!r}")
             result[f"{case}/{X}/lfp"] = H["GaussCylinderPotential"]
             result[f"{case}/{X}/cdm"] = H["KernelApproxCurrentDipoleMoment"]
+            result[f"{case}/{X}/csd"] = H["LaminarCurrentSourceDensity"]  # nA/µm³
             result[f"{case}/z"] = ka.cell.z
+            for key in ("x", "y", "d"):
+                result[f"{case}/{key}"] = getattr(ka.cell, key)
     np.savez(out, **result)
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import h5py
 import numpy as np
@@ -56,9 +57,11 @@ def tiny():
 def lfpy_reference(model, inputs, i):
     """Signals of cell i of P from LFPy.Cell with one LFPy.Synapse per synapse (the
     synapses drawn by the hybrid's rule on the LFPy cell's own geometry), probes from
-    LFPykit: line-source LFP, dipole moment, four-sphere EEG of the dipole at the soma."""
+    LFPykit: line-source LFP, dipole moment, four-sphere EEG of the dipole at the soma,
+    and for the model's further probes the laminar CSD (µA/mm³) and the MEG (fT, the
+    spherical head) of the dipole turned with the column, at the soma's place."""
     import LFPy
-    from lfpykit import CurrentDipoleMoment, RecExtElectrode
+    from lfpykit import CurrentDipoleMoment, LaminarCurrentSourceDensity, RecExtElectrode
     from lfpykit.eegmegcalc import FourSphereVolumeConductor
 
     from lfpk_hpc.cells import stick_morphology_hoc
@@ -111,13 +114,38 @@ def lfpy_reference(model, inputs, i):
         cell, x=np.zeros_like(z), y=np.zeros_like(z), z=z, sigma=lfp.sigma, method="linesource"
     )
     cdm = CurrentDipoleMoment(cell)
-    cell.simulate(probes=[el, cdm])
+    extra = [p for p in model.probes[3:] if isinstance(p, params.LaminarCSDProbe)]
+    with warnings.catch_warnings():  # its advice to use segments shorter than the bins
+        warnings.simplefilter("ignore", UserWarning)
+        csd = [
+            LaminarCurrentSourceDensity(
+                cell,
+                z=np.c_[np.asarray(p.z) - p.h / 2, np.asarray(p.z) + p.h / 2],
+                r=np.full(len(p.z), p.r),
+            )
+            for p in extra
+        ]
+    cell.simulate(probes=[el, cdm, *csd])
     eeg = model.probes[2]
     head = FourSphereVolumeConductor(
         np.array(eeg.electrodes), radii=list(eeg.radii), sigmas=list(eeg.sigmas)
     )
     loc = np.array([positions[i][0], positions[i][1], eeg.radii[0] + positions[i][2]])
     out = {"lfp": el.data, "cdm": cdm.data, "eeg": head.get_dipole_potential(cdm.data, loc)}
+    for p, c in zip(extra, csd, strict=True):
+        out[p.name] = 1e6 * c.data  # nA/µm³ -> µA/mm³
+    for p in model.probes[3:]:
+        if isinstance(p, params.MEGProbe):  # LFPykit's field of the turned dipole
+            from lfpykit.eegmegcalc import SphericallySymmetricVolCondMEG
+
+            from lfpk_hpc.probes import column_rotation
+
+            rot = column_rotation(p.column_axis)
+            where = np.array([0.0, 0.0, p.brain_radius]) + rot @ np.asarray(positions[i])
+            sensors = np.asarray(p.sensors)
+            H = SphericallySymmetricVolCondMEG(sensors).calculate_H(rot @ cdm.data, where)
+            n = sensors / np.linalg.norm(sensors, axis=1)[:, None]
+            out[p.name] = 4 * np.pi * 1e5 * np.einsum("sc,sct->st", n, H)  # nA/µm -> fT
     n_syn = len(keep)
     del keep, cell
     return out, n_syn

@@ -7,6 +7,7 @@
     python -m lfpk_hpc plot-signals SIGNALS.h5 [--out FIGURE.png]
     python -m lfpk_hpc simulate-pd14 PARAMS --scale 0.1 --tstop 1000 --out spikes.h5
     python -m lfpk_hpc submit PARAMS [--validate] [--dry-run]
+    python -m lfpk_hpc evoked PARAMS --trials N --out DIR [--scale S] [--tstop T]
     mpirun -n 64 python -m lfpk_hpc PARAMS ...
 
 Further subcommands live in their own modules (see EXTERNAL): each defines
@@ -37,6 +38,7 @@ EXTERNAL = {
     "scan-summary": ("scanplot", "the validations of a scan's points against its axes"),
     "compare": ("validate", "compare ground-truth signals with kernel predictions"),
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
+    "evoked": ("evoked", "trials of PD14 with evoked drives: dipole, EEG, MEG as HNN shows them"),
 }
 SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
@@ -200,7 +202,7 @@ def _unknown_command(word: str) -> str | None:
         return None
     import difflib
 
-    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.7)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return (
         f"unknown command {word!r}{hint} (commands: {', '.join(SUBCOMMANDS)}; to compute "

@@ -620,8 +620,9 @@ def _probe_matrices(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per probe and cell population: the matrix (channels, local segments) from the
     membrane currents of this rank's cells of the population to the probe
-    (:func:`lfpk_hpc.probes.ground_truth_matrices`, each population's EEG dipole at
-    (0, 0, radii[0] + geometry.loc), where the kernels put it)."""
+    (:func:`lfpk_hpc.probes.ground_truth_matrices`, each population's EEG and MEG dipole
+    at its depth geometry.loc, where the kernels put it; the CSD cylinders of the
+    population's radius unless the probe gives one)."""
     from .probes import SegmentGeometry, ground_truth_matrices, make_probe
 
     out = {p.name: {} for p in model.probes}
@@ -638,16 +639,18 @@ def _probe_matrices(
             d=np.concatenate([c.d for c in cells]),
         )
         depth = model.population(Y).geometry.loc
-        for name, M in ground_truth_matrices(model.probes, geometry, [], eeg_depth=depth).items():
+        radius = model.population(Y).geometry.radius
+        for name, M in ground_truth_matrices(
+            model.probes, geometry, [], eeg_depth=depth, population_radius=radius
+        ).items():
             out[name][Y] = np.ascontiguousarray(M)
     return out
 
 
 def _probe_units(probe) -> str:
-    from .params import CurrentDipoleProbe
-    from .probes import DIPOLE_UNITS
+    from .probes import make_probe
 
-    return DIPOLE_UNITS if isinstance(probe, CurrentDipoleProbe) else "mV"
+    return make_probe(probe).units
 
 
 def run_groundtruth(

@@ -617,7 +617,9 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
     n_events = int(times.size)
     t_syn = time.perf_counter()
 
-    matrices = ground_truth_matrices(model.probes, geometry, cells_info)
+    matrices = ground_truth_matrices(
+        model.probes, geometry, cells_info, population_radius=pop.geometry.radius
+    )
     names = [p.name for p in model.probes]
     M = np.concatenate([matrices[p] for p in names], axis=0)
     t_probe = time.perf_counter()

@@ -391,9 +391,13 @@ class KernelEngine:
                     self.close()
 
     def matrix(self, Y: str, probe: LinearProbe, geometry: SegmentGeometry) -> np.ndarray:
+        """The probe's matrix for the cell of Y (made once per Y and probe); a probe
+        whose matrix depends on the population (the CSD cylinders' default radius)
+        takes Y's geometry."""
         key = (Y, probe.name)
         if key not in self._matrices:
-            self._matrices[key] = probe.get_transformation_matrix(geometry)
+            probe_y = probe.for_population(self.model.population(Y).geometry)
+            self._matrices[key] = probe_y.get_transformation_matrix(geometry)
         return self._matrices[key]
 
     def close(self) -> None:

@@ -17,7 +17,27 @@ from pathlib import Path
 from .params import Model
 from .scheduler import FarmResult, TaskKind, run_farm
 
-__all__ = ["KernelTasks", "run_kernels"]
+__all__ = ["PROBE_ATTRS", "KernelTasks", "run_kernels"]
+
+#: attributes of a probe written to its group /probes/<probe> of the kernels file (those
+#: it has): Gauss-cylinder LFP, EEG, MEG (sensors µm, unit orientations and column axis,
+#: head, brain_radius µm) and CSD (height h and radius r of the cylinders, µm; the
+#: depths z are the dataset z)
+PROBE_ATTRS = (
+    "sigma",
+    "R",
+    "sigma_z",
+    "radii",
+    "sigmas",
+    "electrodes",
+    "sensors",
+    "orientations",
+    "column_axis",
+    "head",
+    "brain_radius",
+    "h",
+    "r",
+)
 
 
 class KernelTasks(TaskKind):
@@ -122,11 +142,7 @@ class KernelTasks(TaskKind):
                 type(p).__name__,
                 p.units,
                 p.n_channels,
-                {
-                    k: getattr(p, k)
-                    for k in ("sigma", "R", "sigma_z", "radii", "sigmas", "electrodes")
-                    if hasattr(p, k)
-                },
+                {k: getattr(p, k) for k in PROBE_ATTRS if getattr(p, k, None) is not None},
                 tuple(p.z.tolist()) if hasattr(p, "z") else None,
             )
             for p in self.engine.probes

@@ -368,10 +368,33 @@ def derive(scale: float, k_scale: float, dt: float, thalamus: bool) -> dict:
     return d
 
 
-def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: float, log):
+def simulate(
+    nest,
+    net: dict,
+    *,
+    seed: int,
+    threads: int,
+    presim: float,
+    tstop: float,
+    log,
+    drives: dict | None = None,
+    trial_seed: int | None = None,
+    record_before: float = 0.0,
+):
     """Build and run the network described by ``net`` (:func:`derive`) in NEST.
     Returns ``{population: (times ms relative to the end of presim, senders 0-based)}``
-    with the spikes of [presim, presim + tstop) and the timings."""
+    with the spikes of [presim − record_before, presim + tstop) and the timings.
+
+    ``drives`` (evoked drives, :mod:`lfpk_hpc.drives`): name → {"times": one array of
+    spike times per drive neuron (ms after the end of presim, on the dt grid, > 0),
+    "targets": {Y: (indegree, weight pA, delay ms)}}. Each drive neuron is a
+    ``spike_generator`` relayed by a ``parrot_neuron`` (which fires at exactly the
+    given times), connected to each target population with ``fixed_indegree``
+    (multapses allowed); the parrots' spikes are recorded as the drive's.
+    ``trial_seed``: after the network is built from ``seed`` (connections, weights,
+    delays, initial potentials), NEST's random generators are seeded again with it,
+    so that what is drawn while simulating (the Poisson background) belongs to the
+    trial and the network stays the same for every trial."""
     pops = net["populations"]
     dt = net["dt_ms"]
     nest.ResetKernel()
@@ -398,9 +421,18 @@ def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: 
             "poisson_generator",
             params={"rate": th["rate"], "start": th["start_ms"], "stop": th["stop_ms"]},
         )
-    # record the time stamps [presim, presim + tstop): NEST stamps a spike with the end
-    # of its step (so no stamp is 0), and a recorder takes start < t <= stop
-    window = {"start": max(presim - dt, 0.0), "stop": presim + tstop - dt}
+    for name, drive in (drives or {}).items():
+        gens = nest.Create(
+            "spike_generator",
+            len(drive["times"]),
+            params=[{"spike_times": [presim + t - dt for t in ts]} for ts in drive["times"]],
+        )
+        nodes[name] = nest.Create("parrot_neuron", len(drive["times"]))
+        nest.Connect(gens, nodes[name], "one_to_one", {"delay": dt})
+    # record the time stamps [presim - record_before, presim + tstop): NEST stamps a
+    # spike with the end of its step (so no stamp is 0), and a recorder takes
+    # start < t <= stop
+    window = {"start": max(presim - record_before - dt, 0.0), "stop": presim + tstop - dt}
     recorders = {
         name: nest.Create("spike_recorder", params={"record_to": "memory", **window})
         for name in nodes
@@ -458,8 +490,18 @@ def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: 
             connect(
                 nodes["TC"], nodes[Y], th["synapses"][Y], th["weight_mean_pA"], th["delay_mean_ms"]
             )
+    for name, drive in (drives or {}).items():
+        for Y, (indegree, w, d) in drive["targets"].items():
+            nest.Connect(
+                nodes[name],
+                nodes[Y],
+                conn_spec={"rule": "fixed_indegree", "indegree": int(indegree)},
+                syn_spec={"synapse_model": "static_synapse", "weight": float(w), "delay": d},
+            )
     for name, pop in nodes.items():
         nest.Connect(pop, recorders[name])
+    if trial_seed is not None:
+        nest.rng_seed = int(trial_seed)
     nest.Prepare()
     nest.Cleanup()
     t_connect = time.perf_counter() - t0
@@ -483,7 +525,7 @@ def simulate(nest, net: dict, *, seed: int, threads: int, presim: float, tstop: 
         senders = np.asarray(ev["senders"], dtype=np.int64) - int(pop[0].global_id)
         # spike times lie on the dt grid: round away the float error of the subtraction
         times = np.round(times / dt) * dt
-        keep = (times >= 0) & (times < tstop)
+        keep = (times >= -record_before - 1e-9 * dt) & (times < tstop)
         times, senders = times[keep], senders[keep]
         order = np.lexsort((senders, times))
         spikes[name] = (times[order], senders[order])

@@ -26,20 +26,46 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import NAME as _NAME
+from .checks import ParamsError, show
+from .checks import fail as _fail
+from .checks import finite as _finite
+from .checks import float_array as _float_array
+from .checks import nonneg as _nonneg
+from .checks import one_line as _one_line
+from .checks import positive as _positive
+from .drives import DriveTarget, EvokedDrive, check_drives
+from .probespecs import (
+    PROBE_TYPES,
+    SCALP_RTOL,
+    CurrentDipoleProbe,
+    FourSphereEEGProbe,
+    GaussCylinderProbe,
+    LaminarCSDProbe,
+    MEGProbe,
+    Probe,
+    check_probes,
+)
+
 __all__ = [
     "CellModel",
     "Connection",
     "CurrentDipoleProbe",
     "Distribution",
+    "DriveTarget",
+    "EvokedDrive",
     "Extrinsic",
     "FourSphereEEGProbe",
     "GaussCylinderProbe",
     "Geometry",
     "KernelSettings",
+    "LaminarCSDProbe",
+    "MEGProbe",
     "Model",
     "ParamsError",
     "Placement",
     "Population",
+    "SCALP_RTOL",
     "Section",
     "Synapse",
     "load",
@@ -51,58 +77,6 @@ __all__ = [
     "validate",
 ]
 
-
-class ParamsError(ValueError):
-    """A parameter is missing or has a value that is not allowed (exit code 2)."""
-
-    exit_code = 2
-
-
-def _one_line(text: str) -> str:
-    """``text`` with its line breaks (e.g. of a numpy array's repr) collapsed."""
-    return " ".join(text.split()) if "\n" in text else text
-
-
-def _plain_value(value):
-    """``value`` with numpy scalars and arrays as Python numbers and lists (so that a
-    message shows ``-4.9``, not ``np.float64(-4.9)``)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return tuple(_plain_value(v) for v in value)
-    if isinstance(value, list):
-        return [_plain_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain_value(v) for k, v in value.items()}
-    return value
-
-
-def show(value) -> str:
-    """A value as a message shows it: its repr on one line, numbers as plain numbers,
-    a long list cut in its middle (with its length)."""
-    value = _plain_value(value)
-    if isinstance(value, list) and len(value) > 10:
-        head = ", ".join(show(v) for v in value[:4])
-        tail = ", ".join(show(v) for v in value[-2:])
-        return f"[{head}, …, {tail}] ({len(value)} values)"
-    return _one_line(repr(value))
-
-
-def _float_array(param: str, value, what: str) -> np.ndarray:
-    """``value`` as a float array, or a ParamsError naming ``param``."""
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        _fail(param, value, f"must be {what}")
-
-
-def _fail(param: str, value, allowed: str):
-    raise ParamsError(f"{param} = {show(value)} is invalid: {allowed}")
-
-
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()+-]*$")
 
 #: synapse models: name -> (conductance based?, unit of the weight)
 SYNAPSE_MODELS = {"Exp2Syn": (True, "µS"), "Exp2SynI": (False, "nA"), "ExpSynI": (False, "nA")}
@@ -296,56 +270,6 @@ class Extrinsic:
 
 
 @dataclass(frozen=True)
-class GaussCylinderProbe:
-    """Extracellular potential (mV) at contacts on the z-axis (µm) from current
-    sources spread uniformly over a disc of radius ``R`` (µm) and Gaussian along z
-    with SD ``sigma_z`` (µm), in a medium of conductivity ``sigma`` (S/m)
-    (Hagen et al. 2022)."""
-
-    name: str
-    z: tuple[float, ...]
-    sigma: float = 0.3
-    R: float = 100.0
-    sigma_z: float = 50.0
-
-
-@dataclass(frozen=True)
-class CurrentDipoleProbe:
-    """Current dipole moment (nA·µm); x and y rows are zero (rotational symmetry)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class FourSphereEEGProbe:
-    """EEG: the potential (mV) at ``electrodes`` of a four-sphere head model
-    (LFPykit's ``FourSphereVolumeConductor``: the corrected formulas of Næss et al.
-    2017) from the kernel's current dipole moment.
-
-    ``radii``: outer radii (µm) of brain, CSF, skull and scalp, concentric about the
-    origin; ``sigmas``: their conductivities (S/m); ``electrodes``: (x, y, z) positions
-    (µm, head centre at the origin), each on or inside the scalp and not inside the
-    brain (radii[0] ≤ |r| ≤ radii[3]). The cortex of the kernels has its surface at
-    z = 0 µm and z < 0 below it; its dipole sits at (0, 0, radii[0] + soma depth) and
-    points along z (radially), see :class:`lfpk_hpc.probes.FourSphereEEG`.
-
-    Defaults: one electrode on top of the scalp; the radii 7.9, 8.0, 8.5, 9.0 cm of
-    Næss S, Chintaluri C, Ness TV, Dale AM, Einevoll GT, Wójcik DK (2017), Corrected
-    Four-Sphere Head Model for EEG Signals, Front Hum Neurosci 11:490,
-    doi:10.3389/fnhum.2017.00490 (their code, github.com/Neuroinflab/fourspheremodel,
-    parameters.py), and the conductivities of LFPykit's ``FourSphereVolumeConductor``
-    (its defaults and docstring example, 0.6.2), which keep Næss et al.'s ratios (CSF
-    5 × brain, skull brain / 20 — the first of their three skull cases —, scalp =
-    brain) with brain 0.3 S/m (Næss et al.: 1/300 S/cm ≈ 0.333 S/m).
-    """
-
-    name: str
-    radii: tuple[float, float, float, float] = (79000.0, 80000.0, 85000.0, 90000.0)
-    sigmas: tuple[float, float, float, float] = (0.3, 1.5, 0.015, 0.3)
-    electrodes: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 90000.0),)
-
-
-@dataclass(frozen=True)
 class KernelSettings:
     """Kernel computation settings.
 
@@ -370,11 +294,6 @@ class KernelSettings:
         return float(self.Vrest)
 
 
-Probe = GaussCylinderProbe | CurrentDipoleProbe | FourSphereEEGProbe
-#: the probe spec classes of a params file
-PROBE_TYPES = (GaussCylinderProbe, CurrentDipoleProbe, FourSphereEEGProbe)
-
-
 @dataclass(frozen=True)
 class Model:
     """A complete kernel model.
@@ -391,6 +310,9 @@ class Model:
     kernel: KernelSettings = field(default_factory=KernelSettings)
     extrinsic: Mapping[str, Extrinsic] = field(default_factory=dict)
     synapse_count: str = "linear"
+    #: evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`), each also a presynaptic
+    #: population with its connections (:func:`lfpk_hpc.drives.expand`)
+    drives: tuple = ()
     #: directory of the params file; relative morphology paths are resolved against it
     base_dir: str = "."
 
@@ -435,6 +357,8 @@ class Model:
         morphology file is recorded by name and SHA-256 of its content)."""
         d = _plain(self)
         d.pop("base_dir")
+        if not d["drives"]:
+            d.pop("drives")  # (the hash of a model without drives is that of earlier versions)
         for pop in d["populations"]:
             cell = pop.get("cell")
             if cell and isinstance(cell["morphology"], str):
@@ -493,27 +417,6 @@ def morphology_sections(cell: CellModel, path: Path | None = None):
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _finite(param, value, low=None, high=None, low_open=False, what="a finite number"):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        _fail(param, value, f"must be {what}")
-    v = float(value)
-    if not math.isfinite(v):
-        _fail(param, value, f"must be {what}")
-    if low is not None and (v < low or (low_open and v == low)):
-        _fail(param, value, f"must be {what}")
-    if high is not None and v > high:
-        _fail(param, value, f"must be {what}")
-    return v
-
-
-def _positive(param, value):
-    return _finite(param, value, low=0.0, low_open=True, what="a finite number > 0")
-
-
-def _nonneg(param, value):
-    return _finite(param, value, low=0.0, what="a finite number >= 0")
 
 
 #: pdf values of distributions that passed the check: (name, params, support) -> values
@@ -754,37 +657,8 @@ def validate(model: Model) -> Model:
         _nonneg(f"extrinsic[{Y}].nu_ext", ext.nu_ext)
         _check_synapse(f"extrinsic[{Y}].synapse", ext.synapse, ks.g_eff)
 
-    # probes
-    if not model.probes:
-        _fail("model.probes", model.probes, "need at least one probe")
-    pnames = []
-    for probe in model.probes:
-        if not isinstance(probe, PROBE_TYPES):
-            _fail(
-                "model.probes",
-                probe,
-                "entries must be GaussCylinderProbe, CurrentDipoleProbe or FourSphereEEGProbe",
-            )
-        if not isinstance(probe.name, str) or not _NAME.match(probe.name):
-            _fail(
-                "probes.name", probe.name, "must start with a letter and use A-Z a-z 0-9 _ ( ) + -"
-            )
-        if probe.name in pnames:
-            _fail("probes.name", probe.name, "probe names must be unique")
-        pnames.append(probe.name)
-        if isinstance(probe, GaussCylinderProbe):
-            p = f"probes[{probe.name}]"
-            z = _float_array(f"{p}.z", probe.z, "a tuple of contact depths (µm)")
-            z = z if z.ndim == 1 else None
-            if z is None or z.size == 0:
-                _fail(f"{p}.z", probe.z, "need at least one contact depth (µm)")
-            if not np.all(np.isfinite(z)):
-                _fail(f"{p}.z", probe.z, "contact depths must be finite (µm)")
-            _positive(f"{p}.sigma", probe.sigma)
-            _positive(f"{p}.R", probe.R)
-            _positive(f"{p}.sigma_z", probe.sigma_z)
-        if isinstance(probe, FourSphereEEGProbe):
-            _check_eeg(probe, model)
+    check_drives(model)
+    check_probes(model)
     return model
 
 
@@ -817,63 +691,6 @@ def _check_section_names(model: Model) -> None:
                     "applies to the sections whose names contain 'soma', and the cell of "
                     f"{Y} has none (sections: {secs.describe()})",
                 )
-
-
-#: relative tolerance of "on the scalp" (electrode positions computed from angles)
-SCALP_RTOL = 1e-9
-
-
-def _check_eeg(probe: FourSphereEEGProbe, model: Model) -> None:
-    """The head model, the electrodes and the dipole positions of an EEG probe
-    (what LFPykit's ``FourSphereVolumeConductor`` requires, checked up front)."""
-    p = f"probes[{probe.name}]"
-    radii = _float_array(f"{p}.radii", probe.radii, "4 radii (µm)")
-    if (
-        radii.shape != (4,)
-        or not np.all(np.isfinite(radii))
-        or not radii[0] > 0
-        or not np.all(np.diff(radii) > 0)
-    ):
-        _fail(
-            f"{p}.radii",
-            probe.radii,
-            "must be the 4 outer radii (µm) of brain, CSF, skull and scalp, "
-            "with 0 < brain < CSF < skull < scalp",
-        )
-    sigmas = _float_array(f"{p}.sigmas", probe.sigmas, "4 conductivities (S/m)")
-    if sigmas.shape != (4,) or not np.all(np.isfinite(sigmas)) or not np.all(sigmas > 0):
-        _fail(
-            f"{p}.sigmas",
-            probe.sigmas,
-            "must be the 4 conductivities (S/m) of brain, CSF, skull and scalp, each > 0",
-        )
-    el = _float_array(f"{p}.electrodes", probe.electrodes, "a tuple of (x, y, z) positions (µm)")
-    if el.ndim != 2 or el.shape[0] == 0 or el.shape[1] != 3 or not np.all(np.isfinite(el)):
-        _fail(
-            f"{p}.electrodes",
-            probe.electrodes,
-            "must be a non-empty tuple of (x, y, z) positions (µm), e.g. ((0, 0, 90000),)",
-        )
-    for i, r in enumerate(np.linalg.norm(el, axis=1)):
-        if not radii[0] <= r <= radii[3] * (1 + SCALP_RTOL):
-            _fail(
-                f"{p}.electrodes[{i}]",
-                tuple(el[i].tolist()),
-                f"is {r:g} µm from the head centre; an electrode must lie between the brain "
-                f"surface (radii[0] = {radii[0]:g} µm) and the scalp surface "
-                f"(radii[3] = {radii[3]:g} µm)",
-            )
-    # the dipole of Y sits at radii[0] + soma depth, and the soma at geometry.loc
-    for Y in model.postsynaptic:
-        loc = model.population(Y).geometry.loc
-        if not -radii[0] < loc < 0:
-            _fail(
-                f"populations[{Y}].geometry.loc",
-                loc,
-                f"must be below the cortical surface, within (-{radii[0]:g}, 0) µm, with the "
-                f"EEG probe {probe.name!r}: the surface is at z = 0 µm and the dipole sits at "
-                f"radii[0] + soma depth, inside the brain",
-            )
 
 
 def _check_cell(param, cell, model, Y):

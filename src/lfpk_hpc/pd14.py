@@ -32,6 +32,7 @@ from .params import (
     GaussCylinderProbe,
     Geometry,
     KernelSettings,
+    LaminarCSDProbe,
     Model,
     Placement,
     Population,
@@ -349,6 +350,95 @@ def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
 # --------------------------------------------------------------------------- the model
 
 
+# --------------------------------------------------------------------------- drives
+
+#: the upper half of L2/3: from its top to the L2/3 somata's mean depth (µm)
+UPPER_L23 = (LAYERS["L23"][0], 0.5 * sum(LAYERS["L23"]))
+
+
+def drive_placement(Y: str, location: str) -> Placement:
+    """Where an evoked drive's synapses sit on the cells of Y (µm; uniform in depth,
+    by membrane area, as the PD14 pathways' layers):
+
+    - ``"proximal"``: the dendrites in Y's own soma layer, the basal dendrites of
+      pyramidal cells (sections ``dend``). HNN puts proximal synapses on the basal and
+      oblique dendrites near the soma of its L2/3 and L5 pyramids (sections basal_2,
+      basal_3, apical_oblique) and on its basket cells, and models them as the
+      feed-forward input from the lemniscal thalamus (hnn-core 0.6.1,
+      cells_default.py ``sect_loc``; its ERP tutorial, doc/gui/tutorial_erp.ipynb);
+      for L4 and L6, PD14's layers of thalamic input (C_TC > 0 only onto L4E, L4I, L6E,
+      L6I), the soma layer is that layer.
+    - ``"distal"``: the dendrites in layer 1 and the upper half of layer 2/3, from the
+      cortical surface down to the L2/3 somata's mean depth (0 to −334.35 µm): the
+      apical tufts of pyramidal cells (sections ``apic``) and the upward dendrites of
+      L2/3 interneurons. HNN puts distal synapses on the apical tufts (apical_tuft) of
+      its L2/3 and L5 pyramids and on its L2/3 basket cells, the feedback input from
+      higher-order cortex or the non-lemniscal thalamus (same sources).
+
+    ``Y`` is a population or one of the 16 cell types. Cells with no dendrite in the
+    distal layers (L4 stellates and the interneurons of L4, L5 and L6) cannot take a
+    distal drive (ParamsError).
+    """
+    from .params import ParamsError
+
+    y = Y if Y in CELL_TYPES else REPRESENTATIVE.get(Y)
+    if y is None:
+        raise ParamsError(
+            f"drive target {Y!r} is invalid: not a PD14 population or cell type "
+            f"({', '.join(POPULATIONS)})"
+        )
+    _pop, layer, _n, pyramidal = CELL_TYPES[y]
+    if location == "proximal":
+        top, bottom = LAYERS[layer]
+        return Placement(
+            ("dend",), (Distribution("uniform", {"loc": bottom, "scale": top - bottom}),)
+        )
+    if location == "distal":
+        if not (pyramidal or layer == "L23"):
+            raise ParamsError(
+                f"drive target {Y!r} is invalid for a distal drive: its cells have no dendrite "
+                "in layer 1 or the upper half of layer 2/3 (distal targets: pyramidal cells "
+                "and L2/3 interneurons)"
+            )
+        top, bottom = LAYERS["L1"][0], UPPER_L23[1]
+        sections = ("apic",) if pyramidal else ("dend",)
+        return Placement(
+            sections, (Distribution("uniform", {"loc": bottom, "scale": top - bottom}),)
+        )
+    raise ParamsError(f"drive location = {location!r} is invalid: allowed 'proximal', 'distal'")
+
+
+def add_drives(model: Model, drives) -> Model:
+    """``model`` with the evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`) as
+    presynaptic populations with their connections, their synapses placed by
+    :func:`drive_placement`. A bad value (:func:`lfpk_hpc.drives.check_drive`), a
+    target that is not a postsynaptic population of the model or one a distal drive
+    cannot reach is an error naming the drive's parameter."""
+    from .drives import check_drive, expand
+    from .params import ParamsError
+
+    drives = tuple(drives)
+    for d in drives:  # their values first: the messages name the drive's parameters
+        check_drive(d, model.postsynaptic)
+
+    def place(Y, d):
+        try:
+            return drive_placement(Y, d.location)
+        except ParamsError as exc:
+            raise ParamsError(f"drives[{d.name}].targets[{Y}]: {exc}") from None
+
+    return expand(model, drives, place)
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def csd_probe(name: str = "csd") -> LaminarCSDProbe:
+    """The CSD in cylinders of 100 µm about the LFP contacts (z = 0 … −1500 µm) of each
+    population's radius (564.19 µm), as Hagen et al. (2016) compute it."""
+    return LaminarCSDProbe(name, z=tuple(-100.0 * k for k in range(16)), h=100.0)
+
+
 def probes() -> tuple:
     """``lfp``: 16 contacts at z = 0, −100, …, −1500 µm, σ 0.3 S/m, Gauss cylinder of
     the population radius and the soma spread; ``cdm``: current dipole moment;
@@ -380,6 +470,8 @@ def build(
     dt: float = 2**-4,
     tau: float = 100.0,
     name: str | None = None,
+    drives=(),
+    probe_specs: tuple | None = None,
 ) -> Model:
     """The PD14 kernel model.
 
@@ -391,7 +483,9 @@ def build(
     ``thalamus``: add TC (902 cells, rate 0 spikes/s unless given in ``rates``) as a
     presynaptic population; ``synapse_count``: ``"log"`` (PD14's
     K = ln(1 − C)/ln(1 − 1/(N_pre N_post))) or ``"linear"`` (C·N_pre·N_post, as
-    LFPykernels); ``rates``: spikes/s per population, default :data:`RATES`.
+    LFPykernels); ``rates``: spikes/s per population, default :data:`RATES`;
+    ``drives``: evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`) added as presynaptic
+    populations (:func:`add_drives`); ``probe_specs``: the probes instead of :func:`probes`.
     """
     if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
         from .params import ParamsError
@@ -493,11 +587,12 @@ def build(
                     )
                 )
     suffix = "" if cell_types == "8" else "_16types"
-    return Model(
+    model = Model(
         name=name or f"potjans{suffix}" + (f"_scale{scale:g}" if scale != 1 else ""),
         populations=tuple(pops),
         connections=tuple(cons),
-        probes=probes(),
+        probes=probes() if probe_specs is None else tuple(probe_specs),
         kernel=KernelSettings(dt=dt, tau=tau, t_X=tau, Vrest=-65.0, g_eff=False),
         synapse_count=synapse_count,
     )
+    return add_drives(model, drives) if drives else model

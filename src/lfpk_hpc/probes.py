@@ -14,20 +14,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import SCALP_RTOL, CurrentDipoleProbe, FourSphereEEGProbe, GaussCylinderProbe
+from .probespecs import (
+    SCALP_RTOL,
+    CurrentDipoleProbe,
+    FourSphereEEGProbe,
+    GaussCylinderProbe,
+    LaminarCSDProbe,
+    MEGProbe,
+    check_meg_location,
+    csd_cylinders,
+    meg_dipole_location,
+    meg_geometry,
+)
 
 __all__ = [
+    "CSD_UNITS",
     "DIPOLE_UNITS",
+    "MEG_UNITS",
     "CurrentDipoleMoment",
     "FourSphereEEG",
     "GaussCylinderPotential",
+    "LaminarCSD",
+    "MEGField",
     "SegmentGeometry",
+    "biot_savart_field",
     "canonical_units",
+    "column_rotation",
+    "cylinder_fractions",
     "make_probe",
+    "meg_cell_location",
+    "meg_unit_fields",
+    "sarvas_field",
 ]
 
 #: units of the current dipole moment, as files, figures and messages spell them
 DIPOLE_UNITS = "nA·µm"
+#: units of the magnetic field (MEG) and of the current source density
+MEG_UNITS = "fT"
+CSD_UNITS = "µA/mm³"
 #: spellings of earlier versions' files -> today's (every reader accepts both)
 _OLD_SPELLINGS = {"nA*um": DIPOLE_UNITS, "um": "µm"}
 
@@ -75,6 +99,12 @@ class LinearProbe:
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
         raise NotImplementedError  # pragma: no cover
+
+    def for_population(self, geometry) -> LinearProbe:
+        """The probe for a postsynaptic population of ``geometry`` (a params
+        ``Geometry``): itself, unless its matrix depends on the population (the CSD
+        cylinders' default radius)."""
+        return self
 
 
 class CurrentDipoleMoment(LinearProbe):
@@ -397,6 +427,230 @@ class FourSphereEEG(LinearProbe):
         return m_z[:, None] * geometry.z_mid[None, :]
 
 
+# --------------------------------------------------------------------------- MEG
+
+#: μ0/4π = 1e-7 T·m/A; with the dipole in nA·µm and distances in µm, μ0/4π p/r² is
+#: 1e-7 · 1e-9 A · 1e-6 m / (1e-12 m²) T = 1e-10 T = 1e5 fT per nA·µm/µm²
+FIELD_FT = 1e5
+
+
+def sarvas_field(p, r_p, r) -> np.ndarray:
+    r"""Magnetic field B (fT) at positions ``r`` (n, 3) µm outside a spherically
+    symmetric conductor centred at the origin, of a current dipole ``p`` (3,) nA·µm
+    at ``r_p`` (3,) µm inside it (Sarvas 1987, Phys Med Biol 32:11, eq. 25):
+
+    .. math::
+        \mathbf{B} = \frac{\mu_0}{4\pi F^2}\left(F\,\mathbf{p}\times\mathbf{r}_p
+            - (\mathbf{p}\times\mathbf{r}_p\cdot\mathbf{r})\,\nabla F\right),\quad
+        F = a(ra + r^2 - \mathbf{r}_p\cdot\mathbf{r}),
+
+        \nabla F = (a^2/r + \mathbf{a}\cdot\mathbf{r}/a + 2a + 2r)\,\mathbf{r}
+            - (a + 2r + \mathbf{a}\cdot\mathbf{r}/a)\,\mathbf{r}_p,
+
+    with :math:`\mathbf{a} = \mathbf{r} - \mathbf{r}_p`, a = |a|, r = |r|. It does not
+    depend on the conductivities; a radial dipole (p ∥ r_p) gives zero. Shape (n, 3).
+    """
+    p = np.asarray(p, dtype=float)
+    r_p = np.asarray(r_p, dtype=float)
+    r = np.atleast_2d(np.asarray(r, dtype=float))
+    a = r - r_p
+    an = np.linalg.norm(a, axis=1)
+    rn = np.linalg.norm(r, axis=1)
+    ar = np.einsum("ij,ij->i", a, r)
+    F = an * (rn * an + rn**2 - r @ r_p)
+    grad = (an**2 / rn + ar / an + 2 * an + 2 * rn)[:, None] * r - (an + 2 * rn + ar / an)[
+        :, None
+    ] * r_p[None, :]
+    q = np.cross(p, r_p)
+    return FIELD_FT * (F[:, None] * q[None, :] - (r @ q)[:, None] * grad) / (F**2)[:, None]
+
+
+def biot_savart_field(p, r_p, r) -> np.ndarray:
+    r"""Magnetic field B (fT) at positions ``r`` (n, 3) µm of a current dipole ``p``
+    (3,) nA·µm at ``r_p`` (3,) µm in an infinite homogeneous medium (the dipole's own
+    field; the volume currents add none): :math:`\mathbf{B} = \mu_0/4\pi\,
+    \mathbf{p}\times\mathbf{R}/R^3`, R = r − r_p. Shape (n, 3)."""
+    R = np.atleast_2d(np.asarray(r, dtype=float)) - np.asarray(r_p, dtype=float)
+    Rn = np.linalg.norm(R, axis=1)
+    return FIELD_FT * np.cross(np.asarray(p, dtype=float), R) / (Rn**3)[:, None]
+
+
+def column_rotation(axis) -> np.ndarray:
+    """The rotation (3 × 3) that takes the z axis onto the unit vector ``axis`` by the
+    smallest angle (about ẑ × axis); the identity for the z axis itself, a half turn
+    about x for −z."""
+    a = np.asarray(axis, dtype=float)
+    a = a / np.linalg.norm(a)
+    c = float(a[2])
+    v = np.array([-a[1], a[0], 0.0])  # ẑ × a
+    s = float(np.linalg.norm(v))
+    if s < 1e-15:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    k = v / s
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + s * K + (1 - c) * (K @ K)
+
+
+class MEGField(LinearProbe):
+    r"""MEG (fT) at sensors from the current dipole moment (:class:`~lfpk_hpc.params.MEGProbe`).
+
+    The kernel dipole is :math:`P_z = \sum_n z_n I_n` (z_n segment midpoints, µm) along
+    the column axis â, at :math:`\mathbf{r}_p = (0, 0, r_\mathrm{brain}) + z_d\,\hat a`
+    with z_d the soma depth (:meth:`FourSphereEEG.soma_depth`). With b_s the field
+    (fT per nA·µm) of a unit dipole along â there, measured along sensor s's axis
+    n_s (:func:`sarvas_field` or :func:`biot_savart_field`),
+
+    .. math:: M_{sn} = b_s\, z_n, \qquad B_s = M I = b_s P_z .
+
+    b_s is computed once per dipole location and cached.
+    """
+
+    units = MEG_UNITS
+
+    def __init__(
+        self,
+        name: str,
+        sensors=MEGProbe.__dataclass_fields__["sensors"].default,
+        orientations=None,
+        head: str = "sphere",
+        brain_radius: float = 79000.0,
+        column_axis=(1.0, 0.0, 0.0),
+    ):
+        super().__init__(name)
+        self.spec = MEGProbe(name, sensors, orientations, head, brain_radius, column_axis)
+        self.sensors, self.orientations, self.axis = meg_geometry(self.spec)
+        self.column_axis = self.axis
+        self.head = head
+        self.brain_radius = float(brain_radius)
+        self._b: dict[tuple, np.ndarray] = {}
+
+    @property
+    def n_channels(self) -> int:
+        return self.sensors.shape[0]
+
+    def dipole_location(self, geometry: SegmentGeometry) -> np.ndarray:
+        """(0, 0, brain_radius) + z_d·â (µm), the dipole's position in the head."""
+        return meg_dipole_location(self.spec, FourSphereEEG.soma_depth(geometry))
+
+    def field(self, p, location) -> np.ndarray:
+        """B (fT), shape (sensors, 3), of a dipole ``p`` (nA·µm) at ``location`` (µm)."""
+        rule = sarvas_field if self.head == "sphere" else biot_savart_field
+        return rule(p, location, self.sensors)
+
+    def b_axis(self, location) -> np.ndarray:
+        """Field (fT) along each sensor's axis of a unit dipole (1 nA·µm) along the
+        column axis at ``location`` (µm), shape (sensors,)."""
+        location = np.asarray(location, dtype=float)
+        key = tuple(location.tolist())
+        if key not in self._b:
+            problem = check_meg_location(self.spec, location, "the population")
+            if problem is not None:
+                raise ValueError(f"MEG probe {self.name!r}: {problem}")
+            B = self.field(self.axis, location)
+            self._b[key] = np.einsum("ij,ij->i", B, self.orientations)
+        return self._b[key]
+
+    def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        b = self.b_axis(self.dipole_location(geometry))
+        return b[:, None] * geometry.z_mid[None, :]
+
+
+# --------------------------------------------------------------------------- CSD
+
+
+def _clip01(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.maximum(lo, 0.0), np.minimum(hi, 1.0)
+
+
+def cylinder_fractions(x, y, z, z_lo, z_hi, r) -> np.ndarray:
+    """Fraction of each segment's length inside each cylinder about the z axis, shape
+    (cylinders, segments): ``x``, ``y``, ``z`` the segments' end points (segments, 2)
+    µm; cylinder i spans z_lo[i] ≤ z < z_hi[i] and distances ≤ r[i] (µm) from the
+    axis. Exact for straight segments (the parameter interval of the segment inside
+    the slab intersected with the one inside the radius, a quadratic); a segment of
+    zero length counts as a point."""
+    x, y, z = (np.asarray(v, dtype=float) for v in (x, y, z))
+    z_lo, z_hi, r = (np.asarray(v, dtype=float)[:, None] for v in (z_lo, z_hi, r))
+    z0, dz = z[None, :, 0], (z[:, 1] - z[:, 0])[None, :]
+    # the slab: z0 + t·dz within [z_lo, z_hi)
+    flat = dz == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta, tb = (z_lo - z0) / dz, (z_hi - z0) / dz
+    t_lo = np.where(flat, np.where((z_lo <= z0) & (z0 < z_hi), 0.0, 1.0), np.minimum(ta, tb))
+    t_hi = np.where(flat, np.where((z_lo <= z0) & (z0 < z_hi), 1.0, 0.0), np.maximum(ta, tb))
+    # the radius: |q0 + t·d|² <= r², q the xy-components
+    qx, qy = x[:, 0][None, :], y[:, 0][None, :]
+    dx, dy = (x[:, 1] - x[:, 0])[None, :], (y[:, 1] - y[:, 0])[None, :]
+    A = dx**2 + dy**2
+    B = 2 * (qx * dx + qy * dy)
+    C = qx**2 + qy**2 - r**2
+    disc = B**2 - 4 * A * C
+    vertical = A == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.sqrt(np.maximum(disc, 0.0))
+        ra, rb = (-B - root) / (2 * A), (-B + root) / (2 * A)
+    inside = C <= 0
+    r_lo = np.where(vertical, np.where(inside, 0.0, 1.0), np.where(disc >= 0, ra, 1.0))
+    r_hi = np.where(vertical, np.where(inside, 1.0, 0.0), np.where(disc >= 0, rb, 0.0))
+    lo, hi = _clip01(np.maximum(t_lo, r_lo), np.minimum(t_hi, r_hi))
+    # (a point, dz = 0 and A = 0, gets [0, 1] from both when inside: fraction 1)
+    return np.maximum(hi - lo, 0.0)
+
+
+class LaminarCSD(LinearProbe):
+    r"""Laminar current source density (µA/mm³) in cylinders about the z axis
+    (:class:`~lfpk_hpc.params.LaminarCSDProbe`; LFPykit's
+    ``LaminarCurrentSourceDensity``).
+
+    Cylinder i spans z_i − h/2 ≤ z < z_i + h/2 and radius r, volume
+    :math:`V = \pi r^2 h`. A segment's current is spread uniformly along it, so with
+    :math:`f_{in}` the fraction of segment n's length inside cylinder i
+    (:func:`cylinder_fractions`),
+
+    .. math:: M_{in} = 10^6\, f_{in} / V_i
+
+    (nA/µm³ → µA/mm³: 1 nA/µm³ = 1e6 µA/mm³). LFPykit counts only the segments with
+    an end point inside a cylinder (and the part inside it from that end point); a
+    segment that crosses a whole cylinder, longer than its height, counts there too
+    here. Where no segment is longer than the cylinders' height and the segments run
+    radially or stay within the radius (the kernels' cells), the two agree.
+    """
+
+    units = CSD_UNITS
+
+    def __init__(self, name: str, z, h: float | None = None, r: float | None = None):
+        super().__init__(name)
+        spec = LaminarCSDProbe(name, tuple(np.asarray(z, dtype=float).ravel().tolist()), h, r)
+        self.z, self.h = csd_cylinders(spec)
+        self.r = None if r is None else float(r)
+
+    @property
+    def n_channels(self) -> int:
+        return self.z.size
+
+    def for_population(self, geometry) -> LaminarCSD:
+        """With no radius of its own: the probe with the population's radius (µm)."""
+        if self.r is not None:
+            return self
+        return LaminarCSD(self.name, self.z, self.h, float(geometry.radius))
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper z (µm) of each cylinder."""
+        return self.z - 0.5 * self.h, self.z + 0.5 * self.h
+
+    def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        if self.r is None:
+            raise ValueError(
+                f"CSD probe {self.name!r} has no radius: give r, or take it from the "
+                "population (for_population)"
+            )
+        lo, hi = self.edges()
+        r = np.full(self.z.size, self.r)
+        f = cylinder_fractions(geometry.x, geometry.y, geometry.z, lo, hi, r)
+        volume = np.pi * self.r**2 * self.h  # µm³
+        return 1e6 * f / volume
+
+
 def make_probe(spec) -> LinearProbe:
     """The probe implementation of a params-file probe spec."""
     if isinstance(spec, GaussCylinderProbe):
@@ -405,10 +659,46 @@ def make_probe(spec) -> LinearProbe:
         return CurrentDipoleMoment(spec.name)
     if isinstance(spec, FourSphereEEGProbe):
         return FourSphereEEG(spec.name, spec.radii, spec.sigmas, spec.electrodes)
+    if isinstance(spec, MEGProbe):
+        return MEGField(
+            spec.name,
+            spec.sensors,
+            spec.orientations,
+            spec.head,
+            spec.brain_radius,
+            spec.column_axis,
+        )
+    if isinstance(spec, LaminarCSDProbe):
+        return LaminarCSD(spec.name, spec.z, spec.h, spec.r)
     raise TypeError(f"unknown probe spec {spec!r}")
 
 
-def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, eeg_depth=None) -> dict:
+def meg_unit_fields(probe: MEGField, location) -> np.ndarray:
+    """Field (fT) along each sensor's axis of unit dipoles (1 nA·µm) along the column's
+    x, y and z axes (the cell's frame, turned by :func:`column_rotation` into the
+    head), at ``location`` (µm, head coordinates): shape (sensors, 3)."""
+    rot = column_rotation(probe.axis)
+    return np.stack(
+        [
+            np.einsum("ij,ij->i", probe.field(rot[:, k], location), probe.orientations)
+            for k in range(3)
+        ],
+        axis=1,
+    )
+
+
+def meg_cell_location(probe: MEGField, position) -> np.ndarray:
+    """Where a cell at ``position`` (x, y, z) µm of the column (surface z = 0) sits in
+    the head: (0, 0, brain_radius) + R·position, R the column's rotation; for the
+    radial axis (x, y, brain_radius + z), as the EEG probe places cells."""
+    return np.array([0.0, 0.0, probe.brain_radius]) + column_rotation(probe.axis) @ np.asarray(
+        position, dtype=float
+    )
+
+
+def ground_truth_matrices(
+    probes, geometry: SegmentGeometry, cells, eeg_depth=None, population_radius=None
+) -> dict:
     """Per probe spec, the matrix (channels, segments) from the membrane currents (nA)
     of many cells, their segments concatenated in ``geometry``, to the signal a ground
     truth records — the real contacts and positions, not the kernels' population
@@ -421,13 +711,20 @@ def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, eeg_depth=No
       Σ I_n r_n (segment midpoints r_n, µm);
     - :class:`~lfpk_hpc.params.FourSphereEEGProbe`: the four-sphere EEG (mV) of each
       cell's own dipole, placed at its soma: (x_s, y_s, radii[0] + z_s) µm (the
-      cortical surface z = 0 on top of the brain sphere, as the kernels place it).
+      cortical surface z = 0 on top of the brain sphere, as the kernels place it);
+    - :class:`~lfpk_hpc.params.MEGProbe`: the magnetic field (fT) of each cell's own
+      dipole (its three components turned with the column into the head) at its soma,
+      (0, 0, brain_radius) + R·(x_s, y_s, z_s) (:func:`meg_cell_location`);
+    - :class:`~lfpk_hpc.params.LaminarCSDProbe`: the CSD (µA/mm³) of all segments in
+      the cylinders (:class:`LaminarCSD`), of radius ``r`` or ``population_radius``.
 
     ``cells``: (first segment, number of segments, soma position (x, y, z) µm) of each
     cell in ``geometry``. ``eeg_depth`` (µm), if given, places every cell's dipole at
-    (0, 0, radii[0] + eeg_depth) instead (the recurrent ground truth puts a
-    population's dipole where the kernels put it: eeg_depth = geometry.loc). LFPykit
-    only (no NEURON).
+    depth ``eeg_depth`` instead, for the EEG (0, 0, radii[0] + eeg_depth) and the MEG
+    (:func:`meg_cell_location` of (0, 0, eeg_depth)) (the recurrent ground truth puts a
+    population's dipole where the kernels put it: eeg_depth = geometry.loc).
+    ``population_radius`` (µm): the CSD cylinders' radius where the probe gives none.
+    LFPykit only (no NEURON).
     """
     import lfpykit
     from lfpykit.cellgeometry import CellGeometry
@@ -470,6 +767,26 @@ def ground_truth_matrices(probes, geometry: SegmentGeometry, cells, eeg_depth=No
                 unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
                 M[:, first : first + count] = unit @ cdm[:, first : first + count]
             out[spec.name] = M
+        elif isinstance(spec, MEGProbe):
+            meg = make_probe(spec)
+            M = np.zeros((meg.n_channels, n))
+            if eeg_depth is not None:
+                loc = meg_cell_location(meg, (0.0, 0.0, eeg_depth))
+                out[spec.name] = meg_unit_fields(meg, loc) @ cdm
+                continue
+            for first, count, soma in cells:
+                loc = meg_cell_location(meg, soma)
+                problem = check_meg_location(meg.spec, loc, f"a cell at {tuple(np.round(soma, 1))}")
+                if problem is not None:
+                    raise ValueError(f"MEG probe {spec.name!r}: {problem}")
+                unit = meg_unit_fields(meg, loc)  # (sensors, 3)
+                M[:, first : first + count] = unit @ cdm[:, first : first + count]
+            out[spec.name] = M
+        elif isinstance(spec, LaminarCSDProbe):
+            csd = make_probe(spec)
+            if csd.r is None:
+                csd = LaminarCSD(spec.name, csd.z, csd.h, population_radius)
+            out[spec.name] = csd.get_transformation_matrix(geometry)
         else:  # pragma: no cover - validated by params
             raise TypeError(spec)
     return out
