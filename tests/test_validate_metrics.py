@@ -203,10 +203,11 @@ def test_compare_fails_an_anticorrelated_or_constant_prediction(tmp_path):
 
 def test_compare_command_writes_metrics_and_report(tmp_path):
     truth = noise(7, (4, 12000))
-    _signals(tmp_path / "truth.h5", {"lfp": truth, "cdm": noise(8, (3, 12000))})
+    cdm = noise(8, (3, 12000))
+    _signals(tmp_path / "truth.h5", {"lfp": truth, "cdm": cdm})
     _signals(
         tmp_path / "pred.h5",
-        {"lfp": truth + 0.5 * noise(9, truth.shape), "cdm": noise(10, (3, 12000))},
+        {"lfp": truth + 0.5 * noise(9, truth.shape), "cdm": cdm + noise(10, cdm.shape)},
     )
     proc = subprocess.run(
         lfpk("compare", "truth.h5", "pred.h5", "--out", "val"),
@@ -224,8 +225,9 @@ def test_compare_command_writes_metrics_and_report(tmp_path):
     assert metrics["lfp"]["r2_median"] == pytest.approx(0.8, abs=0.02)  # 1 / (1 + 0.25)
     assert metrics["lfp"]["r_median"] == pytest.approx(np.sqrt(0.8), abs=0.02)
     assert metrics["lfp"]["passed"] is True and metrics["lfp"]["failures"] == []
-    # the dipole's prediction is independent noise: r ~ 0, either sign, so no verdict here
-    assert abs(metrics["cdm"]["r_median"]) < 0.05
+    # the dipole's prediction has noise as strong as the signal: R² = 1 / (1 + 1)
+    assert metrics["cdm"]["r2_median"] == pytest.approx(0.5, abs=0.03)
+    assert metrics["cdm"]["r_median"] == pytest.approx(np.sqrt(0.5), abs=0.03)
     html = (tmp_path / "val" / "report.html").read_text()
     assert "<table>" in html and "data:image/png;base64," in html
     assert "<th>r</th>" in html and "<th>verdict</th>" in html
