@@ -342,3 +342,18 @@ def test_counts_stand_in_for_spike_times(kernels, tmp_path):
             counts={"X": counts_i},
             log=quiet,
         )
+
+
+def test_on_grid_spike_times_fall_into_their_own_bin():
+    """NEST's spike times are multiples of its resolution, computed as k·0.1: each must
+    count in bin k (floor(k·0.1 / 0.1) is k − 1 for 13,099 of 200,000 k)."""
+    from lfpk_hpc.predict import bin_spikes
+
+    k = np.arange(200_000)
+    times = k * 0.1
+    assert (np.floor(times / 0.1) != k).sum() > 10_000  # the rounding this is about
+    counts = bin_spikes(times, 0.1, 0.0, 200_000)
+    np.testing.assert_array_equal(counts, np.ones(200_000))
+    # and with a start that is itself a sum of steps
+    counts = bin_spikes(times[1000:], 0.1, 1000 * 0.1, 199_000)
+    np.testing.assert_array_equal(counts, np.ones(199_000))

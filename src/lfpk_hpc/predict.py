@@ -281,8 +281,12 @@ def read_spike_trains(path, populations) -> tuple[dict, float | None]:
 
 
 def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.ndarray:
-    """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt), k < n_bins."""
-    k = np.floor((np.asarray(times, dtype=float) - t_start) / dt).astype(np.int64)
+    """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt), k < n_bins. A time on a
+    bin's start counts in that bin although (t − t_start)/dt may come out just below k
+    in floating point (NEST's on-grid times: k·0.1 / 0.1 < k for 6.5 % of k < 200,000):
+    times within 1e-6 of a bin of its start belong to it."""
+    x = (np.asarray(times, dtype=float) - t_start) / dt
+    k = np.floor(x + 1e-6).astype(np.int64)
     k = k[(k >= 0) & (k < n_bins)]
     return np.bincount(k, minlength=n_bins).astype(float)
 
