@@ -29,11 +29,17 @@ class KernelTasks(TaskKind):
 
     def __init__(self, model: Model, log=None):
         from .kernel import KernelEngine
+        from .store import AP_TASK
 
         self.model = model
         self.pairs = model.tasks()
-        self.tasks = [(X, Y) for X, Y in self.pairs if model.connection(X, Y).C > 0]
         self.engine = KernelEngine(model, log=log)
+        # per Y its pathways with C_YX > 0, then its action-potential kernel (if any)
+        self.tasks = []
+        for Y in model.postsynaptic:
+            self.tasks += [(X, y) for X, y in self.pairs if y == Y and model.connection(X, Y).C > 0]
+            if model.kernel.ap_kernels and self.engine.spike_model(Y) is not None:
+                self.tasks.append((AP_TASK, Y))
         self._costs = {}
 
     # ---- the tasks
@@ -41,28 +47,41 @@ class KernelTasks(TaskKind):
         return list(self.tasks)
 
     def label(self, key):
-        return f"{key[0]}->{key[1]}"
+        from .store import AP_TASK
+
+        return f"AP of {key[1]}" if key[0] == AP_TASK else f"{key[0]}->{key[1]}"
 
     def params_hash(self):
         return self.model.hash()
 
     def announce(self, n_done):
+        from .store import AP_TASK
+
         model, pairs, tasks = self.model, self.pairs, self.tasks
         ks = model.kernel
-        return [
-            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks (X->Y)"
-            + (
-                f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
-                if len(pairs) > len(tasks)
-                else ""
-            ),
-            "tasks: " + ", ".join(f"{X}->{Y}" for X, Y in tasks),
+        n_ap = sum(1 for X, _ in tasks if X == AP_TASK)
+        n_zero = len(pairs) - (len(tasks) - n_ap)
+        lines = [
+            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks) - n_ap} tasks "
+            "(X->Y)"
+            + (f", {n_ap} action-potential kernels" if n_ap else "")
+            + (f", {n_zero} pathways with C_YX = 0 (zero kernels, no task)" if n_zero else ""),
+            "tasks: " + ", ".join(self.label(t) for t in tasks),
             "probes: "
             + ", ".join(
                 f"{p.name} ({p.n_channels} channels, {p.units})" for p in self.engine.probes
             ),
             f"kernel settings: dt {ks.dt} ms, tau {ks.tau} ms, t_X {ks.t_X} ms, g_eff {ks.g_eff}",
         ]
+        for Y in model.postsynaptic:
+            cm = model.population(Y).cell
+            if cm.is_user_model:
+                where = f"held at {cm.v_hold:g} mV" if cm.v_hold is not None else "at its own rest"
+                lines.append(
+                    f"cell of {Y}: a user's NEURON model, {cm.linearisation} "
+                    + ("" if cm.linearisation == "passive" else where)
+                )
+        return lines
 
     def estimate(self, keys, measured, comm):
         from . import cost
@@ -78,9 +97,7 @@ class KernelTasks(TaskKind):
 
     # ---- computing
     def setup(self, comm, log):
-        from . import mechanisms
-
-        mechanisms.load_mechanisms(comm=comm, log=log)
+        self.engine.load_mechanisms(comm=comm)
         self.engine.prepare()
 
     def compute(self, key, rank):
@@ -90,6 +107,12 @@ class KernelTasks(TaskKind):
 
     def detail(self, rec):
         return f"{rec.n_seg} segments"
+
+    def finish(self, out, store, complete, attrs, comm, mpio, log):
+        if store is not None:
+            store.merge_records(comm if mpio else None)
+            store.finalize(complete, **attrs)
+            store.close()
 
     # ---- checkpoints and output
     def checkpoint_name(self, key):

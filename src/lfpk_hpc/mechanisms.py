@@ -11,6 +11,13 @@ an exclusive file lock and into a temporary directory that is renamed into place
 only when complete, so several processes (MPI ranks, concurrent jobs) starting at
 once compile at most once and never see a half-built library. A user never runs
 ``nrnivmodl`` by hand.
+
+A user's model brings its own folder of NMODL files (``CellModel.mechanisms``):
+:func:`load_user_mechanisms` compiles it through the same cache (keyed by its
+content; rank 0 first under MPI) and loads it beside lfpk_hpc's own, after checking
+that none of its mechanisms is already defined in NEURON (built in, lfpk_hpc's own,
+or another library): NEURON cannot hold two mechanisms of one name, so a clash is
+named (:class:`MechanismClash`, exit code 2) instead of failing inside NEURON.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = [
+    "MechanismClash",
     "MechanismError",
     "cache_root",
     "default_mod_dir",
@@ -40,6 +48,12 @@ class MechanismError(RuntimeError):
     """Compiling or loading the NMODL mechanisms failed (exit code 1)."""
 
     exit_code = 1
+
+
+class MechanismClash(MechanismError):
+    """A user's mechanism has the name of one NEURON already has (bad input: exit 2)."""
+
+    exit_code = 2
 
 
 #: mechanism libraries loaded into this process: cache key -> directory
@@ -218,6 +232,66 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
             f"mechanisms {', '.join(present)} are already defined in NEURON by another "
             "library; cannot load lfpk_hpc's mechanisms beside them"
         )
+    if not nrn_load(str(target), warn_if_already_loaded=False):
+        raise MechanismError(f"NEURON could not load the compiled mechanisms in {target}")
+    missing = [n for n in names if not hasattr(h, n)]
+    if missing:
+        raise MechanismError(f"mechanisms {missing} missing after loading {target}")
+    _LOADED[key] = _LOADED_DIRS[str(mod_dir.resolve())] = target
+    return target
+
+
+def load_user_mechanisms(mod_dir, comm=None, log=print) -> Path:
+    """Compile (if needed, rank 0 first) and load a user's mechanism folder beside
+    lfpk_hpc's own mechanisms, once per process. Raises :class:`MechanismClash`
+    naming every mechanism of the folder that NEURON already defines, and
+    :class:`MechanismError` if the folder does not compile."""
+    load_mechanisms(comm=comm, log=log)  # lfpk_hpc's own first: their names are taken
+    mod_dir = Path(mod_dir)
+    if str(mod_dir.resolve()) in _LOADED_DIRS:
+        return _LOADED_DIRS[str(mod_dir.resolve())]
+    key = _cache_key(mod_dir)
+    if key in _LOADED:  # the same files from another folder
+        _LOADED_DIRS[str(mod_dir.resolve())] = _LOADED[key]
+        return _LOADED[key]
+    from neuron import h
+
+    from .usermodel import NEURON_BUILTINS, defined_mechanisms
+
+    names = defined_mechanisms(mod_dir)
+    own = mechanism_names()
+    taken = []
+    for name, file in names.items():
+        if hasattr(h, name) or name in NEURON_BUILTINS:
+            where = (
+                "NEURON's built-in one"
+                if name in NEURON_BUILTINS
+                else "lfpk_hpc's own (mod/)"
+                if name in own
+                else "one of a library loaded before (another mechanism folder, or an "
+                "x86_64/ folder in the working directory)"
+            )
+            taken.append(f"{name!r} ({file}; taken by {where})")
+    if taken:
+        raise MechanismClash(
+            f"the mechanisms of {mod_dir} cannot be loaded: NEURON already defines "
+            + ", ".join(taken)
+            + "; rename them (SUFFIX/POINT_PROCESS) in the .mod files"
+        )
+    target = None
+    if comm is not None and comm.Get_size() > 1:
+        error = None
+        if comm.Get_rank() == 0:
+            try:
+                ensure_compiled(mod_dir, log=log)
+            except MechanismError as exc:
+                error = str(exc)
+        error = comm.bcast(error, root=0)
+        if error is not None:
+            raise MechanismError(error)
+    target = ensure_compiled(mod_dir, log=log)
+    from neuron import load_mechanisms as nrn_load
+
     if not nrn_load(str(target), warn_if_already_loaded=False):
         raise MechanismError(f"NEURON could not load the compiled mechanisms in {target}")
     missing = [n for n in names if not hasattr(h, n)]
