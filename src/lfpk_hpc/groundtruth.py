@@ -232,6 +232,43 @@ def soma_gates(v: float) -> tuple[tuple[float, float, float], ...]:
 
 #: leak reversal (mV) of the passive dendrites when the CellModel's e_pas is None
 E_PAS_DEFAULT = -65.0
+
+
+def hh_soma(cell, Ra: float, cm: float, g_pas: float, e_pas: float) -> None:
+    """The ground truth's cell of a passive cable (a biophysics function, LFPy's
+    ``custom_fun``): every section Ra (Ω·cm) and cm (µF/cm²), NEURON's ``hh`` at its
+    defaults in the sections whose names contain "soma" and a passive leak g_pas
+    (S/cm²), e_pas (mV) in all others. ``validate`` gives it to the kernels as the
+    model whose spikes make the action-potential kernels (``CellModel.ap_model``)."""
+    for sec in cell.allseclist:
+        sec.Ra = Ra
+        sec.cm = cm
+        if "soma" in sec.name():
+            sec.insert("hh")
+        else:
+            sec.insert("pas")
+            sec.g_pas = g_pas
+            sec.e_pas = e_pas
+
+
+def spiking_model(cell, v_hold: float):
+    """``cell`` (a passive cable's CellModel) as the ground truth simulates it, held at
+    ``v_hold`` mV (the population's median somatic potential): the model of its
+    action-potential kernel (see :func:`hh_soma`)."""
+    from .params import CellModel
+
+    e_pas = cell.e_pas if cell.e_pas is not None else E_PAS_DEFAULT
+    return CellModel(
+        morphology=cell.morphology,
+        lambda_f=cell.lambda_f,
+        rotation=dict(cell.rotation),
+        biophysics=hh_soma,
+        biophysics_args={"Ra": cell.Ra, "cm": cell.cm, "g_pas": cell.g_pas, "e_pas": e_pas},
+        celsius=CELSIUS,
+        v_hold=float(v_hold),
+    )
+
+
 #: initial membrane potential (mV)
 V_INIT = -65.0
 #: spike detection threshold at the soma (mV)

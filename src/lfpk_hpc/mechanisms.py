@@ -185,6 +185,22 @@ def ensure_compiled(mod_dir: Path | None = None, log=print) -> Path:
     return target
 
 
+def _compile_on_rank0(mod_dir: Path, comm, log) -> None:
+    """With several ranks: rank 0 compiles (if the cache has no build) while the others
+    wait, and a failure reaches every rank. Every rank of ``comm`` must call this."""
+    if comm is None or comm.Get_size() == 1:
+        return
+    error = None
+    if comm.Get_rank() == 0:
+        try:
+            ensure_compiled(mod_dir, log=log)
+        except MechanismError as exc:
+            error = str(exc)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise MechanismError(error)
+
+
 def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     """Compile (if needed) and load the mechanisms of ``mod_dir`` into NEURON, once.
 
@@ -193,6 +209,10 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     Returns the cache directory that was loaded.
     """
     mod_dir = Path(mod_dir) if mod_dir is not None else default_mod_dir()
+    # with a communicator every rank takes part in the compile step, also where this
+    # process has loaded the folder before (ranks may have loaded it at different
+    # points, e.g. while counting segments for the cost estimates)
+    _compile_on_rank0(mod_dir, comm, log)
     # once a folder's mechanisms are loaded, this process keeps them (a process cannot
     # load a second version anyway), and later calls cost nothing (no re-hashing)
     loaded = _LOADED_DIRS.get(str(mod_dir.resolve()))
@@ -201,17 +221,6 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     key = _cache_key(mod_dir)
     if key in _LOADED:
         return _LOADED[key]
-    if comm is not None and comm.Get_size() > 1:
-        target = None
-        error = None
-        if comm.Get_rank() == 0:
-            try:
-                target = ensure_compiled(mod_dir, log=log)
-            except MechanismError as exc:
-                error = str(exc)
-        error = comm.bcast(error, root=0)
-        if error is not None:
-            raise MechanismError(error)
     target = ensure_compiled(mod_dir, log=log)
 
     from neuron import h
@@ -248,6 +257,7 @@ def load_user_mechanisms(mod_dir, comm=None, log=print) -> Path:
     :class:`MechanismError` if the folder does not compile."""
     load_mechanisms(comm=comm, log=log)  # lfpk_hpc's own first: their names are taken
     mod_dir = Path(mod_dir)
+    _compile_on_rank0(mod_dir, comm, log)  # every rank, loaded here before or not
     if str(mod_dir.resolve()) in _LOADED_DIRS:
         return _LOADED_DIRS[str(mod_dir.resolve())]
     key = _cache_key(mod_dir)
@@ -278,17 +288,6 @@ def load_user_mechanisms(mod_dir, comm=None, log=print) -> Path:
             + ", ".join(taken)
             + "; rename them (SUFFIX/POINT_PROCESS) in the .mod files"
         )
-    target = None
-    if comm is not None and comm.Get_size() > 1:
-        error = None
-        if comm.Get_rank() == 0:
-            try:
-                ensure_compiled(mod_dir, log=log)
-            except MechanismError as exc:
-                error = str(exc)
-        error = comm.bcast(error, root=0)
-        if error is not None:
-            raise MechanismError(error)
     target = ensure_compiled(mod_dir, log=log)
     from neuron import load_mechanisms as nrn_load
 

@@ -62,6 +62,15 @@ cell = CellModel(
     linearisation="frozen",
 )
 
+#: the same cell through a morphology file and the biophysics function above
+cell_biophysics = CellModel(
+    morphology="active_cell/morphology.hoc",
+    biophysics=biophysics,
+    biophysics_args={"gbar_ih_apic": GBAR_IH_APIC},
+    mechanisms="active_cell/mod",
+    linearisation="frozen",
+)
+
 model = Model(
     name="active_model",
     populations=(
