@@ -535,11 +535,16 @@ def test_bad_model_found_when_built(active_model, tmp_path):
         r".*LfpktCell\[\d+\]\.apic\[0\]",
     ):
         engine.prepare()
-    engine = KernelEngine(with_cell(active_model, rest_time=100.0))
+    import runpy
+
+    cell = runpy.run_path(str(ACTIVE))["cell_biophysics"]  # with a leak that makes it fire
+    fires = {k: getattr(cell, k) for k in ("morphology", "template", "biophysics")}
+    fires["biophysics_args"] = {"e_pas": -45.0}
+    engine = KernelEngine(with_cell(active_model, rest_time=200.0, **fires))
     engine.load_mechanisms()
     with pytest.raises(
         params.ParamsError,
-        match=r"populations\[P\]\.cell\.rest_time = 100 is invalid: the model does not come",
+        match=r"populations\[P\]\.cell\.rest_time = 200 is invalid: the model does not come",
     ):
         engine.compute("E", "P")
     broken = tmp_path / "broken.hoc"

@@ -67,6 +67,13 @@ __all__ = ["DV", "DX", "REST_DT", "REST_TOL", "Linearisation", "linear_cell", "s
 REST_DT = 0.5
 #: the model is at rest when no membrane potential changes faster than this (mV/ms)
 REST_TOL = 1e-9
+#: the long implicit steps that find the rest first: their length (ms) and most of them
+LONG_DT = 1e3
+LONG_STEPS = 500
+#: the rest the long steps find must be stable: every potential moved by CHECK_MV mV
+#: must be back within half of that after CHECK_MS ms
+CHECK_MV = 0.1
+CHECK_MS = 50.0
 #: resistance (MΩ) of the clamp that holds each segment at v_hold
 HOLD_RS = 1e-6
 #: step of the central differences: membrane potential (mV) and states (× scale)
@@ -86,8 +93,9 @@ class Linearisation:
     #: the linear cell's leak per segment: conductance (S/cm²) and reversal (mV)
     g: np.ndarray
     e: np.ndarray
-    #: the model's own pas reversal per segment (mV; NaN without pas): the reversal of
-    #: the effective synaptic leak added with g_eff (LFPykernels adds it to g_pas)
+    #: the reversal (mV) per segment of the effective synaptic leak added with g_eff:
+    #: the model's own pas reversal (LFPykernels adds it to g_pas; NaN without pas:
+    #: the segment's linear reversal), or v_hold for a cell held there
     e_leak: np.ndarray
     #: quasi-active gates: name -> (c (S/cm²), tau (ms)) per segment (zero c: none)
     gates: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -188,13 +196,33 @@ def _advance(h, n: int) -> None:
 
 
 def _bring_to_rest(h, sections, cell_model: CellModel, param: str, log) -> str:
-    """Simulate the model without input until it rests (see the module docstring):
-    chunks of 50 ms, until no segment's potential changed by more than REST_TOL mV/ms
-    on average over a chunk."""
+    """Bring the model to its own rest (module docstring). First by long implicit steps
+    (:data:`LONG_DT` ms: NEURON's step solves the potentials implicitly and sets every
+    cnexp gate to its steady state at them, so that the iteration's fixed point is the
+    resting state and it converges when the gates' feedback is weaker than the leak);
+    if that does not settle, by simulating with :data:`REST_DT` for up to rest_time
+    ms. Rest: no potential changes by more than :data:`REST_TOL` mV/ms."""
     cvode = h.CVode()
     cvode.active(0)
+    start = _start_potential(sections)
+    h.finitialize(start)
+    h.dt = LONG_DT
+    last = _potentials(sections)
+    for i in range(LONG_STEPS):
+        h.fadvance()
+        now = _potentials(sections)
+        change = float(np.abs(now - last).max())
+        last = now
+        if not np.isfinite(change):
+            break
+        if change < REST_TOL * REST_DT:
+            res = _States(h, sections).residual()
+            h.CVode().active(0)
+            if res < REST_TOL and _stable(h, sections, now):
+                return f"its own rest, by {i + 1} implicit steps of {LONG_DT:g} ms"
+            break
+    h.finitialize(start)
     h.dt = REST_DT
-    h.finitialize(_start_potential(sections))
     chunk = int(round(50.0 / REST_DT))
     t, rate = 0.0, np.inf
     last = _potentials(sections)
@@ -214,6 +242,23 @@ def _bring_to_rest(h, sections, cell_model: CellModel, param: str, log) -> str:
             "hold it at)"
         )
     return f"its own rest, reached after {t:g} ms without input"
+
+
+def _stable(h, sections, v_rest: np.ndarray) -> bool:
+    """Whether the resting state the long steps found is stable: every potential moved
+    by :data:`CHECK_MV` mV returns toward it within :data:`CHECK_MS` ms (an unstable
+    equilibrium of a model that fires by itself does not). The state is restored."""
+    saved = h.SaveState()
+    saved.save()
+    for sec in sections:
+        for seg in sec.allseg():
+            seg.v = seg.v + CHECK_MV
+    h.dt = REST_DT
+    _advance(h, int(round(CHECK_MS / REST_DT)))
+    deviation = float(np.abs(_potentials(sections) - v_rest).max())
+    saved.restore()
+    h.dt = LONG_DT
+    return deviation < 0.5 * CHECK_MV
 
 
 def _potentials(sections) -> np.ndarray:
@@ -236,24 +281,35 @@ def _hold(h, sections, cell_model: CellModel, param: str) -> str:
             c.dur1, c.amp1, c.rs = 1e9, v, HOLD_RS
             clamps.append(c)
     cvode = h.CVode()
-    cvode.active(0)
-    h.dt = REST_DT
     h.finitialize(v)
-    chunk = int(round(50.0 / REST_DT))
-    t = 0.0
     states = _States(h, sections)  # the clamps' currents are no states
-    previous = states.y()
     cvode.active(0)
-    done = False
-    while t < cell_model.rest_time and not done:
-        _advance(h, chunk)
-        t += chunk * REST_DT
+
+    def settle(dt: float, steps: int, checks: int, tol: float) -> bool:
+        h.dt = dt
         cvode.active(1)
-        y = states.y()
+        previous = states.y()
         cvode.active(0)
-        scale = np.maximum(np.abs(y), 1e-3)
-        done = float((np.abs(y - previous) / scale).max()) < REST_TOL * chunk * REST_DT
-        previous = y
+        for _ in range(checks):
+            _advance(h, steps)
+            cvode.active(1)
+            y = states.y()
+            cvode.active(0)
+            change = float((np.abs(y - previous) / np.maximum(np.abs(y), 1e-3)).max())
+            previous = y
+            if not np.isfinite(change):
+                return False
+            if change < tol:
+                return True
+        return False
+
+    # as in _bring_to_rest: long implicit steps first, then steps of REST_DT
+    done = settle(LONG_DT, 1, LONG_STEPS, REST_TOL * REST_DT)
+    if not done:
+        h.finitialize(v)
+        chunk = int(round(50.0 / REST_DT))
+        checks = int(cell_model.rest_time / (chunk * REST_DT)) + 1
+        done = settle(REST_DT, chunk, checks, REST_TOL * chunk * REST_DT)
     if not done:
         raise ParamsError(
             f"{param}.rest_time = {cell_model.rest_time:g} is invalid: the model's states do not "
@@ -263,7 +319,7 @@ def _hold(h, sections, cell_model: CellModel, param: str) -> str:
     for sec in sections:
         for seg in sec.allseg():
             seg.v = v
-    return f"held at {v:g} mV (states settled after {t:g} ms)"
+    return f"held at {v:g} mV"
 
 
 # --------------------------------------------------------------------------- the linearisation
@@ -395,7 +451,12 @@ def linear_cell(
     segs = [seg for sec in sections for seg in sec]
     n = len(segs)
     mechanisms = [m for m in _density_mechanisms(sections) if m != "pas"]
-    e_leak = np.array([seg.pas.e if hasattr(seg, "pas") else np.nan for seg in segs])
+    # the reversal of the effective synaptic leak g_eff adds: the model's own leak's
+    # (LFPykernels adds it to g_pas), or v_hold for a cell held there (so that it stays)
+    if cell_model.v_hold is not None:
+        e_leak = np.full(len(segs), float(cell_model.v_hold))
+    else:
+        e_leak = np.array([seg.pas.e if hasattr(seg, "pas") else np.nan for seg in segs])
     kind = cell_model.linearisation
     gates, frozen = {}, []
     if kind == "passive":

@@ -965,6 +965,12 @@ def run_validation(
 
     def kernel_pop(p):
         p = dataclasses.replace(p, nu=float(rates.get(p.name, p.nu)))
+        if p.cell is not None and p.cell.is_user_model and p.name in vrest:
+            # a user's model: the ground truth simulated it as it is; the kernels
+            # linearise it held at the median somatic potential (Hagen et al. 2022)
+            return dataclasses.replace(
+                p, cell=dataclasses.replace(p.cell, v_hold=float(vrest[p.name]))
+            )
         if p.cell is not None and p.name in vrest:
             v = float(vrest[p.name])
             if soma == "mean" and soma_g.get(p.name) is not None:
@@ -986,7 +992,11 @@ def run_validation(
         kmodel,
         populations=tuple(kernel_pop(p) for p in kmodel.populations),
         kernel=dataclasses.replace(
-            kmodel.kernel, Vrest={Y: float(vrest[Y]) for Y in kmodel.postsynaptic}
+            kmodel.kernel,
+            Vrest={
+                Y: "cell" if kmodel.population(Y).cell.is_user_model else float(vrest[Y])
+                for Y in kmodel.postsynaptic
+            },
         ),
     )
     # the extrinsic input's kernels too, for the second prediction (diagnosis: how

@@ -30,16 +30,17 @@ from lfpk_hpc.params import (
 GBAR_IH_APIC = 1e-4
 
 
-def biophysics(cell, gbar_ih_apic=GBAR_IH_APIC, active=True):
+def biophysics(cell, gbar_ih_apic=GBAR_IH_APIC, active=True, e_pas=-70.0):
     """The mechanisms of cell.hoc's LfpktCell, set from Python (LFPy's custom_fun):
     the same cell through a morphology file and a biophysics function. ``active``
-    False: the leak only."""
+    False: the leak only; ``e_pas`` (mV): the leak's reversal (at -45 mV the cell
+    fires by itself)."""
     for sec in cell.allseclist:
         sec.Ra = 100.0
         sec.cm = 1.0
         sec.insert("pas")
         sec.g_pas = 5e-5
-        sec.e_pas = -70.0
+        sec.e_pas = e_pas
         name = sec.name()
         if not active:
             continue
