@@ -52,7 +52,6 @@ LinearMechanisms are refused.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -67,9 +66,13 @@ __all__ = ["DV", "DX", "REST_DT", "REST_TOL", "Linearisation", "linear_cell", "s
 REST_DT = 0.5
 #: the model is at rest when no membrane potential changes faster than this (mV/ms)
 REST_TOL = 1e-9
-#: the long implicit steps that find the rest first: their length (ms) and most of them
-LONG_DT = 1e3
-LONG_STEPS = 500
+#: the long implicit steps that find the rest first: their lengths (ms), tried in turn
+#: (a step that sets slow gates to their steady state at once can overshoot: the
+#: iteration then alternates, and a shorter step, which moves them part of the way,
+#: converges), and most steps of each
+LONG_DTS = (50.0, 10.0, 1e3)
+LONG_DT = LONG_DTS[0]
+LONG_STEPS = 300
 #: the rest the long steps find must be stable: every potential moved by CHECK_MV mV
 #: must be back within half of that after CHECK_MS ms
 CHECK_MV = 0.1
@@ -112,41 +115,63 @@ class Linearisation:
 # --------------------------------------------------------------------------- CVode's f
 
 
-_STATENAME = re.compile(r"^(?P<sec>.+)\.(?P<var>[A-Za-z_]\w*)\((?P<x>[-+0-9.eE]+)\)$")
+#: the marks of _States: far from any membrane potential or state
+_CODE = 1.0e7
 
 
 class _States:
-    """The state vector of NEURON's CVode: names, and which segment each belongs to."""
+    """The state vector of NEURON's CVode: which segment and which variable each
+    state is. Read by marking: every segment's v, then every state variable of every
+    mechanism (``MechanismStandard(name, 3)``), is set to a code (:data:`_CODE` + the
+    segment's index) and found in ``CVode.states`` (``CVode.statename`` costs time in
+    proportion to the states per call: minutes for a 900-segment cell). The states are
+    restored afterwards."""
 
     def __init__(self, h, sections):
         self.h = h
         self.cvode = h.CVode()
         self.cvode.active(1)
-        seg_index = {}
-        k = 0
-        for sec in sections:
-            for seg in sec:
-                seg_index[(sec.name(), round(seg.x, 4))] = k
-                k += 1
-        self.n_seg = k
-        y = h.Vector()
-        self.cvode.states(y)
-        n = int(y.size())
-        name = h.ref("")
-        self.var = []
-        self.seg = np.zeros(n, dtype=int)
-        for i in range(n):
-            self.cvode.statename(i, name, 0)
-            m = _STATENAME.match(name[0])
-            key = (m.group("sec"), round(float(m.group("x")), 4)) if m else None
-            if key not in seg_index:
-                raise ParamsError(
-                    f"state {name[0]!r} of the model belongs to no segment of the cell "
-                    "(a point process, a LinearMechanism or an extracellular node?)"
-                )
-            self.var.append(m.group("var"))
-            self.seg[i] = seg_index[key]
-        self.var = np.array(self.var)
+        segs = [seg for sec in sections for seg in sec]
+        self.n_seg = len(segs)
+        y0 = self.y()
+        n = y0.size
+        self.var = np.array([""] * n, dtype=object)
+        self.seg = np.full(n, -1, dtype=int)
+        kinds = [("v", list(enumerate(segs)))]
+        first = np.cumsum([0] + [sec.nseg for sec in sections])
+        for mech in _density_mechanisms(sections):
+            ms = h.MechanismStandard(mech, 3)
+            name = h.ref("")
+            for k in range(int(ms.count())):
+                ms.name(name, k)
+                var = name[0]
+                members = []
+                for j, sec in enumerate(sections):
+                    if hasattr(sec(0.5), var):
+                        members += [(i, segs[i]) for i in range(first[j], first[j + 1])]
+                kinds.append((var, members))
+        try:
+            for var, members in kinds:
+                saved = [getattr(seg, var) for _, seg in members]
+                for i, seg in members:
+                    setattr(seg, var, _CODE + i)
+                y = self.y()
+                for (_, seg), value in zip(members, saved, strict=True):
+                    setattr(seg, var, value)
+                hit = np.flatnonzero((y >= _CODE) & (y < _CODE + self.n_seg) & (y == np.round(y)))
+                self.var[hit] = var
+                self.seg[hit] = (y[hit] - _CODE).astype(int)
+        finally:
+            self.restore(y0)
+        if np.any(self.seg < 0):
+            i = int(np.flatnonzero(self.seg < 0)[0])
+            label = h.ref("")
+            self.cvode.statename(i, label, 0)
+            raise ParamsError(
+                f"state {label[0]!r} of the model belongs to no segment of the cell "
+                "(a point process, a LinearMechanism or an extracellular node?)"
+            )
+        self.var = self.var.astype(str)
         self.is_v = self.var == "v"
         if self.is_v.sum() != self.n_seg:
             raise ParamsError(
@@ -158,8 +183,10 @@ class _States:
         self.kinds = sorted(set(self.var[~self.is_v]))
 
     def y(self) -> np.ndarray:
+        """The model's states now (``CVode.ygather``; ``CVode.states`` is the
+        integrator's own copy, which changes of the variables do not reach)."""
         y = self.h.Vector()
-        self.cvode.states(y)
+        self.cvode.ygather(y)
         return np.array(y)
 
     def f(self, y: np.ndarray) -> np.ndarray:
@@ -181,10 +208,11 @@ class _States:
 
 
 def _density_mechanisms(sections) -> list[str]:
+    """The density mechanisms (not ions) of the sections (NEURON inserts a density
+    mechanism into every segment of a section)."""
     names = set()
     for sec in sections:
-        for seg in sec:
-            names.update(m.name() for m in seg if not m.is_ion())
+        names.update(m.name() for m in sec(0.5) if not m.is_ion())
     return sorted(names)
 
 
@@ -197,30 +225,32 @@ def _advance(h, n: int) -> None:
 
 def _bring_to_rest(h, sections, cell_model: CellModel, param: str, log) -> str:
     """Bring the model to its own rest (module docstring). First by long implicit steps
-    (:data:`LONG_DT` ms: NEURON's step solves the potentials implicitly and sets every
-    cnexp gate to its steady state at them, so that the iteration's fixed point is the
-    resting state and it converges when the gates' feedback is weaker than the leak);
-    if that does not settle, by simulating with :data:`REST_DT` for up to rest_time
-    ms. Rest: no potential changes by more than :data:`REST_TOL` mV/ms."""
+    (:data:`LONG_DTS` ms, in turn: NEURON's step solves the potentials implicitly and
+    moves every cnexp gate toward its steady state at them, so that the iteration's
+    fixed point is the resting state), accepted when it converged, NEURON's equations
+    agree (residual) and it is stable (:func:`_stable`); else by simulating with
+    :data:`REST_DT` for up to rest_time ms. Rest: no potential changes by more than
+    :data:`REST_TOL` mV/ms."""
     cvode = h.CVode()
     cvode.active(0)
     start = _start_potential(sections)
-    h.finitialize(start)
-    h.dt = LONG_DT
-    last = _potentials(sections)
-    for i in range(LONG_STEPS):
-        h.fadvance()
-        now = _potentials(sections)
-        change = float(np.abs(now - last).max())
-        last = now
-        if not np.isfinite(change):
-            break
-        if change < REST_TOL * REST_DT:
-            res = _States(h, sections).residual()
-            h.CVode().active(0)
-            if res < REST_TOL and _stable(h, sections, now):
-                return f"its own rest, by {i + 1} implicit steps of {LONG_DT:g} ms"
-            break
+    for long_dt in LONG_DTS:
+        h.finitialize(start)
+        h.dt = long_dt
+        last = _potentials(sections)
+        for i in range(LONG_STEPS):
+            h.fadvance()
+            now = _potentials(sections)
+            change = float(np.abs(now - last).max())
+            last = now
+            if not np.isfinite(change):
+                break
+            if change < REST_TOL * REST_DT:
+                res = _States(h, sections).residual()
+                h.CVode().active(0)
+                if res < REST_TOL and _stable(h, sections, now, long_dt):
+                    return f"its own rest, by {i + 1} implicit steps of {long_dt:g} ms"
+                break
     h.finitialize(start)
     h.dt = REST_DT
     chunk = int(round(50.0 / REST_DT))
@@ -244,7 +274,7 @@ def _bring_to_rest(h, sections, cell_model: CellModel, param: str, log) -> str:
     return f"its own rest, reached after {t:g} ms without input"
 
 
-def _stable(h, sections, v_rest: np.ndarray) -> bool:
+def _stable(h, sections, v_rest: np.ndarray, dt: float) -> bool:
     """Whether the resting state the long steps found is stable: every potential moved
     by :data:`CHECK_MV` mV returns toward it within :data:`CHECK_MS` ms (an unstable
     equilibrium of a model that fires by itself does not). The state is restored."""
@@ -257,7 +287,7 @@ def _stable(h, sections, v_rest: np.ndarray) -> bool:
     _advance(h, int(round(CHECK_MS / REST_DT)))
     deviation = float(np.abs(_potentials(sections) - v_rest).max())
     saved.restore()
-    h.dt = LONG_DT
+    h.dt = dt
     return deviation < 0.5 * CHECK_MV
 
 

@@ -1034,8 +1034,15 @@ def run_validation(
         # offers no way back), so ranks that ran different numbers of simulations
         # would wait for each other forever. Every rank therefore computes every
         # kernel, serially and in the same order (a few seconds), and rank 0 keeps
-        # its file.
+        # its file. The exchange comes every max step: set it beyond any step here
+        # (linearising a user's model takes steps of up to 1e9 ms, each of which
+        # would otherwise be that many exchanges; every rank calls this)
         import tempfile
+
+        if size > 1:
+            from neuron import h
+
+            h.ParallelContext().set_maxstep(1e9)  # its largest value
 
         try:
             with tempfile.TemporaryDirectory(prefix="lfpk_hpc_kernels_") as tmp:
