@@ -8,7 +8,7 @@ A population's cell in the ground truth (:mod:`lfpk_hpc.groundtruth`) is either
   Hodgkin–Huxley ``hh`` at its defaults in every section whose name contains "soma",
   at :data:`CELSIUS` (the reasons are in groundtruth's docstring); or
 - a **user's NEURON model** (a template and/or a biophysics function with its own
-  mechanisms, :mod:`lfpk_hpc.usermodel`): exactly as the user wrote it — the
+  mechanisms, :mod:`lfpk_hpc.cellmodels`): exactly as the user wrote it — the
   template with its arguments (or the morphology in a minimal template), the
   biophysics function as LFPy's ``custom_fun``, the model's own Ra, cm and
   mechanisms, d_lambda segments at its lambda_f, at its ``celsius`` — so that the

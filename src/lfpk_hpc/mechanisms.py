@@ -266,7 +266,7 @@ def load_user_mechanisms(mod_dir, comm=None, log=print) -> Path:
         return _LOADED[key]
     from neuron import h
 
-    from .usermodel import NEURON_BUILTINS, defined_mechanisms
+    from .cellmodels import NEURON_BUILTINS, defined_mechanisms
 
     names = defined_mechanisms(mod_dir)
     own = mechanism_names()

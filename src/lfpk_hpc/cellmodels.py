@@ -1,4 +1,7 @@
-"""A user's NEURON model in the params schema: its checks at load, without NEURON.
+"""Cell models in the params schema: their checks at load, without NEURON.
+
+A passive cable (its morphology file or generated sections, Ra, cm, leak, the soma
+stand-ins) and a user's NEURON model. A user's model:
 
 A :class:`~lfpk_hpc.params.CellModel` is a user's model when it names a hoc
 ``template`` (LFPy's ``TemplateCell`` conventions) or a ``biophysics`` function (LFPy's
@@ -22,7 +25,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["NEURON_BUILTINS", "check_cell_model", "check_model_mechanisms", "defined_mechanisms"]
+import numpy as np
+
+__all__ = [
+    "NEURON_BUILTINS",
+    "check_cell",
+    "check_cell_model",
+    "check_model_mechanisms",
+    "check_vrest",
+    "defined_mechanisms",
+]
 
 #: mechanisms NEURON 9 defines before any library is loaded (MechanismType 0 and 1)
 NEURON_BUILTINS = frozenset(
@@ -255,3 +267,128 @@ def check_model_mechanisms(model) -> None:
                         "both populations or rename one",
                     )
                 seen.setdefault(mech, (param, text, str(folder / file)))
+
+
+def check_cell(param, cell, model, Y):
+    """A postsynaptic population's ``cell`` (``param`` names it in messages)."""
+    from .params import (
+        MORPHOLOGY_SUFFIXES,
+        CellModel,
+        Section,
+        _fail,
+        _finite,
+        _float_array,
+        _nonneg,
+        _positive,
+    )
+
+    if not isinstance(cell, CellModel):
+        _fail(param, cell, "a postsynaptic population needs CellModel(morphology, ...)")
+    check_cell_model(param, cell, model)
+    m = cell.morphology
+    if m is None and cell.template is not None:
+        pass  # the template creates its sections (checked when the cell is built)
+    elif isinstance(m, str):
+        path = model.path(m)
+        if path.suffix.lower() not in MORPHOLOGY_SUFFIXES:
+            _fail(
+                f"{param}.morphology",
+                m,
+                f"file type must be one of {', '.join(MORPHOLOGY_SUFFIXES)}",
+            )
+        if not path.is_file():
+            _fail(f"{param}.morphology", m, f"no such file ({path})")
+    elif isinstance(m, tuple) and m and all(isinstance(s, Section) for s in m):
+        secnames = []
+        for s in m:
+            q = f"{param}.morphology[{s.name}]"
+            if not isinstance(s.name, str) or not re.match(r"^[A-Za-z_]\w*$", s.name):
+                _fail(
+                    f"{param}.morphology.name", s.name, "must be an identifier (letters, digits, _)"
+                )
+            if s.name in secnames:
+                _fail(f"{param}.morphology.name", s.name, "section names must be unique")
+            if s.parent is not None and s.parent not in secnames:
+                _fail(
+                    f"{q}.parent",
+                    s.parent,
+                    f"must be a section defined before it ({', '.join(secnames) or 'none'})",
+                )
+            if s.parent_x not in (0, 1, 0.0, 1.0):
+                _fail(f"{q}.parent_x", s.parent_x, "must be 0 or 1")
+            for key in ("start", "end"):
+                v = getattr(s, key)
+                c = _float_array(f"{q}.{key}", v, "three finite coordinates (µm)")
+                if c.shape != (3,) or not np.all(np.isfinite(c)):
+                    _fail(f"{q}.{key}", v, "must be three finite coordinates (µm)")
+            if np.allclose(s.start, s.end):
+                _fail(f"{q}.end", s.end, "must differ from start (zero-length section)")
+            _positive(f"{q}.diam", s.diam)
+            secnames.append(s.name)
+        if sum(s.parent is None for s in m) != 1:
+            _fail(
+                f"{param}.morphology",
+                [s.name for s in m],
+                "exactly one section must have no parent",
+            )
+    else:
+        _fail(f"{param}.morphology", m, "must be a file path or a non-empty tuple of Section")
+    _positive(f"{param}.Ra", cell.Ra)
+    _positive(f"{param}.cm", cell.cm)
+    _nonneg(f"{param}.g_pas", cell.g_pas)
+    if cell.soma_g_pas is not None:
+        _nonneg(f"{param}.soma_g_pas", cell.soma_g_pas)
+    if cell.soma_gates is not None:
+        gates = cell.soma_gates
+        if not isinstance(gates, tuple) or not 1 <= len(gates) <= 3:
+            _fail(f"{param}.soma_gates", gates, "must be a tuple of 1 to 3 (a, b, tau) tuples")
+        for j, gate in enumerate(gates):
+            if not isinstance(gate, tuple) or len(gate) != 3:
+                _fail(f"{param}.soma_gates[{j}]", gate, "must be a tuple (a, b, tau)")
+            _finite(f"{param}.soma_gates[{j}].a", gate[0])
+            _finite(f"{param}.soma_gates[{j}].b", gate[1])
+            _positive(f"{param}.soma_gates[{j}].tau", gate[2])
+    if cell.e_pas is not None:
+        _finite(f"{param}.e_pas", cell.e_pas)
+    _positive(f"{param}.lambda_f", cell.lambda_f)
+    if not isinstance(cell.rotation, Mapping):
+        _fail(
+            f"{param}.rotation",
+            cell.rotation,
+            "must be a mapping like {'x': 0.0, 'z': 1.57} (radians)",
+        )
+    for k, v in cell.rotation.items():
+        if k not in ("x", "y", "z"):
+            _fail(f"{param}.rotation", k, "allowed axes: x, y, z")
+        _finite(f"{param}.rotation[{k}]", v)
+
+
+def check_vrest(Y: str, v, cell) -> None:
+    """``kernel.Vrest[Y]``: a number, one per segment, or ``"cell"`` (a user's model)."""
+    from .params import VREST_CELL, _fail, _float_array
+
+    if isinstance(v, str):
+        if v != VREST_CELL:
+            _fail(
+                f"kernel.Vrest[{Y}]",
+                v,
+                f"must be a number (mV), one per segment, or {VREST_CELL!r}",
+            )
+        if not cell.is_user_model:
+            _fail(
+                f"kernel.Vrest[{Y}]",
+                v,
+                f"{VREST_CELL!r} takes the resting potentials of a user's model (template or "
+                f"biophysics), and the cell of {Y} is a passive cable",
+            )
+        return
+    arr = _float_array(f"kernel.Vrest[{Y}]", v, f"a number, one per segment or {VREST_CELL!r}")
+    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        _fail(f"kernel.Vrest[{Y}]", v, "must be a finite number or one per segment")
+    if arr.ndim == 1 and cell.e_pas is None and not cell.is_user_model:
+        _fail(
+            f"populations[{Y}].cell.e_pas",
+            None,
+            f"with one kernel.Vrest[{Y}] per segment the cell needs its own leak "
+            "reversal e_pas (mV)",
+        )
