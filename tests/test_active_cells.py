@@ -619,3 +619,77 @@ def test_passive_cables_unchanged(name, tmp_path):
             digest.update(n.encode())
             digest.update(f["kernels"][n][...].tobytes())
     assert digest.hexdigest() == kernels_sha
+
+
+# --------------------------------------------------------------------------- the ground truth
+
+
+@pytest.mark.mpi
+def test_validate_with_active_cells(tmp_path):
+    """validate of params/hagen2022_active.py, tiny: the ground truth simulates the
+    users' active cells, the kernels linearise them held at its median somatic
+    potentials, the action-potential kernels come from the engine and the prediction
+    with them differs from the one without by exactly their convolution."""
+    import h5py
+    from conftest import mpi_env, mpirun_command
+
+    params_file = ROOT / "params" / "hagen2022_active.py"
+    cmd = mpirun_command(2, "validate", params_file, "--out", "val", "--scale", "0.02")
+    cmd += ["--tstop", "300", "--transient", "100"]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=mpi_env(), capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    val = tmp_path / "val"
+    info = json.loads((val / "groundtruth" / "vrest.json").read_text())
+    assert info["soma_conductance"] == {"E": None, "I": None}  # no hh soma here
+    metrics = json.loads((val / "metrics.json").read_text())
+    for key in ("lfp", "cdm"):
+        assert np.isfinite(metrics[key]["r2_median_lowpass"])
+        assert np.isfinite(metrics["with_action_potentials"][key]["r2_median_lowpass"])
+    with h5py.File(val / "groundtruth" / "signals.h5", "r") as f:
+        assert "E: the user's model" in f.attrs["soma_model"]
+    with (
+        h5py.File(val / "kernels.h5", "r") as k,
+        h5py.File(val / "prediction.h5", "r") as a,
+        h5py.File(val / "prediction_aps.h5", "r") as b,
+        h5py.File(val / "groundtruth" / "spikes.h5", "r") as s,
+    ):
+        for Y in ("E", "I"):
+            cell = k[f"cells/{Y}"]
+            assert cell.attrs["linearisation"] == "frozen"
+            assert cell.attrs["operating_point"].startswith("held at")
+            np.testing.assert_allclose(cell["v_operating_point"][...], info["vrest"][Y])
+        added = b["signals/cdm"][2] - a["signals/cdm"][2]
+        n_bins = added.size
+        ref = 0.0
+        for Y in ("E", "I"):
+            bins = np.floor(s[Y]["times"][...] / 2**-4).astype(int)
+            counts = np.bincount(bins[bins < n_bins], minlength=n_bins)
+            ref = ref + np.convolve(counts, k[f"ap_kernels/cdm/{Y}"][2], "same")
+        assert np.abs(ref).max() > 0
+        np.testing.assert_allclose(added, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
+def test_ground_truth_has_one_temperature(active_model):
+    """A network whose cells need different temperatures is refused before anything is
+    built (NEURON has one temperature): the hh somata of passive cables run at 6.3 °C."""
+    from lfpk_hpc.groundtruth import GroundTruthError, check_run_args
+
+    readme = params.load(ROOT / "params" / "lfpykernels_readme.py")
+    hot = with_cell(active_model, celsius=34.0)
+    P = dataclasses.replace(hot.population("P"), geometry=readme.population("E").geometry)
+    pops = readme.populations + (P,)
+    cons = readme.connections + tuple(
+        dataclasses.replace(c, pre="E" if c.pre == "E" else "I") for c in hot.connections
+    )
+    mixed = dataclasses.replace(
+        readme,
+        populations=pops,
+        connections=cons,
+        extrinsic={**readme.extrinsic, "P": readme.extrinsic["E"]},
+        kernel=dataclasses.replace(readme.kernel, Vrest={"E": -65.0, "P": "cell"}),
+        base_dir=str(ACTIVE.parent),
+    )
+    with pytest.raises(GroundTruthError, match=r"one temperature.*E 6.3 °C, P 34 °C"):
+        check_run_args(mixed, scale=0.1, tstop=100.0, seed=1, dt=2**-4, transient=10.0)
