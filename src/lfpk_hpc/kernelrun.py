@@ -17,7 +17,29 @@ from pathlib import Path
 from .params import Model
 from .scheduler import FarmResult, TaskKind, run_farm
 
-__all__ = ["KernelTasks", "run_kernels"]
+__all__ = ["KernelTasks", "run_kernels", "task_keys", "task_label"]
+
+
+def task_keys(model: Model) -> list[tuple[str, str]]:
+    """The tasks of a kernel run: per postsynaptic Y its pathways with C_YX > 0, then
+    its action-potential kernel, (:data:`lfpk_hpc.store.AP_TASK`, Y), when its cell
+    model fires (a user's model, or ``ap_model``) and ``kernel.ap_kernels`` is on."""
+    from .store import AP_TASK
+
+    out = []
+    for Y in model.postsynaptic:
+        out += [(X, Y) for X in model.presynaptic(Y) if model.connection(X, Y).C > 0]
+        cell = model.population(Y).cell
+        if model.kernel.ap_kernels and (cell.is_user_model or cell.ap_model is not None):
+            out.append((AP_TASK, Y))
+    return out
+
+
+def task_label(key) -> str:
+    """ "X->Y", or "AP of Y" for an action-potential kernel."""
+    from .store import AP_TASK
+
+    return f"AP of {key[1]}" if key[0] == AP_TASK else f"{key[0]}->{key[1]}"
 
 
 class KernelTasks(TaskKind):
@@ -29,17 +51,11 @@ class KernelTasks(TaskKind):
 
     def __init__(self, model: Model, log=None):
         from .kernel import KernelEngine
-        from .store import AP_TASK
 
         self.model = model
         self.pairs = model.tasks()
         self.engine = KernelEngine(model, log=log)
-        # per Y its pathways with C_YX > 0, then its action-potential kernel (if any)
-        self.tasks = []
-        for Y in model.postsynaptic:
-            self.tasks += [(X, y) for X, y in self.pairs if y == Y and model.connection(X, Y).C > 0]
-            if model.kernel.ap_kernels and self.engine.spike_model(Y) is not None:
-                self.tasks.append((AP_TASK, Y))
+        self.tasks = task_keys(model)
         self._costs = {}
 
     # ---- the tasks
@@ -47,9 +63,7 @@ class KernelTasks(TaskKind):
         return list(self.tasks)
 
     def label(self, key):
-        from .store import AP_TASK
-
-        return f"AP of {key[1]}" if key[0] == AP_TASK else f"{key[0]}->{key[1]}"
+        return task_label(key)
 
     def params_hash(self):
         return self.model.hash()

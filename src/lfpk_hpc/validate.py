@@ -40,9 +40,16 @@ keys), each a prediction with one more part of the ground truth's signal:
 - the extrinsic input's events (counted by the ground truth per bin,
   ``groundtruth/extrinsic.h5``) through one kernel per population Y for one
   extrinsic synapse activation (:func:`with_extrinsic`);
-- the cells' own action potentials: per population a kernel of one spike of one
-  cell with the ground truth's hh soma (:func:`ap_kernels`), convolved with the
-  population's own spike counts.
+- the cells' own action potentials: per population the action-potential kernel
+  of the kernels file (one spike of one cell of the ground truth's own model —
+  for a passive cable its hh-soma cell, ``CellModel.ap_model`` =
+  :func:`lfpk_hpc.gtcells.spiking_model` — held at the median somatic potential;
+  :mod:`lfpk_hpc.apkernel`), convolved with the population's own spike counts
+  (``predict`` with ``ap=True``).
+
+A population whose cell is a user's NEURON model is simulated as it is by the
+ground truth and linearised for the kernels held at its median somatic potential
+(``v_hold``; ``Vrest`` "cell"), as Hagen et al. did for their Hay-cell network.
 
 What they showed for params/hagen2022.py (2 s, seed 1234, 2 ranks): at scale 0.1
 the synaptic kernels gave a low-passed median R² of 0.885 for the LFP and 0.909
