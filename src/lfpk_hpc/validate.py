@@ -1143,8 +1143,9 @@ def run_validation(
             "rows '+ extrinsic events', '+ action potentials'": "diagnoses, not the kernel "
             "route: the prediction plus the extrinsic input's events through kernels of "
             "one extrinsic synapse activation, or plus each population's spikes through "
-            "the signal of one action potential of its cell (hh soma); the synaptic "
-            "kernels leave both out",
+            "its action-potential kernel (one spike of the ground truth's own cell, held at "
+            "the median somatic potential; kernels.h5 /ap_kernels); the synaptic kernels "
+            "leave both out",
             "ground truth wall time (s)": f"{t_gt:.1f} "
             + "("
             + ", ".join(
