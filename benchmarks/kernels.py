@@ -23,6 +23,15 @@ Cases:
   at the L5 midpoint −1046.1 µm, 16 contacts at z = 0, −100, …, −1500 µm, Gauss
   cylinder R = 564.19 µm, sigma_z = 25 µm; synapses from L5E on apic and dend with
   depth N(−900, 200) µm, from L5I on soma, apic and dend with N(−1046.1, 100) µm;
+- the same L5 pyramidal cell made active (issue 13): a user's model (the morphology
+  plus a biophysics function and the mod files of tests/data/active_cell/mod: a
+  sodium, a delayed-rectifier and a slow M-type potassium current and an h current,
+  in soma and dendrites) with the ``frozen`` linearisation at its own rest and one
+  Vrest per segment ("cell"), g_eff off; LFPykernels is given the same cell frozen
+  by hand (tests/data/active_cell/reference_mod: each channel with its gates as
+  parameters, set per segment to their values at rest, and every node starting at
+  its resting potential), the rest found beforehand by simulating the active cell
+  (not timed) — lfpk_hpc's first kernel includes finding the rest and linearising;
 - the PD14 model (params/potjans.py, issue 4) on one rank, if that file exists:
   the total time of all its kernels and where it goes.
 
@@ -55,6 +64,16 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MORPHOLOGIES = ROOT.parent / "shared" / "reference" / "morphologies" / "stretched"
 DETAILED = "L5E_j4a.hoc"
+ACTIVE_MOD = ROOT / "tests" / "data" / "active_cell" / "mod"
+FROZEN_MOD = ROOT / "tests" / "data" / "active_cell" / "reference_mod"
+
+#: the detailed active cell: channel densities (S/cm²) by kind of section, and the leak
+ACTIVE_DENSITIES = {
+    "soma": {"na": 0.05, "kdr": 0.02, "km": 1e-3},
+    "apic": {"na": 0.004, "kdr": 0.002, "km": 5e-4, "ih": 1e-4},
+    "dend": {"na": 0.004, "kdr": 0.002, "ih": 2e-5},
+}
+ACTIVE_LEAK = {"g_pas": 3e-5, "e_pas": -70.0}  # S/cm², mV
 
 
 # --------------------------------------------------------------------------- models
@@ -138,6 +157,112 @@ def detailed_model(morphology: Path):
         kernel=KernelSettings(dt=2**-4, tau=50.0, t_X=500.0, Vrest=-65.0, g_eff=True),
     )
     return validate(model)
+
+
+def _kind(name: str) -> str:
+    base = name.split(".")[-1]
+    return "soma" if "soma" in base else ("apic" if "apic" in base else "dend")
+
+
+def active_biophysics(cell, suffix=""):
+    """The detailed active cell's mechanisms (LFPy's custom_fun): Ra 100 Ω·cm, cm
+    1 µF/cm², the leak, and the channels of ACTIVE_DENSITIES; ``suffix`` "_fz" inserts
+    the hand-frozen copies instead (their gates are set by :func:`freeze_at`)."""
+    for sec in cell.allseclist:
+        sec.Ra, sec.cm = 100.0, 1.0
+        sec.insert("pas")
+        sec.g_pas, sec.e_pas = ACTIVE_LEAK["g_pas"], ACTIVE_LEAK["e_pas"]
+        channels = ACTIVE_DENSITIES[_kind(sec.name())]
+        for ch, gbar in channels.items():
+            sec.insert(f"lfpkt_{ch}{suffix}")
+            setattr(sec, f"gbar_lfpkt_{ch}{suffix}", gbar)
+        if "na" in channels:
+            sec.ena = 50.0
+        if "kdr" in channels or "km" in channels:
+            sec.ek = -85.0
+
+
+GATES = {"na": ("m", "h"), "kdr": ("n",), "km": ("w",), "ih": ("q",)}
+
+
+def rest_of_active_cell(morphology: Path, lambda_f: float):
+    """The active cell at its rest, found by simulating it without input (4 s at
+    0.5 ms; LFPy and NEURON only): per node (section base name, x) its potential, per
+    segment its gates, and the potentials of the segments in LFPy's order."""
+    import LFPy
+    from neuron import h
+
+    cell = LFPy.Cell(
+        morphology=str(morphology),
+        custom_fun=[active_biophysics],
+        custom_fun_args=[{}],
+        nsegs_method="lambda_f",
+        lambda_f=lambda_f,
+        delete_sections=True,
+    )
+    h.dt = 0.5
+    h.finitialize(ACTIVE_LEAK["e_pas"])
+    h.continuerun(4000.0)
+
+    def key(sec, seg):
+        return (sec.name().split(".")[-1], round(seg.x, 6))
+
+    nodes = {key(sec, seg): seg.v for sec in cell.allseclist for seg in sec.allseg()}
+    gates = {}
+    for sec in cell.allseclist:
+        for seg in sec:
+            gates[key(sec, seg)] = {
+                (ch, g): getattr(getattr(seg, f"lfpkt_{ch}"), g)
+                for ch, names in GATES.items()
+                if hasattr(seg, f"lfpkt_{ch}")
+                for g in names
+            }
+    v_seg = [seg.v for sec in cell.allseclist for seg in sec]
+    del cell
+    h("forall delete_section()")
+    return nodes, gates, v_seg
+
+
+def frozen_biophysics(cell, nodes, gates):
+    """LFPykernels' cell: the hand-frozen copies with the gates at rest, every node
+    starting at its resting potential (set when NEURON initialises, after LFPy has set
+    the segments)."""
+    from neuron import h
+
+    active_biophysics(cell, suffix="_fz")
+
+    def at_init():
+        for sec in cell.allseclist:
+            base = sec.name().split(".")[-1]
+            for seg in sec.allseg():
+                seg.v = nodes[(base, round(seg.x, 6))]
+            for seg in sec:
+                for (ch, g), value in gates[(base, round(seg.x, 6))].items():
+                    setattr(getattr(seg, f"lfpkt_{ch}_fz"), g, value)
+
+    cell.lfpk_bench_fih = h.FInitializeHandler(0, at_init)
+
+
+def active_model(detailed):
+    """``detailed`` with the L5 cell as the active user's model, frozen at its own rest,
+    Vrest per segment, g_eff off."""
+    import dataclasses
+
+    from lfpk_hpc.params import CellModel, validate
+
+    pop = detailed.population("L5E")
+    cell = CellModel(
+        morphology=pop.cell.morphology,
+        lambda_f=pop.cell.lambda_f,
+        biophysics=active_biophysics,
+        mechanisms=str(ACTIVE_MOD),
+        linearisation="frozen",
+    )
+    pops = tuple(
+        dataclasses.replace(p, cell=cell) if p.name == "L5E" else p for p in detailed.populations
+    )
+    ks = dataclasses.replace(detailed.kernel, Vrest={"L5E": "cell"}, g_eff=False)
+    return validate(dataclasses.replace(detailed, populations=pops, kernel=ks))
 
 
 # --------------------------------------------------------------------------- lfpykernels side
@@ -255,7 +380,7 @@ def lfpykernels_probes(model):
     return out
 
 
-def run_lfpykernels(model, Y, X, cell_parameters, reps):
+def run_lfpykernels(model, Y, X, cell_parameters, reps, vrest=None):
     ks = model.kernel
     times, H = [], None
     for _ in range(reps):
@@ -263,8 +388,8 @@ def run_lfpykernels(model, Y, X, cell_parameters, reps):
         probes = lfpykernels_probes(model)
         t0 = time.perf_counter()
         res = ka.get_kernel(
-            list(probes.values()), Vrest=ks.Vrest, dt=ks.dt, X=X, t_X=ks.t_X, tau=ks.tau,
-            g_eff=ks.g_eff,
+            list(probes.values()), Vrest=ks.Vrest if vrest is None else vrest, dt=ks.dt, X=X,
+            t_X=ks.t_X, tau=ks.tau, g_eff=ks.g_eff,
         )  # fmt: skip
         times.append(time.perf_counter() - t0)
         H = {name: res[type(p).__name__] for name, p in probes.items()}
@@ -283,6 +408,8 @@ def run_lfpk_hpc(model, Y, X, reps, reps_amortised):
         t0 = time.perf_counter()
         engine = KernelEngine(model)
         r = engine.compute(X, Y)
+        if engine.linearisation(Y) is not None:  # a user's model: where its time went
+            r.timings["linearise"] = engine.linearisation(Y).seconds
         first.append(time.perf_counter() - t0)
         first_parts.append(r.timings)
         H = r.kernels
@@ -412,9 +539,21 @@ def main(argv=None) -> int:
         "custom_fun_args": [{"g_pas": cell_l5.g_pas, "e_pas": detailed.kernel.Vrest}],
         "delete_sections": False,
     }
+    # the detailed active cell: its mechanisms and their hand-frozen copies, its rest
+    mechanisms.load_user_mechanisms(ACTIVE_MOD, log=lambda *a: None)
+    mechanisms.load_user_mechanisms(FROZEN_MOD, log=lambda *a: None)
+    active = active_model(detailed)
+    nodes, gates, v_rest = rest_of_active_cell(morphology, cell_l5.lambda_f)
+    active_cell = dict(
+        detailed_cell,
+        Ra=None,
+        cm=None,
+        custom_fun=[frozen_biophysics],
+        custom_fun_args=[{"nodes": nodes, "gates": gates}],
+    )
     cases = [
-        ("README X=E -> E", readme, "E", "E", readme_cell, args.reps),
-        ("README X=I -> E", readme, "I", "E", readme_cell, args.reps),
+        ("README X=E -> E", readme, "E", "E", readme_cell, args.reps, None),
+        ("README X=I -> E", readme, "I", "E", readme_cell, args.reps, None),
         (
             f"{DETAILED} X=L5E (906 seg, 16+3 ch)",
             detailed,
@@ -422,6 +561,16 @@ def main(argv=None) -> int:
             "L5E",
             detailed_cell,
             args.reps_detailed,
+            None,
+        ),
+        (
+            f"{DETAILED} active, frozen, Vrest per segment, X=L5E",
+            active,
+            "L5E",
+            "L5E",
+            active_cell,
+            args.reps_detailed,
+            v_rest,
         ),
     ]
     header = [
@@ -440,8 +589,8 @@ def main(argv=None) -> int:
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    for name, model, X, Y, cell_parameters, reps in cases:
-        t_ref, H_ref = run_lfpykernels(model, Y, X, cell_parameters, reps)
+    for name, model, X, Y, cell_parameters, reps, vrest in cases:
+        t_ref, H_ref = run_lfpykernels(model, Y, X, cell_parameters, reps, vrest)
         t_first, t_amort, H, split = run_lfpk_hpc(model, Y, X, max(reps, 5), 10)
         rows.append(
             [

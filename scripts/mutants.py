@@ -192,6 +192,28 @@ MUTANTS = (
         (("A' = -A / tau", "A' = -A / (2 * tau)"),),
         (f"{PD14REF}::test_expsyni_current_is_minus_w_times_the_decaying_exponential",),
     ),
+    # -- users' active models (issue 13)
+    Mutant(
+        "frozen-gates-forgotten",
+        "the frozen cell keeps only the model's pas conductance (the channels' dropped)",
+        "src/lfpk_hpc/linearise.py",
+        (('        g = d["g"]\n', "        g = np.array([seg.pas.g for seg in segs])\n"),),
+        ("tests/test_active_cells.py::test_linearisations_equal_lfpykernels",),
+    ),
+    Mutant(
+        "quasi-active-gate-sign",
+        "the quasi-active gates' coupling c = a·b with the wrong sign",
+        "src/lfpk_hpc/linearise.py",
+        (("c[segs] = a[segs] * b  # S/cm²", "c[segs] = -a[segs] * b  # S/cm²"),),
+        ("tests/test_active_cells.py::test_linearisations_equal_lfpykernels",),
+    ),
+    Mutant(
+        "ap-kernels-not-predicted",
+        "predict leaves the action-potential kernels out",
+        "src/lfpk_hpc/predict.py",
+        (("            if H.any() and n_spikes.get(Y, 0) > 0:", "            if False:"),),
+        ("tests/test_active_cells.py::test_predict_adds_action_potentials",),
+    ),
     # -- the README's numbers
     Mutant(
         "readme-speedup-drift",

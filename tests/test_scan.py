@@ -447,3 +447,45 @@ def test_resume_of_a_scan_file_without_point_groups(grid, tmp_path):
     assert "unreadable" not in proc.stdout and "16 tasks to compute" in proc.stdout
     for i in range(4):
         assert_same_kernel_files(out, copy, f"points/{i}", f"points/{i}")
+
+
+def test_scan_of_a_users_active_model(tmp_path):
+    """A scan of a user's own active model (tests/data/active_model.py: its template and
+    mod folder, frozen, with an action-potential kernel): each point's group equals a
+    separate run of that point, linear cell and AP kernel included; the AP kernel,
+    which the scanned weight cannot change, is computed once; predict --point adds
+    the AP kernel as predict of the separate file does."""
+    active = ROOT / "tests" / "data" / "active_model.py"
+    scan = write_scan(
+        tmp_path / "active_scan.py",
+        active,
+        product={"connections[E->P].synapse.weight": [1.5e-4, 3e-4]},
+    )
+    proc = run(lfpk("scan", scan, "--out", "scan.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # E->P twice, I->P and the AP kernel of P once each
+    assert "2 points, 6 kernel pathways, 4 distinct" in proc.stdout, proc.stdout
+    assert "AP of P of point 0 (and 1 more)" in proc.stdout, proc.stdout
+    params = point_params(tmp_path / "point1.py", scan, 1)
+    proc = run(lfpk(params, "--out", "p1.h5"), tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_same_kernel_files(tmp_path / "p1.h5", tmp_path / "scan.h5", group_b="points/1")
+    with h5py.File(tmp_path / "scan.h5", "r") as f:
+        assert f["points/0/cells/P"].attrs["linearisation"] == "frozen"
+        ap = [f[f"points/{i}/ap_kernels/cdm/P"][...] for i in (0, 1)]
+        e = [f[f"points/{i}/kernels/cdm/P/E"][...] for i in (0, 1)]
+    np.testing.assert_array_equal(ap[0], ap[1])
+    assert np.abs(ap[0]).max() > 0
+    np.testing.assert_allclose(e[1], 2 * e[0], rtol=0.2)  # twice the weight
+    rng = np.random.default_rng(3)
+    np.savez(
+        tmp_path / "s.npz",
+        **{k: np.sort(rng.uniform(0, 200, n)) for k, n in (("E", 300), ("I", 200), ("P", 40))},
+    )
+    for name, args in (("a.h5", ["p1.h5"]), ("b.h5", ["scan.h5", "--point", "1"])):
+        proc = run(lfpk("predict", args[0], "s.npz", "--out", name, *args[1:]), tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(tmp_path / "a.h5", "r") as a, h5py.File(tmp_path / "b.h5", "r") as b:
+        assert a.attrs["action_potentials"] and b.attrs["action_potentials"]
+        for name in ("signals/lfp", "signals/cdm", "action_potentials/cdm/P"):
+            np.testing.assert_array_equal(a[name][...], b[name][...], err_msg=name)

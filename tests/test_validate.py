@@ -114,22 +114,25 @@ def test_tiny_network_end_to_end(tmp_path):
         ref = sum(np.convolve(counts[Y], k[f"kernels/cdm/{Y}/{Y}_ext"][2], "same") for Y in counts)
         np.testing.assert_allclose(added, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
     # action potentials: the prediction + each population's spike counts convolved with
-    # the signal of one spike, which for the dipole is a positive peak within 3 ms
+    # the signal of one spike (the kernels file's action-potential kernels), which for
+    # the dipole is a positive peak within 3 ms
     with (
         h5py.File(val / "prediction.h5", "r") as a,
         h5py.File(val / "prediction_aps.h5", "r") as b,
+        h5py.File(val / "kernels.h5", "r") as k,
         h5py.File(val / "groundtruth" / "spikes.h5", "r") as s,
     ):
         ref = 0.0
+        assert not a.attrs["action_potentials"] and b.attrs["action_potentials"]
         for Y in ("E", "I"):
-            H = b[f"action_potential_kernels/cdm/{Y}"][2]
+            H = k[f"ap_kernels/cdm/{Y}"][2]
             n_tau = (H.size - 1) // 2
             assert not H[: n_tau - int(round(3 / 2**-4))].any()  # nothing 3 ms before
             n_bins = a["signals/cdm"].shape[1]
             bins = np.floor(s[Y]["times"][...] / 2**-4).astype(int)
             counts_y = np.bincount(bins[bins < n_bins], minlength=n_bins)
             ref = ref + np.convolve(counts_y, H, "same")
-        H_e = b["action_potential_kernels/cdm/E"][2]
+        H_e = k["ap_kernels/cdm/E"][2]
         assert 0 <= np.argmax(H_e) - n_tau < int(round(3 / 2**-4)) and H_e.max() > 0
         np.testing.assert_allclose(
             b["signals/cdm"][2] - a["signals/cdm"][2], ref, atol=1e-9 * np.abs(ref).max()

@@ -27,10 +27,17 @@ import numpy as np
 from .params import CellModel, Section
 from .probes import SegmentGeometry
 
-__all__ = ["PassiveCell", "build_cell", "delete_all_sections", "stick_morphology_hoc"]
+__all__ = [
+    "PassiveCell",
+    "build_cell",
+    "build_user_cell",
+    "delete_all_sections",
+    "make_passive_cell",
+    "stick_morphology_hoc",
+]
 
 #: density mechanisms a cell may hold and still be at rest when v = e_pas everywhere
-_PASSIVE_MECHANISMS = frozenset({"pas", "lfpk_drive", "lfpk_qa"})
+_PASSIVE_MECHANISMS = frozenset({"pas", "lfpk_drive", "lfpk_qa", "lfpk_gates"})
 
 
 def stick_morphology_hoc(sections: tuple[Section, ...]) -> str:
@@ -57,6 +64,18 @@ def delete_all_sections() -> None:
     from neuron import h
 
     h("forall delete_section()")
+
+
+def segment_geometry(lfpy_cell) -> SegmentGeometry:
+    """The segments' geometry of an ``LFPy.Cell`` (LFPy's segment order)."""
+    return SegmentGeometry(
+        x=np.array(lfpy_cell.x, dtype=float),
+        y=np.array(lfpy_cell.y, dtype=float),
+        z=np.array(lfpy_cell.z, dtype=float),
+        d=np.array(lfpy_cell.d, dtype=float),
+        area=np.array(lfpy_cell.area, dtype=float),
+        section=tuple(sec.name() for sec in lfpy_cell.allseclist for _ in sec),
+    )
 
 
 def _collect_geometry(cell) -> None:
@@ -111,6 +130,7 @@ def _collect_geometry(cell) -> None:
 
 
 _CELL_CLASS = None
+_TEMPLATE_CELL_CLASS = None
 
 
 def _cell_class():
@@ -128,6 +148,20 @@ def _cell_class():
     return _CELL_CLASS
 
 
+def _template_cell_class():
+    """``LFPy.TemplateCell`` with :func:`_collect_geometry`."""
+    global _TEMPLATE_CELL_CLASS
+    if _TEMPLATE_CELL_CLASS is None:
+        import LFPy
+
+        class _TemplateCell(LFPy.TemplateCell):
+            def _collect_geometry(self):
+                _collect_geometry(self)
+
+        _TEMPLATE_CELL_CLASS = _TemplateCell
+    return _TEMPLATE_CELL_CLASS
+
+
 #: the cell this module built last and believes to be in NEURON
 _LIVE: PassiveCell | None = None
 
@@ -140,26 +174,22 @@ class PassiveCell:
     simulation. Every section holds ``pas`` and ``lfpk_drive`` (mod/lfpk_drive.mod).
     """
 
-    def __init__(self, lfpy_cell, v_init: float):
+    def __init__(self, lfpy_cell, v_init: float, v_nodes=None):
         self._lfpy = lfpy_cell
         self.v_init = float(v_init)
+        #: with a non-uniform rest (a linearised user's model): the potential (mV) of
+        #: every node (``node_refs`` order) at the start of each simulation
+        self.v_nodes = None if v_nodes is None else np.asarray(v_nodes, dtype=float)
         self.sections = list(lfpy_cell.allseclist)
         for sec in self.sections:
             sec.insert("lfpk_drive")
         self.segments = [seg for sec in self.sections for seg in sec]
-        names = tuple(sec.name() for sec in self.sections for _ in sec)
-        self.geometry = SegmentGeometry(
-            x=np.array(lfpy_cell.x, dtype=float),
-            y=np.array(lfpy_cell.y, dtype=float),
-            z=np.array(lfpy_cell.z, dtype=float),
-            d=np.array(lfpy_cell.d, dtype=float),
-            area=np.array(lfpy_cell.area, dtype=float),
-            section=names,
-        )
+        self.geometry = segment_geometry(lfpy_cell)
         #: at rest at t = 0 (see :meth:`at_rest`)
         self.rest = self.at_rest()
         self._ptr = None  # (PtrVector to i_membrane_, gather buffer)
         self._record = None  # Vector of the currents of one simulation
+        self._node_ptr = None  # PtrVector to the v of every node (v_nodes)
 
     @property
     def n_seg(self) -> int:
@@ -192,7 +222,7 @@ class PassiveCell:
                 pass
         self.segments = []
         self.sections = []
-        self._lfpy = self._ptr = self._record = None
+        self._lfpy = self._ptr = self._record = self._node_ptr = None
         if _LIVE is self:
             _LIVE = None
 
@@ -202,7 +232,7 @@ class PassiveCell:
         on), no point processes, and e_pas equal to v_init in every segment. Then
         every current is exactly zero until the drive begins."""
         for sec in self.sections:
-            if {m.name() for m in sec(0.5)} - _PASSIVE_MECHANISMS:
+            if {m.name() for m in sec(0.5) if not m.is_ion()} - _PASSIVE_MECHANISMS:
                 return False
         for seg in self.segments:
             if seg.point_processes() or seg.pas.e != self.v_init:
@@ -210,6 +240,24 @@ class PassiveCell:
             if hasattr(seg, "lfpk_qa") and seg.lfpk_qa.vstar != self.v_init:
                 return False
         return True
+
+    def node_refs(self) -> list:
+        """Every node of the cell, in section order: (section, x) for x = 0, the
+        segment centres and 1 (a child's 0-end is its parent's node)."""
+        return [(sec, seg.x) for sec in self.sections for seg in sec.allseg()]
+
+    def _set_nodes(self) -> None:
+        """FInitializeHandler (type 0: before the mechanisms' INITIAL blocks): every
+        node to its potential of ``v_nodes``."""
+        from neuron import h
+
+        if self._node_ptr is None:
+            refs = self.node_refs()
+            ptr = h.PtrVector(len(refs))
+            for i, (sec, x) in enumerate(refs):
+                ptr.pset(i, sec(x)._ref_v)
+            self._node_ptr = ptr
+        self._node_ptr.scatter(h.Vector(self.v_nodes))
 
     # ---- parameters
     # (a loop over segments with seg.<variable>_<mechanism> = value takes 0.2 us
@@ -223,6 +271,42 @@ class PassiveCell:
         values = _per_segment(g_pas, self.n_seg)
         for seg, g in zip(self.segments, values, strict=True):
             seg.g_pas = g
+
+    def add_leak(self, g_pas: np.ndarray, e_added: np.ndarray) -> None:
+        """Raise g_pas of every segment to ``g_pas`` (S/cm²), the added conductance with
+        the reversal ``e_added`` (mV; NaN: the segment's own), and move the cell to
+        its new resting state (:meth:`settle`): the effective leak of a linearised
+        user's model (LFPykernels adds it to g_pas, keeping e_pas)."""
+        values = _per_segment(g_pas, self.n_seg)
+        for seg, g, ea in zip(self.segments, values, np.asarray(e_added, float), strict=True):
+            g0, e0 = seg.pas.g, seg.pas.e
+            e = e0 if np.isnan(ea) else ea
+            seg.pas.e = (g0 * e0 + (g - g0) * e) / g
+            seg.pas.g = g
+        self.settle()
+
+    def settle(self) -> None:
+        """Find the cell's exact resting state (:func:`lfpk_hpc.linearise.solve_rest`)
+        from the current ``v_nodes`` and make it the start of every simulation."""
+        from neuron import h
+
+        from .linearise import solve_rest
+
+        fih = h.FInitializeHandler(0, self._set_nodes)
+        h.finitialize(self.v_init)
+        del fih
+        solve_rest(h, self.sections)
+        self.v_nodes = np.array([sec(x).v for sec, x in self.node_refs()])
+        self.rest = True
+
+    @property
+    def v_segments(self) -> np.ndarray:
+        """The potential of every segment at the start of a simulation (mV)."""
+        if self.v_nodes is None:
+            return np.full(self.n_seg, self.v_init)
+        refs = self.node_refs()
+        at = {(sec.name(), x): v for (sec, x), v in zip(refs, self.v_nodes, strict=True)}
+        return np.array([at[(seg.sec.name(), seg.x)] for seg in self.segments])
 
     def set_drive(self, amp: np.ndarray) -> None:
         """Set the drive amplitude of every segment (mA/cm², see mod/lfpk_drive.mod)."""
@@ -267,6 +351,7 @@ class PassiveCell:
         cvode.use_fast_imem(1)
         course = h.Vector(np.asarray(drive, dtype=float))
         course.play(h._ref_s_lfpk_drive, dt)
+        fih = h.FInitializeHandler(0, self._set_nodes) if self.v_nodes is not None else None
         try:
             h.finitialize(self.v_init)
             h.fcurrent()
@@ -282,6 +367,7 @@ class PassiveCell:
         finally:
             course.play_remove()
             h.s_lfpk_drive = 0.0
+            fih = None  # noqa: F841 - its removal from NEURON's handlers
         return out
 
 
@@ -387,3 +473,115 @@ def build_cell(
     cell.set_pos(x=0.0, y=0.0, z=z)
     _LIVE = PassiveCell(cell, v_init)
     return _LIVE
+
+
+def build_user_cell(
+    cell_model: CellModel,
+    *,
+    param: str,
+    morphology_path: Path | None,
+    template_path: Path | None,
+    z: float,
+    dt: float = 2**-4,
+):
+    """Build a user's NEURON model (``cell_model.template`` and/or ``biophysics``;
+    its mechanisms must be loaded, :func:`lfpk_hpc.mechanisms.load_user_mechanisms`)
+    as LFPy builds it — ``LFPy.TemplateCell`` or ``LFPy.Cell`` with the biophysics
+    function as ``custom_fun``, d_lambda segments at ``lambda_f``, the model's own Ra,
+    cm and mechanisms — rotated and with its soma at (0, 0, ``z``) µm. Any sections
+    already in NEURON are deleted first. Returns the ``LFPy.Cell``, active as the
+    model is (:mod:`lfpk_hpc.linearise` makes it linear).
+
+    A template or biophysics function that fails, a cell without sections, and point
+    processes on the cell (the kernels' cell must have none) raise ParamsError naming
+    ``param``."""
+    global _LIVE
+    from neuron import h
+
+    from .params import ParamsError, show
+
+    if _LIVE is not None:
+        _LIVE.delete()
+    delete_all_sections()
+    if cell_model.celsius is not None:
+        h.celsius = float(cell_model.celsius)
+    tmp = None
+    if isinstance(cell_model.morphology, tuple):
+        fd, tmp = tempfile.mkstemp(suffix=".hoc", prefix="lfpk_hpc_morph_")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(stick_morphology_hoc(cell_model.morphology))
+        morphology_path = Path(tmp)
+    kwargs = dict(
+        v_init=-70.0,
+        Ra=None,
+        cm=None,
+        passive=False,
+        dt=dt,
+        tstop=dt,
+        nsegs_method="lambda_f",
+        lambda_f=cell_model.lambda_f,
+        delete_sections=True,
+    )
+    if cell_model.biophysics is not None:
+        kwargs["custom_fun"] = [cell_model.biophysics]
+        kwargs["custom_fun_args"] = [dict(cell_model.biophysics_args)]
+    what = "template" if cell_model.template is not None else "biophysics"
+    try:
+        if cell_model.template is not None:
+            t = cell_model.template
+            cell = _template_cell_class()(
+                templatefile=str(template_path),
+                templatename=t.name,
+                templateargs=list(t.args) if t.args else None,
+                morphology=str(morphology_path or template_path),
+                **kwargs,
+            )
+        else:
+            cell = _cell_class()(morphology=str(morphology_path), **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's model is bad input
+        delete_all_sections()
+        value = cell_model.template if what == "template" else cell_model.biophysics
+        raise ParamsError(
+            f"{param}.{what} = {show(value)} is invalid: building the cell failed: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split()) or '(see NEURON output above)'}"
+        ) from None
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    sections = list(cell.allseclist)
+    if not sections:
+        raise ParamsError(
+            f"{param}.template = {show(cell_model.template)} is invalid: "
+            "its SectionList 'all' holds no section"
+        )
+    pps = sorted(
+        {
+            pp.hname().split("[")[0]
+            for sec in sections
+            for seg in sec
+            for pp in seg.point_processes()
+        }
+    )
+    if pps:
+        raise ParamsError(
+            f"{param} is invalid: the model puts point processes on the cell ({', '.join(pps)}); "
+            "the kernels' cell must have none (synapses and stimuli come from lfpk_hpc)"
+        )
+    rotation = dict(cell_model.rotation)
+    if rotation:
+        cell.set_rotation(**rotation)
+    cell.set_pos(x=0.0, y=0.0, z=z)
+    return cell
+
+
+def make_passive_cell(lfpy_cell, sections) -> PassiveCell:
+    """The reusable cell of a linearised user's model (:mod:`lfpk_hpc.linearise`), in
+    NEURON at its exact resting state: every simulation starts from the potential
+    every node has now (one per node, set before the mechanisms' INITIAL blocks), so
+    that every current is zero until the drive begins."""
+    global _LIVE
+    v_nodes = [sec(x).v for sec in sections for x in (seg.x for seg in sec.allseg())]
+    cell = PassiveCell(lfpy_cell, float(np.mean(v_nodes)), v_nodes=v_nodes)
+    cell.rest = True
+    _LIVE = cell
+    return cell

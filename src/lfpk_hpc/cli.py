@@ -323,9 +323,12 @@ def _plan(args) -> int:
         return _error("--ranks takes one number for a kernel plan (several with --hybrid)", 2)
     args.ranks = ranks[0]
     from . import cost
+    from .kernelrun import task_keys, task_label
+    from .store import AP_TASK
 
     pairs = model.tasks()
-    tasks = [(X, Y) for X, Y in pairs if model.connection(X, Y).C > 0]
+    tasks = task_keys(model)
+    n_ap = sum(1 for X, _ in tasks if X == AP_TASK)
     out = Path(args.out) if args.out else default_out(args.params)
     measured, note = {}, "no earlier run found: all costs are estimates"
     if out.exists():
@@ -347,9 +350,10 @@ def _plan(args) -> int:
     costs = cost.estimate(model, tasks, measured)
     print(
         f"plan for model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks"
+        + (f" ({n_ap} action-potential kernels)" if n_ap else "")
         + (
-            f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
-            if len(pairs) > len(tasks)
+            f", {len(pairs) - len(tasks) + n_ap} pathways with C_YX = 0 (zero kernels, no task)"
+            if len(pairs) > len(tasks) - n_ap
             else ""
         )
     )
@@ -358,7 +362,7 @@ def _plan(args) -> int:
     by_key = {(t.X, t.Y): t for t in costs}
     for key in cost.order(costs):
         t = by_key[key]
-        print(f"{t.X + '->' + t.Y:>16} {t.n_seg:>9} {t.steps:>8} {t.seconds:>9.3f}  {t.source}")
+        print(f"{task_label(key):>16} {t.n_seg:>9} {t.steps:>8} {t.seconds:>9.3f}  {t.source}")
     n = args.ranks
 
     def unit_seconds(ranks):

@@ -76,6 +76,8 @@ def segments(model: Model, Y: str) -> int:
     load."""
     cell = model.population(Y).cell
     path = model.morphology_path(Y)
+    if cell.is_user_model:
+        return _user_segments(model, Y)
     if path is None:
         total = 0
         for s in cell.morphology:
@@ -87,8 +89,39 @@ def segments(model: Model, Y: str) -> int:
     return int((((L / (0.1 * lam) + 0.9) / 2).astype(int) * 2 + 1).sum())
 
 
+def _user_segments(model: Model, Y: str) -> int:
+    """Segments of a user's model: built in NEURON (its mechanisms loaded)."""
+    from .cells import build_user_cell, delete_all_sections
+    from .mechanisms import load_user_mechanisms
+
+    cell = model.population(Y).cell
+    if cell.mechanisms is not None:
+        load_user_mechanisms(model.path(cell.mechanisms), log=lambda *a, **k: None)
+    try:
+        c = build_user_cell(
+            cell,
+            param=f"populations[{Y}].cell",
+            morphology_path=model.path(cell.morphology)
+            if isinstance(cell.morphology, str)
+            else None,
+            template_path=model.path(cell.template.file) if cell.template is not None else None,
+            z=model.population(Y).geometry.loc,
+        )
+        n = int(c.totnsegs)
+        del c
+    finally:
+        delete_all_sections()
+    return n
+
+
 #: segments assumed for a morphology file that does not load (its task will fail anyway)
 FALLBACK_SEGMENTS = 1000
+#: an action-potential kernel: simulated runs (the pulse search and the three runs) and
+#: the cost of an active segment relative to a passive one (rough)
+AP_RUNS = 10
+AP_ACTIVE_FACTOR = 3.0
+#: the first task of a user's model: the steps of bringing it to rest (rough)
+REST_STEPS = 4000
 
 
 @dataclass(frozen=True)
@@ -178,6 +211,17 @@ def estimate(model: Model, tasks, measured: dict | None = None, comm=None) -> li
             nseg[Y] = n
     raw = {t: SECONDS_PER_TASK + SECONDS_PER_SEGMENT_STEP * nseg[t[1]] * steps for t in tasks}
     measured = {t: v for t, v in (measured or {}).items() if t in raw and v and v > 0}
+    from .store import AP_TASK
+
+    for t in tasks:
+        cell = model.population(t[1]).cell
+        if t[0] == AP_TASK:
+            ap_steps = AP_RUNS * int(round((5.0 + 1.5 * ks.tau) / ks.dt))
+            raw[t] = SECONDS_PER_TASK + (
+                AP_ACTIVE_FACTOR * SECONDS_PER_SEGMENT_STEP * nseg[t[1]] * (ap_steps + REST_STEPS)
+            )
+        elif cell.is_user_model:
+            raw[t] += AP_ACTIVE_FACTOR * SECONDS_PER_SEGMENT_STEP * nseg[t[1]] * REST_STEPS
     scale = 1.0
     if measured:
         ratios = sorted(measured[t] / raw[t] for t in measured)

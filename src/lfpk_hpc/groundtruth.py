@@ -16,6 +16,12 @@ The network
   independent Poisson spike sources at its rate ``nu``. Global ids follow the
   params file's population order; cell ``i`` of a population is gid
   ``first_gid + i`` on rank ``gid % ranks`` (LFPy's round robin).
+- **A user's NEURON model** (a template or a biophysics function with its own
+  mechanism folder, ``CellModel.template``/``biophysics``) is simulated as it is —
+  its template and arguments, its biophysics function as LFPy's ``custom_fun``, its
+  own Ra, cm, channels and d_lambda segments, at its ``celsius`` (every population of
+  one network at one temperature): the active model whose linearisation the kernels
+  use (:mod:`lfpk_hpc.gtcells`). What follows for passive cables does not apply to it.
 - **Cells.** The kernel cell's morphology (the Section sticks written by
   :func:`lfpk_hpc.cells.stick_morphology_hoc`, or a morphology file converted to
   the same kind of hoc: the 3-D points as LFPy loads them, to ~0.01 µm where NEURON
@@ -136,10 +142,8 @@ scale 0.1 (921 cells) on 2 ranks of this 2-core machine: build 3 s, connect 2 s,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import re
 import shutil
 import tempfile
 import time
@@ -149,6 +153,21 @@ from pathlib import Path
 import numpy as np
 
 from .draws import draw_delays, multapse_pmf, rng_for, soma_positions
+from .gtcells import (  # noqa: F401 - the hh soma's numbers, used by validate and tests
+    _HH_GL,
+    CELSIUS,
+    E_PAS_DEFAULT,
+    GroundTruthError,
+    _write_cell_files,
+    cell_args,
+    hh_el_at_rest,
+    hh_soma,
+    network_celsius,
+    soma_conductance,
+    soma_gates,
+    spiking_model,
+    template_hoc,
+)
 from .params import Model
 
 __all__ = [
@@ -169,69 +188,6 @@ __all__ = [
 #: the signals, which the synaptic kernels leave out (lfpk_hpc/validate.py)
 DEFAULT_SCALE = 0.2
 
-#: temperature (°C) of the simulation: the squid-axon hh soma's own temperature
-CELSIUS = 6.3
-
-
-#: NEURON's hh at its defaults: peak conductances (S/cm²) and reversals (mV)
-_HH_GNA, _HH_GK, _HH_GL = 0.12, 0.036, 0.0003
-_HH_ENA, _HH_EK = 50.0, -77.0
-
-
-def _hh_gates(v: float, celsius: float = CELSIUS) -> dict[str, tuple[float, float]]:
-    """(x∞, tau_x in ms) of hh's gates m, h, n at ``v`` (mV), NEURON's rate functions."""
-
-    def vtrap(x, y):
-        return y * (1 - x / y / 2) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1)
-
-    q10 = 3.0 ** ((celsius - 6.3) / 10)
-    rates = {
-        "m": (0.1 * vtrap(-(v + 40), 10), 4 * math.exp(-(v + 65) / 18)),
-        "h": (0.07 * math.exp(-(v + 65) / 20), 1 / (math.exp(-(v + 35) / 10) + 1)),
-        "n": (0.01 * vtrap(-(v + 55), 10), 0.125 * math.exp(-(v + 65) / 80)),
-    }
-    return {k: (a / (a + b), 1.0 / (q10 * (a + b))) for k, (a, b) in rates.items()}
-
-
-def soma_conductance(v: float) -> float:
-    """Membrane conductance (S/cm²) of the ground truth's soma (NEURON's ``hh`` at its
-    default parameters and CELSIUS) at steady state at ``v`` (mV): g_Na m∞³ h∞ +
-    g_K n∞⁴ + g_l — what a passive soma needs as its leak to stand in for the active
-    one around that potential (the chord conductance; the kernels' cells are passive)."""
-    g = _hh_gates(v)
-    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
-    return _HH_GNA * m**3 * hh + _HH_GK * n**4 + _HH_GL
-
-
-def hh_el_at_rest(v: float) -> float:
-    """hh's leak reversal el (mV) at which its steady state at ``v`` carries no net
-    current: v + (I_Na + I_K)/g_l with the gates at their steady state at v."""
-    g = _hh_gates(v)
-    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
-    i_active = _HH_GNA * m**3 * hh * (v - _HH_ENA) + _HH_GK * n**4 * (v - _HH_EK)
-    return v + i_active / _HH_GL
-
-
-def soma_gates(v: float) -> tuple[tuple[float, float, float], ...]:
-    """The quasi-active part of the hh soma's linearisation at ``v`` (mV), for
-    mod/lfpk_qa.mod (``CellModel.soma_gates``): per gate m, h, n the tuple
-    (a = ∂I/∂x in mA/cm², b = dx∞/dv in 1/mV, tau in ms), with I = g_Na m³h (v − E_Na)
-    + g_K n⁴ (v − E_K). With :func:`soma_conductance` as the leak this is the
-    first-order (small-signal) model of the active soma around v."""
-    g = _hh_gates(v)
-    dv = 1e-4
-    up, down = _hh_gates(v + dv), _hh_gates(v - dv)
-    m, hh, n = g["m"][0], g["h"][0], g["n"][0]
-    a = {
-        "m": _HH_GNA * 3 * m**2 * hh * (v - _HH_ENA),
-        "h": _HH_GNA * m**3 * (v - _HH_ENA),
-        "n": _HH_GK * 4 * n**3 * (v - _HH_EK),
-    }
-    return tuple((a[k], (up[k][0] - down[k][0]) / (2 * dv), g[k][1]) for k in ("m", "h", "n"))
-
-
-#: leak reversal (mV) of the passive dendrites when the CellModel's e_pas is None
-E_PAS_DEFAULT = -65.0
 #: initial membrane potential (mV)
 V_INIT = -65.0
 #: spike detection threshold at the soma (mV)
@@ -245,12 +201,6 @@ BLOCK_MS = 25.0
 
 #: Random123 id3 of population Poisson sources (extrinsic trains use the segment index)
 _POISSON_STREAM = 2**31
-
-
-class GroundTruthError(ValueError):
-    """Bad input to the ground truth; the message names the argument and the problem."""
-
-    exit_code = 2
 
 
 # --------------------------------------------------------------------------- plain helpers
@@ -366,108 +316,6 @@ class _Replay:
 
 
 # --------------------------------------------------------------------------- cell templates
-
-
-def _split_name(name: str) -> tuple[str, int | None]:
-    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[(\d+)\])?", name)
-    if m is None:
-        raise GroundTruthError(f"cannot use section name {name!r} in a cell template")
-    return m.group(1), (int(m.group(2)) if m.group(2) is not None else None)
-
-
-def _declarations(names: list[str]) -> list[str]:
-    """``create`` declarations (``soma``, ``dend[63]``) for section ``names``."""
-    sizes: dict[str, int | None] = {}
-    for name in names:
-        base, index = _split_name(name)
-        if index is None:
-            sizes.setdefault(base, None)
-        else:
-            sizes[base] = max(sizes.get(base) or 0, index + 1)
-    return [base if n is None else f"{base}[{n}]" for base, n in sizes.items()]
-
-
-def template_hoc(template: str, names: list[str]) -> str:
-    """A minimal cell template for LFPy's NetworkCell: the sections ``names`` and a
-    SectionList ``all`` that the morphology file fills (``forall all.append()``)."""
-    decl = _declarations(names)
-    bases = [d.split("[")[0] for d in decl]
-    return (
-        f"// generated by lfpk_hpc.groundtruth\nbegintemplate {template}\n"
-        f"public all, {', '.join(bases)}\nobjref all\ncreate {', '.join(decl)}\n"
-        "proc init() {\n    all = new SectionList()\n}\n"
-        f"endtemplate {template}\n"
-    )
-
-
-def _file_morphology_hoc(path: Path) -> tuple[list[str], str]:
-    """Section names and hoc code (3-D points and connections) of a morphology file,
-    read once with LFPy.Cell (any format LFPy reads) at the top level of NEURON.
-    Call before any other section exists: it deletes every section."""
-    import LFPy
-    from neuron import h
-
-    cell = LFPy.Cell(morphology=str(path), delete_sections=True, nsegs_method=None)
-    lines, connects, names = ["// converted by lfpk_hpc.groundtruth from " + path.name], [], []
-    for sec in cell.allseclist:
-        name = sec.name()
-        names.append(name)
-        parent = sec.parentseg()
-        lines.append(f"{name} {{\n    pt3dclear()")
-        if parent is not None and sec.n3d() > 0 and parent.sec.n3d() > 0:
-            # NEURON moves a child by (parent's connection point − the child's logical
-            # connection point, pt3dstyle), or onto the connection point if it has
-            # none; so a logical point at the connection point keeps the 3-D points
-            # as they were loaded (an original logical point cannot be read back in
-            # NEURON 9; it only matters for drawing)
-            at = _point_at(parent.sec, parent.x)
-            lines.append("    pt3dstyle(1, " + ", ".join(repr(float(p)) for p in at) + ")")
-        for i in range(int(sec.n3d())):
-            pts = (sec.x3d(i), sec.y3d(i), sec.z3d(i), sec.diam3d(i))
-            lines.append("    pt3dadd(" + ", ".join(repr(float(p)) for p in pts) + ")")
-        lines.append("}")
-        if parent is not None:
-            end = h.section_orientation(sec=sec)
-            connects.append(f"connect {name}({end!r}), {parent.sec.name()}({parent.x!r})")
-    del cell
-    h("forall delete_section()")
-    return names, "\n".join(lines + connects) + "\n"
-
-
-def _point_at(sec, x: float) -> np.ndarray:
-    """The 3-D position (µm) of ``sec(x)``: its 3-D points interpolated in arc length."""
-    n = int(sec.n3d())
-    arc = np.array([sec.arc3d(i) for i in range(n)])
-    pts = np.array([(sec.x3d(i), sec.y3d(i), sec.z3d(i)) for i in range(n)])
-    return np.array([np.interp(x * arc[-1], arc, pts[:, k]) for k in range(3)])
-
-
-def _write_cell_files(model: Model, folder: Path) -> dict[str, tuple[Path, Path, str]]:
-    """Per cell population: (template file, morphology file, template name)."""
-    from .cells import stick_morphology_hoc
-
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for i, pop in enumerate(model.populations):
-        if pop.cell is None:
-            continue
-        path = model.morphology_path(pop.name)
-        if path is None:
-            names = [s.name for s in pop.cell.morphology]
-            body = stick_morphology_hoc(pop.cell.morphology)
-        else:
-            names, body = _file_morphology_hoc(path)
-        # named by content: a template of the same name is never redefined in NEURON
-        # (LFPy skips loading it), so another cell gets another name
-        digest = hashlib.sha256(template_hoc("T", names).encode() + body.encode()).hexdigest()
-        tname = f"LfpkGroundTruth{i}_{digest[:12]}"
-        stem = re.sub(r"[^\w-]", "_", pop.name)
-        tfile = folder / f"{i}_{stem}_template.hoc"
-        mfile = folder / f"{i}_{stem}_morphology.hoc"
-        tfile.write_text(template_hoc(tname, names))
-        mfile.write_text(body + "forall all.append()\n")
-        out[pop.name] = (tfile, mfile, tname)
-    return out
 
 
 # --------------------------------------------------------------------------- MPI helpers
@@ -710,6 +558,11 @@ def run_groundtruth(
             "before neuron (python -m lfpk_hpc groundtruth does)"
         )
     load_mechanisms(comm=comm, log=say)
+    from .mechanisms import load_user_mechanisms
+
+    for pop in model.populations:  # the folders of users' models (rank 0 compiles first)
+        if pop.cell is not None and pop.cell.mechanisms is not None:
+            load_user_mechanisms(model.path(pop.cell.mechanisms), comm=comm, log=say)
 
     transient = min(transient, tstop / 2)
     say(
@@ -736,9 +589,13 @@ def check_run_args(model: Model, *, scale, tstop, seed, dt, transient) -> Model:
     scaled = scaled_model(model, scale)
     from .params import morphology_sections
 
+    try:
+        network_celsius(model)
+    except ValueError as exc:
+        raise GroundTruthError(str(exc)) from None
     for pop in model.populations:
-        if pop.cell is None:
-            continue
+        if pop.cell is None or pop.cell.is_user_model:
+            continue  # a user's model's soma is checked when its cells are built
         secs = morphology_sections(pop.cell, model.morphology_path(pop.name))
         if secs is not None and not secs.matches("soma"):
             raise GroundTruthError(
@@ -795,13 +652,13 @@ class _Network:
         import LFPy
 
         h, c = self.h, self.c
-        h.celsius = CELSIUS
+        h.celsius = network_celsius(self.model)
         self.network = LFPy.Network(
             dt=self.dt,
             tstart=0.0,
             tstop=self.tstop,
             v_init=V_INIT,
-            celsius=CELSIUS,
+            celsius=network_celsius(self.model),
             OUTPUTPATH=str(cell_files["__work__"] / "lfpy"),
         )
         first_gid = 0
@@ -843,32 +700,12 @@ class _Network:
                 "needs Geometry(radius, loc, scale) for the ground truth"
             )
         cm, g = pop.cell, pop.geometry
-        tfile, mfile, tname = files
-        e_pas = cm.e_pas if cm.e_pas is not None else E_PAS_DEFAULT
-        cell_args = dict(
-            morphology=str(mfile),
-            templatefile=str(tfile),
-            templatename=tname,
-            templateargs=None,
-            v_init=V_INIT,
-            Ra=cm.Ra,
-            cm=cm.cm,
-            passive=True,
-            passive_parameters={"g_pas": cm.g_pas, "e_pas": float(e_pas)},
-            nsegs_method="lambda_f",
-            lambda_f=cm.lambda_f,
-            dt=self.dt,
-            tstart=0.0,
-            tstop=self.tstop,
-            delete_sections=False,
-            celsius=CELSIUS,
-            verbose=False,
-        )
+        args = cell_args(self.model, pop, files, v_init=V_INIT, dt=self.dt, tstop=self.tstop)
         self.network.create_population(
             Cell=_cell_class(),
             POP_SIZE=pop.N,
             name=pop.name,
-            cell_args=cell_args,
+            cell_args=args,
             pop_args=dict(radius=g.radius, loc=g.loc, scale=g.scale),
             rotation_args={},
         )
@@ -879,18 +716,26 @@ class _Network:
         local = np.array(npop.gids, dtype=int) - npop.first_gid
         for i, cell in zip(local, npop.cells, strict=True):
             cell.place(positions[i], dict(cm.rotation), angles[i])
-            for sec in cell.somalist:  # the active soma
-                sec.uninsert("pas")
-                sec.insert("hh")
+            if not cm.is_user_model:
+                for sec in cell.somalist:  # the active soma of a passive cable
+                    sec.uninsert("pas")
+                    sec.insert("hh")
+            if not any(True for _ in cell.somalist):
+                raise GroundTruthError(
+                    f"populations[{pop.name}].cell is invalid for the ground truth: the cell has "
+                    "no section whose name contains 'soma' (where spikes are detected)"
+                )
             # the somatic potential, sampled for the median (NetworkCell records every step)
             cell.somav.play_remove()
             cell.somav = h.Vector()
             soma = next(iter(cell.somalist))
             cell.somav.record(soma(0.5)._ref_v, self.dt * self.sample_step)
-            # and its active conductances, for their time average
-            cell.soma_g = (h.Vector(), h.Vector())
-            cell.soma_g[0].record(soma(0.5).hh._ref_gna, self.dt * self.sample_step)
-            cell.soma_g[1].record(soma(0.5).hh._ref_gk, self.dt * self.sample_step)
+            # and the hh soma's active conductances, for their time average
+            cell.soma_g = None
+            if not cm.is_user_model:
+                cell.soma_g = (h.Vector(), h.Vector())
+                cell.soma_g[0].record(soma(0.5).hh._ref_gna, self.dt * self.sample_step)
+                cell.soma_g[1].record(soma(0.5).hh._ref_gk, self.dt * self.sample_step)
         npop.soma_pos, npop.rotations = positions[local], angles[local]
         self.pops[pop.name] = npop
 
@@ -1020,7 +865,7 @@ class _Network:
         define_run_procs(h)
         pc.set_maxstep(10)
         h.dt = dt
-        h.celsius = CELSIUS
+        h.celsius = network_celsius(self.model)
         h.Random().Random123_globalindex(0)  # streams are set by their ids alone
         h.finitialize(V_INIT)
         h.fcurrent()
@@ -1101,6 +946,8 @@ class _Network:
         for Y in self.cell_pops:
             total, count = 0.0, 0
             for cell in self.pops[Y].cells:
+                if cell.soma_g is None:  # a user's model
+                    continue
                 g = np.array(cell.soma_g[0].as_numpy())[i0:] + np.array(cell.soma_g[1])[i0:]
                 total, count = total + float(g.sum()), count + g.size
             out[Y] = (total, count)
@@ -1219,10 +1066,19 @@ def _write_results(
         params_json=model.to_json(),
         params_hash=model.hash(),
         n_bins=net.n_bins,
-        celsius=CELSIUS,
+        celsius=network_celsius(model),
         transient=float(transient),
         ranks=summary["ranks"],
-        soma_model="hh (NEURON built-in, default parameters)",
+        soma_model="; ".join(
+            f"{p.name}: "
+            + (
+                "the user's model"
+                if p.cell.is_user_model
+                else "hh (NEURON built-in, default parameters)"
+            )
+            for p in model.populations
+            if p.cell is not None
+        ),
         wall_time_create_s=summary["wall_time_create_s"],
         wall_time_connect_s=summary["wall_time_connect_s"],
         wall_time_simulate_s=summary["wall_time_simulate_s"],

@@ -142,6 +142,12 @@ class CellPrototype:
 
         pop = model.population(Y)
         cm = pop.cell
+        if cm.is_user_model:
+            raise HybridError(
+                f"populations[{Y}].cell is a user's NEURON model (template or biophysics), but "
+                "the hybrid ground truth simulates passive cables (validate it against the "
+                "network ground truth: validate --ground-truth network)"
+            )
         if cm.soma_gates is not None:
             raise HybridError(
                 f"populations[{Y}].cell.soma_gates is set, but the hybrid ground truth's "

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .params import Connection, Distribution, Model, ParamsError, Placement, Synapse
+from .params import CellModel, Connection, Distribution, Model, ParamsError, Placement, Synapse
 from .probes import LinearProbe, SegmentGeometry, make_probe
 
 __all__ = [
@@ -317,13 +317,16 @@ def _leak_shift(density_in: np.ndarray, syn: Synapse, nu: float, area: np.ndarra
 @dataclass
 class KernelResult:
     """Kernels of one (X, Y) pathway: probe name → array (channels, lags), and
-    where the time went (seconds)."""
+    where the time went (seconds). ``extra``: what the file records beside the
+    kernels — the linear cell of a user's model (arrays per segment and words), or an
+    action-potential kernel's pulse and onset (X = :data:`lfpk_hpc.store.AP_TASK`)."""
 
     X: str
     Y: str
     kernels: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
     n_seg: int = 0
+    extra: dict = field(default_factory=dict)
 
 
 class KernelEngine:
@@ -355,6 +358,7 @@ class KernelEngine:
         self._matrices: dict[tuple[str, str], np.ndarray] = {}
         self._cell = None  # PassiveCell of population self._cell_Y
         self._cell_Y: str | None = None
+        self._linear = {}  # Y -> Linearisation of a user's model
 
     @property
     def n_lags(self) -> int:
@@ -377,6 +381,15 @@ class KernelEngine:
         for probe in self.probes:
             if hasattr(probe, "conductor"):
                 probe.conductor()
+        # a user's model: its section names (which only the built cell tells) against
+        # the placements, before any task
+        for Y in self.model.postsynaptic:
+            cm = self.model.population(Y).cell
+            if cm.is_user_model:
+                try:
+                    self._check_user_cell(Y)
+                finally:
+                    self.close()
         # a Vrest per segment must match the cell's segments, which only the built cell
         # tells: build those cells now, so that a wrong count stops the run here (a
         # ParamsError on every rank, before any task) and not inside a task
@@ -414,6 +427,10 @@ class KernelEngine:
             pass
 
     def compute(self, X: str, Y: str) -> KernelResult:
+        from .store import AP_TASK
+
+        if X == AP_TASK:
+            return self.compute_ap(Y)
         model = self.model
         con = model.connection(X, Y)
         if con.C == 0:
@@ -442,11 +459,112 @@ class KernelEngine:
             "cell needs its own leak reversal e_pas (mV)"
         )
 
+    # ---- a user's model
+    def _user_paths(self, cm: CellModel) -> dict:
+        model = self.model
+        return {
+            "morphology_path": model.path(cm.morphology)
+            if isinstance(cm.morphology, str)
+            else None,
+            "template_path": model.path(cm.template.file) if cm.template is not None else None,
+        }
+
+    def _load_user_mechanisms(self, cm: CellModel, comm=None) -> None:
+        from . import mechanisms
+
+        for c in (cm, cm.ap_model):
+            if c is not None and c.mechanisms is not None:
+                mechanisms.load_user_mechanisms(
+                    self.model.path(c.mechanisms), comm=comm, log=self.log
+                )
+
+    def load_mechanisms(self, comm=None) -> None:
+        """lfpk_hpc's mechanisms and those of every user's model (rank 0 compiles first)."""
+        from . import mechanisms
+
+        mechanisms.load_mechanisms(comm=comm, log=self.log)
+        for Y in self.model.postsynaptic:
+            self._load_user_mechanisms(self.model.population(Y).cell, comm)
+
+    def _check_user_cell(self, Y: str) -> None:
+        """Build Y's user model (not linearised) and check the placements' section names."""
+        from .cells import build_user_cell, segment_geometry
+
+        pop_y = self.model.population(Y)
+        self._load_user_mechanisms(pop_y.cell)
+        lfpy_cell = build_user_cell(
+            pop_y.cell,
+            param=f"populations[{Y}].cell",
+            z=pop_y.geometry.loc,
+            dt=self.model.kernel.dt,
+            **self._user_paths(pop_y.cell),
+        )
+        geometry = segment_geometry(lfpy_cell)
+        for X in self.model.presynaptic(Y):
+            pathway_density(geometry, self.model.connection(X, Y), pop_y.geometry.scale)
+        del lfpy_cell
+        from .cells import delete_all_sections
+
+        delete_all_sections()
+
+    def _leak_shifts(self, Y: str, geometry: SegmentGeometry, g: np.ndarray) -> np.ndarray:
+        """``g`` plus the time-averaged conductance (S/cm²) of every synapse onto Y."""
+        model = self.model
+        pop_y = model.population(Y)
+        ext = model.extrinsic[Y]
+        rho_ext = ext.n_ext * geometry.area / geometry.area.sum()
+        g = g + _leak_shift(rho_ext, ext.synapse, ext.nu_ext, geometry.area)
+        for Xi in model.presynaptic(Y):
+            ci = model.connection(Xi, Y)
+            if ci.C == 0:
+                continue
+            p_i = pathway_density(geometry, ci, pop_y.geometry.scale)
+            k_in = total_synapses(model, ci) / pop_y.N
+            g = g + _leak_shift(p_i * k_in, ci.synapse, model.population(Xi).nu, geometry.area)
+        return g
+
+    def _user_cell_of(self, Y: str):
+        """The linear cell of Y's user model (:mod:`lfpk_hpc.linearise`), with the
+        effective leak, at its exact resting state."""
+        from .linearise import linear_cell
+
+        model, ks = self.model, self.model.kernel
+        pop_y = model.population(Y)
+        self._load_user_mechanisms(pop_y.cell)
+        cell, info = linear_cell(
+            pop_y.cell,
+            param=f"populations[{Y}].cell",
+            z=pop_y.geometry.loc,
+            dt=ks.dt,
+            log=self.log,
+            **self._user_paths(pop_y.cell),
+        )
+        vrest = ks.vrest_of(Y)
+        if np.ndim(vrest) == 1 and len(vrest) != cell.n_seg:
+            cell.delete()
+            raise ParamsError(
+                f"kernel.Vrest[{Y}] has {len(vrest)} values but is invalid: the cell of {Y} "
+                f"has {cell.n_seg} segments (one value per segment, one value, or 'cell')"
+            )
+        if ks.g_eff:
+            cell.add_leak(self._leak_shifts(Y, cell.geometry, cell.leak()), info.e_leak)
+        self._linear[Y] = info
+        return cell
+
+    def linearisation(self, Y: str):
+        """The :class:`lfpk_hpc.linearise.Linearisation` of Y's user model (None for a
+        passive cable), once its cell is built."""
+        return self._linear.get(Y)
+
     def _cell_of(self, Y: str):
         """The cell of Y in NEURON, built (with its effective leak) if needed."""
         if self._cell_Y == Y and self._cell is not None and self._cell.alive():
             return self._cell
         self.close()
+        if self.model.population(Y).cell.is_user_model:
+            cell = self._user_cell_of(Y)
+            self._cell, self._cell_Y = cell, Y
+            return cell
         from .cells import build_cell
 
         model, ks = self.model, self.model.kernel
@@ -512,6 +630,8 @@ class KernelEngine:
         # X's synapses, linearised around Vrest (conductance-based) or as they are,
         # weight × synapses per segment per presynaptic neuron, all activated at once
         vrest = ks.vrest_of(Y)
+        if isinstance(vrest, str):  # "cell": the linear cell's rest, per segment
+            vrest = cell.v_segments
         p = pathway_density(geometry, con, pop_y.geometry.scale)
         k_out = total_synapses(model, con) / model.population(X).N
         syn = con.synapse
@@ -536,6 +656,13 @@ class KernelEngine:
         t_setup = time.perf_counter()
 
         signals = cell.simulate(drive, ks.dt, transform=M)  # M @ imem
+        if cell.v_nodes is not None:
+            # a non-uniform rest carries steady membrane currents (axial currents flow
+            # from segment to segment): the kernel is the change from there, and the
+            # samples before the event are that rest (the sample at t = 0 reflects
+            # finitialize, which computes no axial currents)
+            signals = signals - signals[:, i_x, None]
+            signals[:, :i_x] = 0.0
         t_sim = time.perf_counter()
 
         H = window_kernel(signals, i_x, h_delta, n_tau)
@@ -552,4 +679,92 @@ class KernelEngine:
             "probes": t_probe - t_sim,
             "total": t_probe - t0,
         }
-        return KernelResult(X, Y, kernels, timings, geometry.n_seg)
+        extra = self._cell_record(Y, cell, vrest) if Y in self._linear else {}
+        return KernelResult(X, Y, kernels, timings, geometry.n_seg, extra)
+
+    def _cell_record(self, Y: str, cell, vrest) -> dict:
+        """What the kernels file records of the linear cell of Y's user model."""
+        info = self._linear[Y]
+        return {
+            "cell": {
+                "v_rest": cell.v_segments,  # mV: the linear cell's rest (with g_eff)
+                "vrest_synapses": np.broadcast_to(np.asarray(vrest, float), (cell.n_seg,)).copy(),
+                "g": cell.leak(),  # S/cm², with g_eff
+                "e": np.array([seg.pas.e for seg in cell.segments]),  # mV
+                "v_operating_point": info.v_rest,  # mV: the model's own rest / v_hold
+                "z": cell.geometry.z_mid,  # µm, segment midpoints
+            },
+            "cell_attrs": {
+                "linearisation": info.kind,
+                "operating_point": info.rest,
+                "residual_mV_per_ms": info.residual,
+                "mechanisms_replaced": ", ".join(info.mechanisms),
+                "quasi_active_gates": ", ".join(sorted(info.gates)),
+                "frozen_states": ", ".join(info.frozen_states),
+                "section_names": ", ".join(sorted(set(cell.geometry.section))),
+            },
+        }
+
+    # ---- action-potential kernels
+    def spike_model(self, Y: str):
+        """The model whose spikes give Y's action-potential kernel (None: none)."""
+        cm = self.model.population(Y).cell
+        return cm if cm.is_user_model else cm.ap_model
+
+    def compute_ap(self, Y: str) -> KernelResult:
+        """H^AP_Y for every probe (:mod:`lfpk_hpc.apkernel`), a task like a kernel."""
+        from . import mechanisms
+        from .apkernel import ap_kernel
+        from .store import AP_TASK
+
+        model, ks = self.model, self.model.kernel
+        pop_y = model.population(Y)
+        spike = self.spike_model(Y)
+        param = f"populations[{Y}].cell" + ("" if spike is pop_y.cell else ".ap_model")
+        mechanisms.load_mechanisms(log=self.log)
+        self._load_user_mechanisms(pop_y.cell)
+        self.close()  # the active cell replaces Y's kernel cell in NEURON
+        t0 = time.perf_counter()
+
+        def shift(geometry):
+            if not ks.g_eff:
+                return None
+            return self._leak_shifts(Y, geometry, np.zeros(geometry.n_seg))
+
+        def matrix(geometry):
+            return np.concatenate(
+                [probe.get_transformation_matrix(geometry) for probe in self.probes], axis=0
+            )
+
+        try:
+            res = ap_kernel(
+                spike,
+                param=param,
+                z=pop_y.geometry.loc,
+                dt=ks.dt,
+                tau=ks.tau,
+                leak_shift=shift,
+                matrix_of=matrix,
+                probes=[(p.name, p.n_channels) for p in self.probes],
+                log=self.log,
+                **self._user_paths(spike),
+            )
+        except BaseException:
+            self.close()
+            raise
+        total = time.perf_counter() - t0
+        self.log(
+            f"action potential of {Y}: {res.pulse_nA:.2f} nA pulse, spike "
+            f"{-res.onset_ms:.2f} ms after its onset, {res.n_spikes} spike(s)"
+        )
+        extra = {
+            "ap": {
+                "pulse_nA": res.pulse_nA,
+                "onset_ms": res.onset_ms,
+                "n_spikes": res.n_spikes,
+                "v_soma_mV": res.v_soma,
+            }
+        }
+        return KernelResult(
+            AP_TASK, Y, res.kernels, {"total": total, "simulate": total}, res.n_seg, extra
+        )

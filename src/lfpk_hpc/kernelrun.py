@@ -17,7 +17,7 @@ from pathlib import Path
 from .params import Model
 from .scheduler import FarmResult, TaskKind, run_farm
 
-__all__ = ["PROBE_ATTRS", "KernelTasks", "run_kernels"]
+__all__ = ["PROBE_ATTRS", "KernelTasks", "run_kernels", "task_keys", "task_label"]
 
 #: attributes of a probe written to its group /probes/<probe> of the kernels file (those
 #: it has): Gauss-cylinder LFP, EEG, MEG (sensors µm, unit orientations and column axis,
@@ -40,6 +40,28 @@ PROBE_ATTRS = (
 )
 
 
+def task_keys(model: Model) -> list[tuple[str, str]]:
+    """The tasks of a kernel run: per postsynaptic Y its pathways with C_YX > 0, then
+    its action-potential kernel, (:data:`lfpk_hpc.store.AP_TASK`, Y), when its cell
+    model fires (a user's model, or ``ap_model``) and ``kernel.ap_kernels`` is on."""
+    from .store import AP_TASK
+
+    out = []
+    for Y in model.postsynaptic:
+        out += [(X, Y) for X in model.presynaptic(Y) if model.connection(X, Y).C > 0]
+        cell = model.population(Y).cell
+        if model.kernel.ap_kernels and (cell.is_user_model or cell.ap_model is not None):
+            out.append((AP_TASK, Y))
+    return out
+
+
+def task_label(key) -> str:
+    """ "X->Y", or "AP of Y" for an action-potential kernel."""
+    from .store import AP_TASK
+
+    return f"AP of {key[1]}" if key[0] == AP_TASK else f"{key[0]}->{key[1]}"
+
+
 class KernelTasks(TaskKind):
     """The (X, Y) pathways of a model as tasks of :func:`lfpk_hpc.scheduler.run_farm`."""
 
@@ -52,8 +74,8 @@ class KernelTasks(TaskKind):
 
         self.model = model
         self.pairs = model.tasks()
-        self.tasks = [(X, Y) for X, Y in self.pairs if model.connection(X, Y).C > 0]
         self.engine = KernelEngine(model, log=log)
+        self.tasks = task_keys(model)
         self._costs = {}
 
     # ---- the tasks
@@ -61,28 +83,39 @@ class KernelTasks(TaskKind):
         return list(self.tasks)
 
     def label(self, key):
-        return f"{key[0]}->{key[1]}"
+        return task_label(key)
 
     def params_hash(self):
         return self.model.hash()
 
     def announce(self, n_done):
+        from .store import AP_TASK
+
         model, pairs, tasks = self.model, self.pairs, self.tasks
         ks = model.kernel
-        return [
-            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks)} tasks (X->Y)"
-            + (
-                f", {len(pairs) - len(tasks)} pathways with C_YX = 0 (zero kernels, no task)"
-                if len(pairs) > len(tasks)
-                else ""
-            ),
-            "tasks: " + ", ".join(f"{X}->{Y}" for X, Y in tasks),
+        n_ap = sum(1 for X, _ in tasks if X == AP_TASK)
+        n_zero = len(pairs) - (len(tasks) - n_ap)
+        lines = [
+            f"model {model.name!r} (params hash {model.hash()[:12]}): {len(tasks) - n_ap} tasks "
+            "(X->Y)"
+            + (f", {n_ap} action-potential kernels" if n_ap else "")
+            + (f", {n_zero} pathways with C_YX = 0 (zero kernels, no task)" if n_zero else ""),
+            "tasks: " + ", ".join(self.label(t) for t in tasks),
             "probes: "
             + ", ".join(
                 f"{p.name} ({p.n_channels} channels, {p.units})" for p in self.engine.probes
             ),
             f"kernel settings: dt {ks.dt} ms, tau {ks.tau} ms, t_X {ks.t_X} ms, g_eff {ks.g_eff}",
         ]
+        for Y in model.postsynaptic:
+            cm = model.population(Y).cell
+            if cm.is_user_model:
+                where = f"held at {cm.v_hold:g} mV" if cm.v_hold is not None else "at its own rest"
+                lines.append(
+                    f"cell of {Y}: a user's NEURON model, {cm.linearisation} "
+                    + ("" if cm.linearisation == "passive" else where)
+                )
+        return lines
 
     def estimate(self, keys, measured, comm):
         from . import cost
@@ -98,9 +131,7 @@ class KernelTasks(TaskKind):
 
     # ---- computing
     def setup(self, comm, log):
-        from . import mechanisms
-
-        mechanisms.load_mechanisms(comm=comm, log=log)
+        self.engine.load_mechanisms(comm=comm)
         self.engine.prepare()
 
     def compute(self, key, rank):
@@ -110,6 +141,12 @@ class KernelTasks(TaskKind):
 
     def detail(self, rec):
         return f"{rec.n_seg} segments"
+
+    def finish(self, out, store, complete, attrs, comm, mpio, log):
+        if store is not None:
+            store.merge_records(comm if mpio else None)
+            store.finalize(complete, **attrs)
+            store.close()
 
     # ---- checkpoints and output
     def checkpoint_name(self, key):

@@ -11,6 +11,13 @@ an exclusive file lock and into a temporary directory that is renamed into place
 only when complete, so several processes (MPI ranks, concurrent jobs) starting at
 once compile at most once and never see a half-built library. A user never runs
 ``nrnivmodl`` by hand.
+
+A user's model brings its own folder of NMODL files (``CellModel.mechanisms``):
+:func:`load_user_mechanisms` compiles it through the same cache (keyed by its
+content; rank 0 first under MPI) and loads it beside lfpk_hpc's own, after checking
+that none of its mechanisms is already defined in NEURON (built in, lfpk_hpc's own,
+or another library): NEURON cannot hold two mechanisms of one name, so a clash is
+named (:class:`MechanismClash`, exit code 2) instead of failing inside NEURON.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = [
+    "MechanismClash",
     "MechanismError",
     "cache_root",
     "default_mod_dir",
@@ -40,6 +48,12 @@ class MechanismError(RuntimeError):
     """Compiling or loading the NMODL mechanisms failed (exit code 1)."""
 
     exit_code = 1
+
+
+class MechanismClash(MechanismError):
+    """A user's mechanism has the name of one NEURON already has (bad input: exit 2)."""
+
+    exit_code = 2
 
 
 #: mechanism libraries loaded into this process: cache key -> directory
@@ -171,6 +185,22 @@ def ensure_compiled(mod_dir: Path | None = None, log=print) -> Path:
     return target
 
 
+def _compile_on_rank0(mod_dir: Path, comm, log) -> None:
+    """With several ranks: rank 0 compiles (if the cache has no build) while the others
+    wait, and a failure reaches every rank. Every rank of ``comm`` must call this."""
+    if comm is None or comm.Get_size() == 1:
+        return
+    error = None
+    if comm.Get_rank() == 0:
+        try:
+            ensure_compiled(mod_dir, log=log)
+        except MechanismError as exc:
+            error = str(exc)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise MechanismError(error)
+
+
 def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     """Compile (if needed) and load the mechanisms of ``mod_dir`` into NEURON, once.
 
@@ -179,6 +209,10 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     Returns the cache directory that was loaded.
     """
     mod_dir = Path(mod_dir) if mod_dir is not None else default_mod_dir()
+    # with a communicator every rank takes part in the compile step, also where this
+    # process has loaded the folder before (ranks may have loaded it at different
+    # points, e.g. while counting segments for the cost estimates)
+    _compile_on_rank0(mod_dir, comm, log)
     # once a folder's mechanisms are loaded, this process keeps them (a process cannot
     # load a second version anyway), and later calls cost nothing (no re-hashing)
     loaded = _LOADED_DIRS.get(str(mod_dir.resolve()))
@@ -187,17 +221,6 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     key = _cache_key(mod_dir)
     if key in _LOADED:
         return _LOADED[key]
-    if comm is not None and comm.Get_size() > 1:
-        target = None
-        error = None
-        if comm.Get_rank() == 0:
-            try:
-                target = ensure_compiled(mod_dir, log=log)
-            except MechanismError as exc:
-                error = str(exc)
-        error = comm.bcast(error, root=0)
-        if error is not None:
-            raise MechanismError(error)
     target = ensure_compiled(mod_dir, log=log)
 
     from neuron import h
@@ -218,6 +241,56 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
             f"mechanisms {', '.join(present)} are already defined in NEURON by another "
             "library; cannot load lfpk_hpc's mechanisms beside them"
         )
+    if not nrn_load(str(target), warn_if_already_loaded=False):
+        raise MechanismError(f"NEURON could not load the compiled mechanisms in {target}")
+    missing = [n for n in names if not hasattr(h, n)]
+    if missing:
+        raise MechanismError(f"mechanisms {missing} missing after loading {target}")
+    _LOADED[key] = _LOADED_DIRS[str(mod_dir.resolve())] = target
+    return target
+
+
+def load_user_mechanisms(mod_dir, comm=None, log=print) -> Path:
+    """Compile (if needed, rank 0 first) and load a user's mechanism folder beside
+    lfpk_hpc's own mechanisms, once per process. Raises :class:`MechanismClash`
+    naming every mechanism of the folder that NEURON already defines, and
+    :class:`MechanismError` if the folder does not compile."""
+    load_mechanisms(comm=comm, log=log)  # lfpk_hpc's own first: their names are taken
+    mod_dir = Path(mod_dir)
+    _compile_on_rank0(mod_dir, comm, log)  # every rank, loaded here before or not
+    if str(mod_dir.resolve()) in _LOADED_DIRS:
+        return _LOADED_DIRS[str(mod_dir.resolve())]
+    key = _cache_key(mod_dir)
+    if key in _LOADED:  # the same files from another folder
+        _LOADED_DIRS[str(mod_dir.resolve())] = _LOADED[key]
+        return _LOADED[key]
+    from neuron import h
+
+    from .cellmodels import NEURON_BUILTINS, defined_mechanisms
+
+    names = defined_mechanisms(mod_dir)
+    own = mechanism_names()
+    taken = []
+    for name, file in names.items():
+        if hasattr(h, name) or name in NEURON_BUILTINS:
+            where = (
+                "NEURON's built-in one"
+                if name in NEURON_BUILTINS
+                else "lfpk_hpc's own (mod/)"
+                if name in own
+                else "one of a library loaded before (another mechanism folder, or an "
+                "x86_64/ folder in the working directory)"
+            )
+            taken.append(f"{name!r} ({file}; taken by {where})")
+    if taken:
+        raise MechanismClash(
+            f"the mechanisms of {mod_dir} cannot be loaded: NEURON already defines "
+            + ", ".join(taken)
+            + "; rename them (SUFFIX/POINT_PROCESS) in the .mod files"
+        )
+    target = ensure_compiled(mod_dir, log=log)
+    from neuron import load_mechanisms as nrn_load
+
     if not nrn_load(str(target), warn_if_already_loaded=False):
         raise MechanismError(f"NEURON could not load the compiled mechanisms in {target}")
     missing = [n for n in names if not hasattr(h, n)]

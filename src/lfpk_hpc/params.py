@@ -18,9 +18,8 @@ import hashlib
 import importlib.util
 import json
 import math
-import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from .checks import NAME as _NAME
 from .checks import ParamsError, show
 from .checks import fail as _fail
 from .checks import finite as _finite
-from .checks import float_array as _float_array
 from .checks import nonneg as _nonneg
 from .checks import one_line as _one_line
 from .checks import positive as _positive
@@ -68,6 +66,7 @@ __all__ = [
     "SCALP_RTOL",
     "Section",
     "Synapse",
+    "Template",
     "load",
     "exp_psc",
     "morphology_sections",
@@ -137,24 +136,68 @@ class Section:
 
 
 @dataclass(frozen=True)
-class CellModel:
-    """The passive multicompartment cell representing a postsynaptic population.
+class Template:
+    """A NEURON cell template, as LFPy's ``TemplateCell`` takes it: the hoc ``file``
+    (a relative path is taken relative to the params file) that defines
+    ``begintemplate <name>``, and the arguments ``args`` its ``init()`` receives
+    (numbers or strings). The template must have a public SectionList ``all`` of its
+    sections; it either creates its sections itself or has them created by the
+    cell model's morphology file, run inside it."""
 
-    ``morphology`` is either a file (.hoc/.swc/.asc/.xml; a relative path is taken
-    relative to the params file) or a tuple of :class:`Section` built by lfpk_hpc.
-    Every section gets Ra (Ω·cm), cm (µF/cm²) and a passive leak g_pas (S/cm²) with
-    reversal ``e_pas`` (mV; ``None`` = the kernel's Vrest). Segments follow LFPy's
-    d_lambda rule at ``lambda_f`` Hz (d_lambda 0.1). ``rotation`` holds angles
-    (radians) about x, y, z, applied in that order before positioning.
-    ``soma_g_pas`` (S/cm²), if given, replaces g_pas in the sections whose names
-    contain "soma": the linearised membrane conductance of an active soma at rest
-    (``validate`` sets it from its ground truth's Hodgkin-Huxley soma).
-    ``soma_gates``, if given, adds to those sections the quasi-active part of that
-    linearisation (mod/lfpk_qa.mod): up to three gates (a, b, tau) with a = ∂I/∂x
-    (mA/cm²), b = dx∞/dv (1/mV) and tau (ms) at the kernel's Vrest.
+    file: str
+    name: str
+    args: tuple = ()
+
+
+#: how a user's model becomes the linear cell of the kernels (CellModel.linearisation)
+LINEARISATIONS = ("passive", "frozen", "quasi-active")
+
+
+@dataclass(frozen=True)
+class CellModel:
+    """The multicompartment cell representing a postsynaptic population.
+
+    **A passive cable** (the default): ``morphology`` is either a file
+    (.hoc/.swc/.asc/.xml; a relative path is taken relative to the params file) or a
+    tuple of :class:`Section` built by lfpk_hpc. Every section gets Ra (Ω·cm), cm
+    (µF/cm²) and a passive leak g_pas (S/cm²) with reversal ``e_pas`` (mV; ``None`` =
+    the kernel's Vrest). Segments follow LFPy's d_lambda rule at ``lambda_f`` Hz
+    (d_lambda 0.1). ``rotation`` holds angles (radians) about x, y, z, applied in that
+    order before positioning. ``soma_g_pas`` (S/cm²), if given, replaces g_pas in the
+    sections whose names contain "soma": the linearised membrane conductance of an
+    active soma at rest (``validate`` sets it from its ground truth's Hodgkin-Huxley
+    soma). ``soma_gates``, if given, adds to those sections the quasi-active part of
+    that linearisation (mod/lfpk_qa.mod): up to three gates (a, b, tau) with
+    a = ∂I/∂x (mA/cm²), b = dx∞/dv (1/mV) and tau (ms) at the kernel's Vrest.
+
+    **A user's NEURON model** (LFPy's ``TemplateCell``/``custom_fun`` conventions):
+    a ``template`` (:class:`Template`; ``morphology`` then optional: the template may
+    create its sections itself) and/or a ``biophysics`` function called as
+    ``biophysics(cell, **biophysics_args)`` with the ``LFPy.Cell`` after its
+    morphology is loaded (it inserts and sets the mechanisms). ``mechanisms`` is the
+    folder of the model's NMODL files (relative to the params file), compiled by
+    lfpk_hpc's mechanism cache. The model keeps its own Ra, cm and leak (``Ra``,
+    ``cm``, ``g_pas``, ``e_pas``, ``soma_g_pas``, ``soma_gates`` are for passive
+    cables only). ``celsius`` (°C) is NEURON's temperature for the model (None:
+    NEURON's default, 6.3 °C). ``linearisation`` says how the model becomes the linear
+    cell of the kernels (:mod:`lfpk_hpc.linearise` has the equations):
+
+    - ``"passive"``: the model's own passive membrane: every density mechanism but
+      ``pas`` removed;
+    - ``"frozen"``: the model is brought to rest (its own resting state by
+      simulation for up to ``rest_time`` ms, or held at the potential ``v_hold`` mV),
+      and every membrane current is replaced by its linearisation there with the gates
+      held at their resting values: a leak g(seg) (S/cm²), e(seg) (mV) per segment;
+    - ``"quasi-active"``: ``"frozen"`` plus the voltage-dependent gates linearised
+      around rest (first-order gates whose rate depends on v only; others stay frozen).
+
+    A user's model can fire: its action-potential kernel is computed when
+    ``KernelSettings.ap_kernels`` is on. ``ap_model`` gives a passive cable a model
+    that fires (a user's model of the same morphology and segments: ``validate`` sets
+    its ground truth's hh soma here).
     """
 
-    morphology: str | tuple[Section, ...]
+    morphology: str | tuple[Section, ...] | None
     Ra: float = 100.0
     cm: float = 1.0
     g_pas: float = 3e-4
@@ -163,6 +206,38 @@ class CellModel:
     rotation: Mapping[str, float] = field(default_factory=dict)
     soma_g_pas: float | None = None
     soma_gates: tuple[tuple[float, float, float], ...] | None = None
+    template: Template | None = None
+    biophysics: Callable | None = None
+    biophysics_args: Mapping[str, object] = field(default_factory=dict)
+    mechanisms: str | None = None
+    linearisation: str = "passive"
+    v_hold: float | None = None
+    celsius: float | None = None
+    rest_time: float = 2000.0
+    ap_model: CellModel | None = None
+
+    @property
+    def is_user_model(self) -> bool:
+        """True for a user's NEURON model (a template or a biophysics function)."""
+        return self.template is not None or self.biophysics is not None
+
+
+#: fields added to the schema after its first version, with their defaults: a params
+#: file that leaves them at their defaults keeps the parameter hash it had before
+_ADDED_FIELDS = {
+    "CellModel": {
+        "template": None,
+        "biophysics": None,
+        "biophysics_args": {},
+        "mechanisms": None,
+        "linearisation": "passive",
+        "v_hold": None,
+        "celsius": None,
+        "rest_time": 2000.0,
+        "ap_model": None,
+    },
+    "KernelSettings": {"ap_kernels": True},
+}
 
 
 @dataclass(frozen=True)
@@ -276,22 +351,33 @@ class KernelSettings:
     ``dt``: time step (ms); ``tau``: kernel half-width (ms), kernels span lags
     [−tau, tau] in 2·tau/dt + 1 samples; ``t_X``: time of the presynaptic event
     (ms), at least tau; ``Vrest``: potential (mV) the conductance-based synapses are
-    linearised around, one value, or per postsynaptic population a value or one
-    value per segment; ``g_eff``: add the mean synaptic conductances to the leak.
+    linearised around, one value, or per postsynaptic population a value, one value
+    per segment, or ``"cell"``: the resting potential of every segment of the
+    linearised cell of a user's model (its own rest, or ``v_hold``; written into the
+    kernels file); ``g_eff``: add the mean synaptic conductances to the leak;
+    ``ap_kernels``: also compute the action-potential kernel H^AP_Y of every
+    population whose cell model fires (a user's model, or ``ap_model``).
     """
 
     dt: float = 2**-4
     tau: float = 50.0
     t_X: float = 500.0
-    Vrest: float | Mapping[str, float | Sequence[float]] = -65.0
+    Vrest: float | Mapping[str, float | Sequence[float] | str] = -65.0
     g_eff: bool = True
+    ap_kernels: bool = True
 
     def vrest_of(self, Y: str):
-        """Vrest for population Y: a float or a per-segment array."""
+        """Vrest for population Y: a float, a per-segment array, or :data:`VREST_CELL`."""
         if isinstance(self.Vrest, Mapping):
             v = self.Vrest[Y]
+            if isinstance(v, str):
+                return v
             return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)
         return float(self.Vrest)
+
+
+#: ``KernelSettings.Vrest[Y]``: the resting potential of every segment of Y's linearised cell
+VREST_CELL = "cell"
 
 
 @dataclass(frozen=True)
@@ -347,23 +433,30 @@ class Model:
     def morphology_path(self, Y: str) -> Path | None:
         m = self.population(Y).cell.morphology
         if isinstance(m, str):
-            p = Path(m)
-            return p if p.is_absolute() else Path(self.base_dir) / p
+            return _resolve(Path(self.base_dir), m)
         return None
+
+    def path(self, name: str) -> Path:
+        """A file or folder the params file names, resolved against its folder."""
+        return _resolve(Path(self.base_dir), name)
 
     # ---- provenance
     def to_dict(self) -> dict:
         """The effective parameters as plain JSON-able data (without base_dir; a
-        morphology file is recorded by name and SHA-256 of its content)."""
+        morphology, template or mechanism file is recorded by name and SHA-256 of its
+        content, a biophysics function by its module, name and the SHA-256 of its
+        source). Fields added to the schema later are left out at their defaults, so
+        that a params file that does not use them keeps its hash."""
         d = _plain(self)
         d.pop("base_dir")
         if not d["drives"]:
             d.pop("drives")  # (the hash of a model without drives is that of earlier versions)
         for pop in d["populations"]:
             cell = pop.get("cell")
-            if cell and isinstance(cell["morphology"], str):
-                path = self.morphology_path(pop["name"])
-                cell["morphology"] = {"file": path.name, "sha256": _file_sha256(path)}
+            if cell:
+                model_cell = self.population(pop["name"]).cell
+                pop["cell"] = _cell_record(cell, model_cell, Path(self.base_dir))
+        _drop_defaults(d["kernel"], "KernelSettings")
         return d
 
     def to_json(self) -> str:
@@ -399,7 +492,65 @@ def _plain(obj):
         return [_plain(v) for v in obj]
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
         return obj.item()
+    if callable(obj):
+        return _function_record(obj)
     return obj
+
+
+def _drop_defaults(d: dict, cls: str) -> None:
+    for key, default in _ADDED_FIELDS[cls].items():
+        if key in d and d[key] == default:
+            del d[key]
+
+
+def _file_record(path: Path) -> dict:
+    return {"file": path.name, "sha256": _file_sha256(path)}
+
+
+def _resolve(base: Path, name: str) -> Path:
+    p = Path(name)
+    return p if p.is_absolute() else base / p
+
+
+def mod_files(folder: Path) -> list[Path]:
+    """The NMODL files of a mechanism folder, in name order."""
+    return sorted(Path(folder).glob("*.mod"))
+
+
+def _cell_record(d: dict, cell: CellModel, base: Path) -> dict:
+    """The provenance record of a cell model (see :meth:`Model.to_dict`)."""
+    if isinstance(cell.morphology, str):
+        d["morphology"] = _file_record(_resolve(base, cell.morphology))
+    if cell.template is not None:
+        d["template"]["file"] = _file_record(_resolve(base, cell.template.file))
+    if cell.mechanisms is not None:
+        folder = _resolve(base, cell.mechanisms)
+        d["mechanisms"] = {
+            "folder": folder.name,
+            "files": {f.name: _file_record(f)["sha256"] for f in mod_files(folder)},
+        }
+    if cell.ap_model is not None:
+        d["ap_model"] = _cell_record(d["ap_model"], cell.ap_model, base)
+    _drop_defaults(d, "CellModel")
+    return d
+
+
+def _function_record(fun) -> dict:
+    """A function by module, name and the SHA-256 of its source (so that a changed
+    biophysics function changes the parameter hash)."""
+    import inspect
+
+    try:
+        source = inspect.getsource(fun)
+    except (OSError, TypeError):
+        source = repr(fun)
+    module = getattr(fun, "__module__", "") or ""
+    if module.startswith("_lfpk_hpc_params_"):
+        module = "<params file>"  # the params module's import name depends on its path
+    return {
+        "function": f"{module}.{getattr(fun, '__qualname__', repr(fun))}",
+        "sha256": hashlib.sha256(source.encode()).hexdigest(),
+    }
 
 
 # --------------------------------------------------------------------------- section names
@@ -413,6 +564,8 @@ def morphology_sections(cell: CellModel, path: Path | None = None):
     from .sections import section_names
 
     m = cell.morphology
+    if m is None or cell.template is not None:
+        return None  # a template's sections: known when the cell is built
     return section_names(m if path is None or not isinstance(m, str) else str(path))
 
 
@@ -496,6 +649,8 @@ def _check_synapse(param, syn, g_eff):
 
 def validate(model: Model) -> Model:
     """Check every parameter of ``model``; raise :class:`ParamsError` on the first problem."""
+    from .cellmodels import check_cell, check_model_mechanisms, check_vrest
+
     if not isinstance(model, Model):
         _fail("model", type(model).__name__, "the params file must define model = Model(...)")
     if not isinstance(model.name, str) or not model.name:
@@ -514,6 +669,8 @@ def validate(model: Model) -> Model:
         _fail("kernel.t_X", t_X, f"must be >= kernel.tau = {tau} ms")
     if not isinstance(ks.g_eff, bool):
         _fail("kernel.g_eff", ks.g_eff, "must be True or False")
+    if not isinstance(ks.ap_kernels, bool):
+        _fail("kernel.ap_kernels", ks.ap_kernels, "must be True or False")
     if model.synapse_count not in ("linear", "log"):
         _fail("model.synapse_count", model.synapse_count, "allowed: 'linear', 'log'")
 
@@ -609,24 +766,13 @@ def validate(model: Model) -> Model:
         _positive(f"{p}.geometry.radius", pop.geometry.radius)
         _finite(f"{p}.geometry.loc", pop.geometry.loc)
         _nonneg(f"{p}.geometry.scale", pop.geometry.scale)
-        _check_cell(f"{p}.cell", pop.cell, model, Y)
+        check_cell(f"{p}.cell", pop.cell, model, Y)
         if isinstance(ks.Vrest, Mapping):
             if Y not in ks.Vrest:
                 _fail(
                     "kernel.Vrest", dict(ks.Vrest), f"has no entry for postsynaptic population {Y}"
                 )
-            v = _float_array(f"kernel.Vrest[{Y}]", ks.Vrest[Y], "a number or one per segment")
-            if v.ndim > 1 or v.size == 0 or not np.all(np.isfinite(v)):
-                _fail(
-                    f"kernel.Vrest[{Y}]", ks.Vrest[Y], "must be a finite number or one per segment"
-                )
-            if v.ndim == 1 and pop.cell.e_pas is None:
-                _fail(
-                    f"{p}.cell.e_pas",
-                    None,
-                    f"with one kernel.Vrest[{Y}] per segment the cell needs its own leak "
-                    "reversal e_pas (mV)",
-                )
+            check_vrest(Y, ks.Vrest[Y], pop.cell)
         if model.kernel.g_eff and Y not in model.extrinsic:
             _fail(
                 "model.extrinsic",
@@ -634,6 +780,7 @@ def validate(model: Model) -> Model:
                 f"g_eff needs the extrinsic input of {Y}",
             )
     _check_section_names(model)
+    check_model_mechanisms(model)
     if isinstance(ks.Vrest, Mapping):
         for key in ks.Vrest:
             if key not in model.postsynaptic:
@@ -691,85 +838,6 @@ def _check_section_names(model: Model) -> None:
                     "applies to the sections whose names contain 'soma', and the cell of "
                     f"{Y} has none (sections: {secs.describe()})",
                 )
-
-
-def _check_cell(param, cell, model, Y):
-    if not isinstance(cell, CellModel):
-        _fail(param, cell, "a postsynaptic population needs CellModel(morphology, ...)")
-    m = cell.morphology
-    if isinstance(m, str):
-        path = model.morphology_path(Y)
-        if path.suffix.lower() not in MORPHOLOGY_SUFFIXES:
-            _fail(
-                f"{param}.morphology",
-                m,
-                f"file type must be one of {', '.join(MORPHOLOGY_SUFFIXES)}",
-            )
-        if not path.is_file():
-            _fail(f"{param}.morphology", m, f"no such file ({path})")
-    elif isinstance(m, tuple) and m and all(isinstance(s, Section) for s in m):
-        secnames = []
-        for s in m:
-            q = f"{param}.morphology[{s.name}]"
-            if not isinstance(s.name, str) or not re.match(r"^[A-Za-z_]\w*$", s.name):
-                _fail(
-                    f"{param}.morphology.name", s.name, "must be an identifier (letters, digits, _)"
-                )
-            if s.name in secnames:
-                _fail(f"{param}.morphology.name", s.name, "section names must be unique")
-            if s.parent is not None and s.parent not in secnames:
-                _fail(
-                    f"{q}.parent",
-                    s.parent,
-                    f"must be a section defined before it ({', '.join(secnames) or 'none'})",
-                )
-            if s.parent_x not in (0, 1, 0.0, 1.0):
-                _fail(f"{q}.parent_x", s.parent_x, "must be 0 or 1")
-            for key in ("start", "end"):
-                v = getattr(s, key)
-                c = _float_array(f"{q}.{key}", v, "three finite coordinates (µm)")
-                if c.shape != (3,) or not np.all(np.isfinite(c)):
-                    _fail(f"{q}.{key}", v, "must be three finite coordinates (µm)")
-            if np.allclose(s.start, s.end):
-                _fail(f"{q}.end", s.end, "must differ from start (zero-length section)")
-            _positive(f"{q}.diam", s.diam)
-            secnames.append(s.name)
-        if sum(s.parent is None for s in m) != 1:
-            _fail(
-                f"{param}.morphology",
-                [s.name for s in m],
-                "exactly one section must have no parent",
-            )
-    else:
-        _fail(f"{param}.morphology", m, "must be a file path or a non-empty tuple of Section")
-    _positive(f"{param}.Ra", cell.Ra)
-    _positive(f"{param}.cm", cell.cm)
-    _nonneg(f"{param}.g_pas", cell.g_pas)
-    if cell.soma_g_pas is not None:
-        _nonneg(f"{param}.soma_g_pas", cell.soma_g_pas)
-    if cell.soma_gates is not None:
-        gates = cell.soma_gates
-        if not isinstance(gates, tuple) or not 1 <= len(gates) <= 3:
-            _fail(f"{param}.soma_gates", gates, "must be a tuple of 1 to 3 (a, b, tau) tuples")
-        for j, gate in enumerate(gates):
-            if not isinstance(gate, tuple) or len(gate) != 3:
-                _fail(f"{param}.soma_gates[{j}]", gate, "must be a tuple (a, b, tau)")
-            _finite(f"{param}.soma_gates[{j}].a", gate[0])
-            _finite(f"{param}.soma_gates[{j}].b", gate[1])
-            _positive(f"{param}.soma_gates[{j}].tau", gate[2])
-    if cell.e_pas is not None:
-        _finite(f"{param}.e_pas", cell.e_pas)
-    _positive(f"{param}.lambda_f", cell.lambda_f)
-    if not isinstance(cell.rotation, Mapping):
-        _fail(
-            f"{param}.rotation",
-            cell.rotation,
-            "must be a mapping like {'x': 0.0, 'z': 1.57} (radians)",
-        )
-    for k, v in cell.rotation.items():
-        if k not in ("x", "y", "z"):
-            _fail(f"{param}.rotation", k, "allowed axes: x, y, z")
-        _finite(f"{param}.rotation[{k}]", v)
 
 
 # --------------------------------------------------------------------------- loading

@@ -35,10 +35,17 @@ accepted (binning does not depend on their order); spikes outside
 [t_start, t_stop) are not counted. ``t_stop`` defaults to the spikes file's
 ``t_stop`` attribute, else to the last spike plus one bin.
 
+Action potentials. A kernels file with action-potential kernels H^AP_Y
+(``/ap_kernels/<probe>/<Y>``, see :mod:`lfpk_hpc.apkernel`) adds, for every such Y,
+ν_Y ∗ H^AP_Y with ν_Y the spike counts of Y itself (so SPIKES must hold Y's spikes,
+or ``--missing-silent``); ``--no-ap`` (``ap=False``) leaves them out.
+
 Output (HDF5): ``/signals/<probe>`` (channels, bins) with attributes ``dt`` (ms),
 ``t_start`` (ms) and ``units``; ``/contributions/<probe>/<Y>`` the part of each
-postsynaptic population Y; with ``--per-pair`` also ``/pairs/<probe>/<Y>/<X>``;
-``/rates/<X>`` the spike counts per bin.
+postsynaptic population Y (its action potentials included); with ``--per-pair``
+also ``/pairs/<probe>/<Y>/<X>``; ``/action_potentials/<probe>/<Y>`` the part of Y's
+action potentials; ``/rates/<X>`` the spike counts per bin (of every population
+used); root attribute ``action_potentials`` (whether they were added).
 """
 
 from __future__ import annotations
@@ -107,14 +114,21 @@ def _read_dat(files: list[Path]) -> np.ndarray:
 
 
 def read_spikes(
-    path, populations, *, mapping: dict[str, str] | None = None, missing_silent: bool = False
+    path,
+    populations,
+    *,
+    mapping: dict[str, str] | None = None,
+    missing_silent: bool = False,
+    also=(),
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Spike times (ms) per population and the file's t_stop (ms) if it has one.
 
-    ``populations``: the presynaptic populations the kernels know.
+    ``populations``: the presynaptic populations the kernels know; ``also``: other
+    populations of the model the file may hold (not needed, not returned).
     """
     path = Path(path)
     populations = list(populations)
+    known = populations + [p for p in also if p not in populations]
     found: dict[str, np.ndarray] = {}
     t_stop = None
     if not path.exists():
@@ -132,11 +146,11 @@ def read_spikes(
             # files named <population>*.dat; the longest matching name wins (L23E before L2)
             by_pop: dict[str, list[Path]] = {}
             for f in files:
-                names = [p for p in populations if f.name.startswith(p)]
+                names = [p for p in known if f.name.startswith(p)]
                 if not names:
                     raise SpikesError(
                         f"{f}: file name starts with no population of the kernels "
-                        f"({', '.join(populations)}); name files <population>*.dat or use --map"
+                        f"({', '.join(known)}); name files <population>*.dat or use --map"
                     )
                 by_pop.setdefault(max(names, key=len), []).append(f)
             found = {pop: _read_dat(fs) for pop, fs in by_pop.items()}
@@ -166,11 +180,11 @@ def read_spikes(
             f"spikes {str(path)!r}: unknown format (allowed: .h5/.hdf5, .npz, .dat or a folder "
             "of NEST .dat files)"
         )
-    unknown = sorted(set(found) - set(populations))
+    unknown = sorted(set(found) - set(known))
     if unknown:
         raise SpikesError(
-            f"{path}: population {unknown[0]!r} is not a presynaptic population of the kernels "
-            f"({', '.join(populations)})"
+            f"{path}: population {unknown[0]!r} is not a population of the kernels "
+            f"({', '.join(known)})"
         )
     out = {}
     for pop in populations:
@@ -280,6 +294,10 @@ def read_spike_trains(path, populations) -> tuple[dict, float | None]:
     return out, t_stop
 
 
+#: the marker of a population's own spikes through its action-potential kernel
+_AP = "(AP)"
+
+
 def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.ndarray:
     """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt), k < n_bins. A time on a
     bin's start counts in that bin although (t − t_start)/dt may come out just below k
@@ -315,6 +333,7 @@ def read_kernel_set(path, point: int | None = None):
         "X": kf.X,
     }
     kernels: dict[str, dict] = {}
+    info["ap"] = _read_ap_kernels(path, point)
     for name, probe in kf.probes.items():
         if not probe.kernels:
             continue
@@ -331,6 +350,30 @@ def read_kernel_set(path, point: int | None = None):
                 )
             kernels[name][(Y, X)] = k.data
     return info, kernels
+
+
+def _read_ap_kernels(path, point: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """The action-potential kernels of a kernels file (or of point ``point`` of a scan
+    file): {probe: {Y: H}}; one that did not finish is an error."""
+    import h5py
+
+    from .store import AP_TASK, _finished_tasks
+
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with h5py.File(path, "r") as file:
+        f = file if point is None else file[f"points/{point}"]
+        if "ap_kernels" not in f:
+            return out
+        finished, _ = _finished_tasks(f)
+        for probe, g in f["ap_kernels"].items():
+            for Y, ds in g.items():
+                if not (bool(ds.attrs.get("complete", False)) or (AP_TASK, Y) in finished):
+                    raise SpikesError(
+                        f"{path}: action-potential kernel ap_kernels/{probe}/{Y} is not complete "
+                        "(finish the run with --resume, or pass --no-ap)"
+                    )
+                out.setdefault(probe, {})[Y] = np.asarray(ds[...], dtype=float)
+    return out
 
 
 # --------------------------------------------------------------------------- prediction
@@ -375,11 +418,13 @@ def predict(
     overwrite: bool = False,
     counts: dict | None = None,
     point: int | None = None,
+    ap: bool = True,
     log=print,
     warn=None,
 ) -> Path:
     """Write the predicted signals of ``spikes_path`` through the kernels of
     ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``.
+    ``ap``: add the action-potential kernels of the file (if it has any).
 
     ``counts``: presynaptic populations given as event counts per bin instead of
     spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
@@ -416,16 +461,30 @@ def predict(
     info, kernels = read_kernel_set(kernels_path, point=point)
     dt, tau = info["dt"], info["tau"]
     n_tau = int(round(tau / dt))
+    ap_kernels = info["ap"] if ap else {}
+    ap_Ys = [Y for Y in info["Y"] if any(Y in per_Y for per_Y in ap_kernels.values())]
     counts = dict(counts or {})
-    unknown = sorted(set(counts) - set(info["X"]))
+    # the populations whose spikes are used: presynaptic X, and Y of an AP kernel
+    sources = list(info["X"]) + [Y for Y in ap_Ys if Y not in info["X"]]
+    unknown = sorted(set(counts) - set(sources))
     if unknown:
         raise SpikesError(f"counts for {unknown} given, but the kernels have no such population")
-    spikes, file_t_stop = read_spikes(
-        spikes_path,
-        [X for X in info["X"] if X not in counts],
-        mapping=mapping,
-        missing_silent=missing_silent,
-    )
+    try:
+        spikes, file_t_stop = read_spikes(
+            spikes_path,
+            [X for X in sources if X not in counts],
+            mapping=mapping,
+            missing_silent=missing_silent,
+            also=list(counts) + list(info["Y"]),
+        )
+    except SpikesError as exc:
+        missing = [Y for Y in ap_Ys if Y not in info["X"] and repr(Y) in str(exc)]
+        if missing:
+            raise SpikesError(
+                f"{exc} (the kernels have action-potential kernels of {', '.join(missing)}, "
+                "which need their spikes; --no-ap leaves them out)"
+            ) from None
+        raise
     if t_stop is None:
         t_stop = file_t_stop
     if t_stop is None:
@@ -446,7 +505,7 @@ def predict(
             f"--tstop - --tstart = {t_stop - t_start:g} ms is invalid: shorter than the "
             f"kernels' dt = {dt:g} ms"
         )
-    Xs, Ys = info["X"], info["Y"]
+    Xs, Ys = sources, info["Y"]
     for X, c in counts.items():
         c = np.asarray(c, dtype=float)
         if c.shape != (n_bins,) or not np.all(np.isfinite(c)):
@@ -480,6 +539,10 @@ def predict(
         for (Y, X), H in kernels[p].items():
             if H.any() and n_spikes.get(X, 0) > 0:
                 spectra[p].setdefault(Y, []).append((X, rfft(H, F, axis=1)))
+        # a population's own spikes through its action-potential kernel
+        for Y, H in ap_kernels.get(p, {}).items():
+            if H.any() and n_spikes.get(Y, 0) > 0:
+                spectra[p].setdefault(Y, []).append(((_AP, Y), rfft(H, F, axis=1)))
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -494,6 +557,7 @@ def predict(
         f.attrs["dt"] = dt
         f.attrs["t_start"] = t_start
         f.attrs["n_bins"] = n_bins
+        f.attrs["action_potentials"] = bool(ap_Ys)
         # the first samples lack the spikes before t_start, which the kernels carry
         # into them: until every kernel has decayed (below 1 % of its largest value)
         f.attrs["transient"] = _settling_time(kernels, dt, n_tau)
@@ -525,6 +589,8 @@ def predict(
                     for X in Xs:
                         if (Y, X) in kernels[p]:
                             out_pair[(p, Y, X)] = dataset(f"pairs/{p}/{Y}/{X}", n_ch, units)
+                if Y in ap_kernels.get(p, {}):
+                    out_pair[(p, Y, (_AP, Y))] = dataset(f"action_potentials/{p}/{Y}", n_ch, units)
         for X in Xs:
             ds = f.create_dataset(f"rates/{X}", data=counts[X], chunks=(min(B, n_bins),))
             ds.attrs["units"] = "spikes per bin"
@@ -550,8 +616,8 @@ def predict(
                 for Y in Ys:
                     acc = None
                     for X, HF in spectra[p].get(Y, ()):
-                        prod = HF * nu_f[X][None, :]
-                        if per_pair:
+                        prod = HF * nu_f[X[1] if isinstance(X, tuple) else X][None, :]
+                        if per_pair or isinstance(X, tuple):
                             out_pair[(p, Y, X)][:, a:e] = irfft(prod, F, axis=1)[:, sl]
                         acc = prod if acc is None else acc + prod
                     if acc is None:
@@ -615,6 +681,12 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--block", type=int, default=None, help="output bins per FFT block (default: automatic)"
     )
+    parser.add_argument(
+        "--no-ap",
+        action="store_true",
+        help="leave out the action-potential kernels of the kernels file (default: add "
+        "nu_Y * H^AP_Y for every population Y that has one)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
@@ -669,6 +741,7 @@ def _main(args) -> int:
         block=args.block,
         overwrite=args.overwrite,
         point=args.point,
+        ap=not args.no_ap,
         log=lambda m: print(m, flush=True),
     )
     return 0

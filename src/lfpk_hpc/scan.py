@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .kernelrun import task_keys, task_label
 from .params import Model, ParamsError
 from .scheduler import TaskKind, run_farm
 from .store import SCAN_FORMAT
@@ -379,6 +380,8 @@ def kernel_signature(model: Model, X: str, Y: str, d: dict | None = None) -> str
     """SHA-256 of everything H_YX depends on (see the module docstring): two models with
     the same signature for (X, Y) have the same kernel, bit for bit. ``d``: the
     model's ``to_dict()``, if already made."""
+    from .store import AP_TASK
+
     d = model.to_dict() if d is None else d
     pops = {p["name"]: p for p in d["populations"]}
     cons = {(c["pre"], c["post"]): c for c in d["connections"]}
@@ -389,9 +392,12 @@ def kernel_signature(model: Model, X: str, Y: str, d: dict | None = None) -> str
         "probes": d["probes"],
         "synapse_count": d["synapse_count"],
         "Y": y,
-        "N_X": pops[X]["N"],
-        "con": cons[(X, Y)],
     }
+    if X == AP_TASK:  # Y's action-potential kernel: its cell, probes and (g_eff) leak
+        part["task"] = AP_TASK
+    else:
+        part["N_X"] = pops[X]["N"]
+        part["con"] = cons[(X, Y)]
     if model.kernel.g_eff:
         part["extrinsic"] = d["extrinsic"].get(Y)
         part["leak"] = [
@@ -418,11 +424,10 @@ class ScanTasks(TaskKind):
             d = m.to_dict()
             self._json.append(json.dumps(d, sort_keys=True, allow_nan=True))
             self._hashes.append(hashlib.sha256(self._json[-1].encode()).hexdigest())
-            for X, Y in m.tasks():
-                if m.connection(X, Y).C > 0:
-                    s = kernel_signature(m, X, Y, d)
-                    self.sig_of[(i, X, Y)] = s
-                    self.users.setdefault(s, []).append((i, X, Y))
+            for X, Y in task_keys(m):  # pathways with C_YX > 0, then AP kernels
+                s = kernel_signature(m, X, Y, d)
+                self.sig_of[(i, X, Y)] = s
+                self.users.setdefault(s, []).append((i, X, Y))
         # a task: the first point that needs a signature computes it
         self.order = [users[0] for users in self.users.values()]
         self.key_sig = {key: self.sig_of[key] for key in self.order}
@@ -435,7 +440,7 @@ class ScanTasks(TaskKind):
     def label(self, key):
         i, X, Y = key
         n = len(self.users[self.key_sig[key]])
-        return f"{X}->{Y} of point {i}" + (f" (and {n - 1} more)" if n > 1 else "")
+        return f"{task_label((X, Y))} of point {i}" + (f" (and {n - 1} more)" if n > 1 else "")
 
     def point_hash(self, i: int) -> str:
         """``self.models[i].hash()``, made once."""
@@ -501,9 +506,22 @@ class ScanTasks(TaskKind):
         return out
 
     def setup(self, comm, log):
+        """lfpk_hpc's mechanisms and the mod folders of the points' users' models (each
+        folder once; rank 0 compiles first)."""
         from . import mechanisms
 
         mechanisms.load_mechanisms(comm=comm, log=log)
+        folders = []
+        for m in self.models:
+            for Y in m.postsynaptic:
+                cm = m.population(Y).cell
+                for c in (cm, cm.ap_model):
+                    if c is not None and c.mechanisms is not None:
+                        folder = m.path(c.mechanisms)
+                        if folder not in folders:
+                            folders.append(folder)
+        for folder in folders:
+            mechanisms.load_user_mechanisms(folder, comm=comm, log=log)
 
     def _engine(self, i):
         from .kernel import KernelEngine
@@ -668,7 +686,9 @@ class ScanStore:
         rec = srec.rec
         sig = self.kind.sig_of[(srec.point, rec.X, rec.Y)]
         for i, X, Y in self.kind.users[sig]:
-            copy = TaskRecord(X, Y, rec.kernels, rec.rank, rec.wall_time_s, rec.n_seg, rec.timings)
+            copy = TaskRecord(
+                X, Y, rec.kernels, rec.rank, rec.wall_time_s, rec.n_seg, rec.timings, rec.extra
+            )
             self._store(i).write(copy)
 
     def finalize(self, complete: set, **attrs) -> None:

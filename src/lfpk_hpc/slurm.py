@@ -270,8 +270,9 @@ def _earlier_run(model, out: Path) -> tuple[dict, set, str]:
 def size_kernels(model, out: Path, ranks: int | None, time_s: int | None) -> Sizing:
     """Ranks and time limit of the kernels job from plan's schedule (see module doc)."""
     from . import cost
+    from .kernelrun import task_keys
 
-    tasks = [(X, Y) for X, Y in model.tasks() if model.connection(X, Y).C > 0]
+    tasks = task_keys(model)  # pathways with C_YX > 0 and action-potential kernels
     measured, done, source = _earlier_run(model, out)
     costs = cost.estimate(model, tasks, measured)
     todo = [t for t in tasks if t not in done]

@@ -8,9 +8,25 @@ Layout of the kernels file::
                                   ranks, wall_time_s, write_path, complete
     /kernels/<probe>/<Y>/<X>   float64 (channels, 2·tau/dt + 1), lags −tau..tau
                                attrs: dt (ms), tau (ms), units, complete (bool), zero_connection
+    /ap_kernels/<probe>/<Y>    float64 (channels, 2·tau/dt + 1): the signal of one action
+                               potential of Y's cell, lag 0 at the spike (the soma crossing
+                               −10 mV upwards), lags −tau..tau; for every Y whose cell model
+                               fires (a user's model or ap_model) when kernel.ap_kernels.
+                               attrs: dt, tau, units, complete, and (when complete)
+                               pulse_nA, onset_ms (the pulse's start, before the spike),
+                               n_spikes, v_soma_mV (the soma at the operating point)
+    /cells/<Y>/<name>          float64 (segments,), for Y with a user's model: v_rest (mV,
+                               the linear cell's rest), vrest_synapses (mV, what the
+                               synapses are linearised around), g (S/cm²) and e (mV) of the
+                               linear cell's leak (with g_eff), v_operating_point (mV, the
+                               model's own rest or v_hold), z (µm, segment midpoints);
+                               attrs: linearisation, operating_point, residual_mV_per_ms,
+                               mechanisms_replaced, quasi_active_gates, frozen_states,
+                               section_names (written when the run ends)
     /probes/<probe>            attrs: type, units, n_channels (+ dataset z, µm, for LFP probes)
     /tasks/{X,Y,complete,rank,wall_time_s,n_seg,cost_estimate,timings}
-                               one row per task (pathways with C_YX > 0), in task order
+                               one row per task (pathways with C_YX > 0, and one row with
+                               X = "(AP)" per action-potential kernel), in task order
 
 Every dataset is created when the file is created (collectively with parallel
 HDF5). Pathways with C_YX = 0 are exact zeros from the start and are not tasks.
@@ -59,6 +75,11 @@ __all__ = [
 
 FORMAT = "lfpk_hpc.kernels/1"
 TIMING_KEYS = ("build", "matrix", "setup", "simulate", "probes", "total")
+#: the X of an action-potential kernel's task (not a population name: those start
+#: with a letter)
+AP_TASK = "(AP)"
+#: what an action-potential kernel records beside its data (attributes)
+AP_ATTRS = ("pulse_nA", "onset_ms", "n_spikes", "v_soma_mV")
 
 
 class StoreError(RuntimeError):
@@ -90,6 +111,9 @@ class TaskRecord:
     wall_time_s: float = 0.0
     n_seg: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: the linear cell of a user's model ("cell": arrays, "cell_attrs": words) or an
+    #: action-potential kernel's numbers ("ap"); see KernelResult.extra
+    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_result(cls, result, rank: int) -> TaskRecord:
@@ -101,6 +125,7 @@ class TaskRecord:
             float(result.timings.get("total", 0.0)),
             int(result.n_seg),
             dict(result.timings),
+            dict(getattr(result, "extra", {}) or {}),
         )
 
 
@@ -116,11 +141,19 @@ def task_record_to_checkpoint(rec: TaskRecord) -> tuple[dict, dict]:
         "probes": sorted(rec.kernels),
     }
     arrays = {f"kernel_{i}": rec.kernels[name] for i, name in enumerate(meta["probes"])}
+    if rec.extra:
+        meta["extra"] = {k: v for k, v in rec.extra.items() if k != "cell"}
+        for name, value in rec.extra.get("cell", {}).items():
+            arrays[f"cell_{name}"] = np.asarray(value)
     return meta, arrays
 
 
 def task_record_from_checkpoint(meta: dict, arrays: dict) -> TaskRecord:
     kernels = {name: arrays[f"kernel_{i}"] for i, name in enumerate(meta["probes"])}
+    extra = dict(meta.get("extra", {}))
+    cell = {k[5:]: v for k, v in arrays.items() if k.startswith("cell_")}
+    if cell:
+        extra["cell"] = cell
     return TaskRecord(
         meta["X"],
         meta["Y"],
@@ -129,6 +162,7 @@ def task_record_from_checkpoint(meta: dict, arrays: dict) -> TaskRecord:
         meta["wall_time_s"],
         meta["n_seg"],
         meta["timings"],
+        extra,
     )
 
 
@@ -197,6 +231,11 @@ class KernelStore:
         self._row = {t: i for i, t in enumerate(self.tasks)}
         self.probes = probes
         self.pairs = list(pairs)
+        self.ap_Ys = [Y for X, Y in self.tasks if X == AP_TASK]
+        #: per Y: what the tasks of this process recorded of the linear cell and the
+        #: action-potential kernel (written when the run ends: see finalize)
+        self.cells: dict[str, dict] = {}
+        self.aps: dict[str, dict] = {}
         if root is not None:  # a group of a file opened elsewhere (a scan's point)
             self._file, self._root = None, root
             f = root
@@ -232,6 +271,17 @@ class KernelStore:
                 zero = (X, Y) not in self._row
                 ds.attrs["complete"] = zero
                 ds.attrs["zero_connection"] = zero
+            for Y in self.ap_Ys:
+                ds = f.create_dataset(
+                    f"ap_kernels/{p.name}/{Y}",
+                    shape=(p.n_channels, n_lags),
+                    dtype="f8",
+                    fillvalue=0.0,
+                )
+                ds.attrs["dt"] = dt
+                ds.attrs["tau"] = tau
+                ds.attrs["units"] = p.units
+                ds.attrs["complete"] = False
         n = len(self.tasks)
         names = max([len(s.encode()) for t in self.tasks for s in t] + [1])
         g = f.create_group("tasks")
@@ -267,13 +317,21 @@ class KernelStore:
         """Write one finished task's kernels and its row of /tasks."""
         f = self._root
         i = self._row[(rec.X, rec.Y)]
+        if "cell" in rec.extra:
+            self.cells.setdefault(
+                rec.Y, {"arrays": rec.extra["cell"], "attrs": rec.extra.get("cell_attrs", {})}
+            )
+        if "ap" in rec.extra:
+            self.aps[rec.Y] = dict(rec.extra["ap"])
         for name, H in rec.kernels.items():
-            ds = f[f"kernels/{name}/{rec.Y}/{rec.X}"]
+            key = (
+                f"ap_kernels/{name}/{rec.Y}"
+                if rec.X == AP_TASK
+                else f"kernels/{name}/{rec.Y}/{rec.X}"
+            )
+            ds = f[key]
             if ds.shape != H.shape:
-                raise StoreError(
-                    f"kernel {name}/{rec.Y}/{rec.X} has shape {H.shape}, "
-                    f"the file expects {ds.shape}"
-                )
+                raise StoreError(f"kernel {key} has shape {H.shape}, the file expects {ds.shape}")
             ds[...] = H
         g = f["tasks"]
         g["rank"][i] = rec.rank
@@ -285,15 +343,41 @@ class KernelStore:
             f.file.flush()
 
     def finalize(self, complete: set, **attrs) -> None:
-        """Set every kernel's ``complete`` flag and the run totals (collective)."""
+        """Set every kernel's ``complete`` flag, the linear cells' and action-potential
+        kernels' records (every rank must hold all of them: see
+        :meth:`merge_records`) and the run totals (collective)."""
         f = self._root
         for p in self.probes:
             for X, Y in self.pairs:
                 done = (X, Y) not in self._row or (X, Y) in complete
                 f[f"kernels/{p.name}/{Y}/{X}"].attrs["complete"] = done
+            for Y in self.ap_Ys:
+                ds = f[f"ap_kernels/{p.name}/{Y}"]
+                ds.attrs["complete"] = (AP_TASK, Y) in complete
+                for key, value in sorted(self.aps.get(Y, {}).items()):
+                    ds.attrs[key] = value
+        for Y in sorted(self.cells):
+            g = f.require_group(f"cells/{Y}")
+            units = {"g": "S/cm²", "z": "µm"}
+            for name, value in sorted(self.cells[Y]["arrays"].items()):
+                ds = g.create_dataset(name, data=np.asarray(value, dtype=float))
+                ds.attrs["units"] = units.get(name, "mV")
+            for key, value in sorted(self.cells[Y]["attrs"].items()):
+                g.attrs[key] = value
         for key, value in attrs.items():
             f.attrs[key] = value
         f.attrs["complete"] = all(t in complete for t in self.tasks)
+
+    def merge_records(self, comm) -> None:
+        """With parallel HDF5: every rank learns what the others recorded of the linear
+        cells and action-potential kernels, so that :meth:`finalize` writes the same
+        on every rank (collective)."""
+        if comm is None or not self.mpio:
+            return
+        for cells, aps in comm.allgather((self.cells, self.aps)):
+            for Y, value in cells.items():
+                self.cells.setdefault(Y, value)
+            self.aps.update(aps)
 
     def close(self) -> None:
         if self._file is not None:
@@ -436,7 +520,20 @@ def load_complete(
             if not g["complete"][i]:
                 continue
             X, Y = X.decode(), Y.decode()
-            kernels = {p: f[f"kernels/{p}/{Y}/{X}"][...] for p in f["kernels"]}
+            extra = {}
+            if X == AP_TASK:
+                kernels = {p: f[f"ap_kernels/{p}/{Y}"][...] for p in f["ap_kernels"]}
+                attrs = f[f"ap_kernels/{next(iter(kernels))}/{Y}"].attrs
+                if all(k in attrs for k in AP_ATTRS):
+                    extra["ap"] = {k: attrs[k].item() for k in AP_ATTRS}
+                else:  # a killed run: the numbers are in its checkpoint
+                    continue
+            else:
+                kernels = {p: f[f"kernels/{p}/{Y}/{X}"][...] for p in f["kernels"]}
+                if f"cells/{Y}" in f:
+                    cg = f[f"cells/{Y}"]
+                    extra["cell"] = {k: cg[k][...] for k in cg}
+                    extra["cell_attrs"] = {k: _attr(v) for k, v in cg.attrs.items()}
             timings = dict(
                 zip(g["timings"].attrs["columns"].split(","), g["timings"][i].tolist(), strict=True)
             )
@@ -448,8 +545,13 @@ def load_complete(
                 float(g["wall_time_s"][i]),
                 int(g["n_seg"][i]),
                 timings,
+                extra,
             )
     return out
+
+
+def _attr(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finished_tasks(f) -> tuple[set[tuple[str, str]], int]:

@@ -40,9 +40,16 @@ keys), each a prediction with one more part of the ground truth's signal:
 - the extrinsic input's events (counted by the ground truth per bin,
   ``groundtruth/extrinsic.h5``) through one kernel per population Y for one
   extrinsic synapse activation (:func:`with_extrinsic`);
-- the cells' own action potentials: per population a kernel of one spike of one
-  cell with the ground truth's hh soma (:func:`ap_kernels`), convolved with the
-  population's own spike counts.
+- the cells' own action potentials: per population the action-potential kernel
+  of the kernels file (one spike of one cell of the ground truth's own model —
+  for a passive cable its hh-soma cell, ``CellModel.ap_model`` =
+  :func:`lfpk_hpc.gtcells.spiking_model` — held at the median somatic potential;
+  :mod:`lfpk_hpc.apkernel`), convolved with the population's own spike counts
+  (``predict`` with ``ap=True``).
+
+A population whose cell is a user's NEURON model is simulated as it is by the
+ground truth and linearised for the kernels held at its median somatic potential
+(``v_hold``; ``Vrest`` "cell"), as Hagen et al. did for their Hay-cell network.
 
 What they showed for params/hagen2022.py (2 s, seed 1234, 2 ranks): at scale 0.1
 the synaptic kernels gave a low-passed median R² of 0.885 for the LFP and 0.909
@@ -885,141 +892,6 @@ def _flat_profile():
     return Distribution("uniform", {"loc": -1.0e6, "scale": 2.0e6})
 
 
-def ap_kernels(kmodel, *, threshold: float = -10.0, log=_quiet) -> dict[str, dict]:
-    """The signal of one action potential of one cell of each population Y:
-    {Y: {probe: (channels, 2·n_tau + 1)}}, lag 0 at the spike's detection (the soma
-    crossing ``threshold`` mV upwards, as the ground truth detects spikes), per
-    spike. Convolved with Y's own spike counts it is the part of the signal the
-    synaptic kernels leave out: the cells' action-potential currents.
-
-    Y's kernel cell (its effective leak, at the kernel's Vrest v*) gets the ground
-    truth's hh soma at its temperature, with hh's leak reversal set so that the
-    soma rests at v*. A 0.5 ms somatic current pulse at twice the smallest amplitude
-    (doubling from 0.05 nA) that makes the cell fire gives the currents I_A (a
-    prompt spike); the same pulse at 5 % of it (no spike) gives I_B, whose linear
-    response I_B / 0.05 is subtracted (both relative to a run without pulse, to
-    remove the drift left by hh's rate tables): what remains is the spike's own currents, and the
-    probes' matrices turn them into signals (Gauss cylinder: the cell anywhere in
-    its population's disc). Every rank must call this (NEURON's steps may be
-    collective, see run_validation)."""
-    from neuron import h
-
-    from . import groundtruth as gtm
-    from .kernel import KernelEngine
-
-    ks = kmodel.kernel
-    dt, n_tau = ks.dt, int(round(ks.tau / ks.dt))
-    engine = KernelEngine(kmodel)
-    out = {}
-    celsius = h.celsius
-    h.celsius = gtm.CELSIUS
-    try:
-        for Y in kmodel.postsynaptic:
-            cell = engine._cell_of(Y)
-            M = engine._matrix_all(Y, cell.geometry)
-            v0 = cell.v_init
-            somas = [sec for sec in cell.sections if "soma" in sec.name()]
-            if not somas:
-                raise ValidationError(f"the cell of {Y} has no soma section: no spikes")
-            for sec in somas:
-                if hasattr(sec(0.5), "lfpk_qa"):
-                    sec.uninsert("lfpk_qa")  # hh itself replaces its linearisation
-                sec.insert("hh")
-                for seg in sec:
-                    seg.pas.g = 0.0
-                    seg.hh.el = gtm.hh_el_at_rest(v0)
-            cell.set_drive(np.zeros(cell.n_seg))
-            soma = somas[0](0.5)
-            stim = h.IClamp(soma)
-            t_on = 5.0
-            stim.delay, stim.dur = t_on, 0.5
-            v_rec = h.Vector()
-            v_rec.record(soma._ref_v)
-            n_steps = int(round((t_on + 1.5 * ks.tau) / dt))
-            drive = np.zeros(n_steps + 1)
-
-            run = (cell, stim, v_rec, drive, dt, M, threshold)
-            amp = 0.05
-            while True:
-                sig_a, k_spike, n_spikes = _ap_run(*run, amp)
-                if k_spike is not None or amp > 50.0:
-                    break
-                amp *= 2
-            if k_spike is None:
-                raise ValidationError(f"the cell of {Y} does not fire for pulses up to {amp} nA")
-            # twice that: a prompt spike, not the slow climb of a pulse near threshold
-            amp *= 2
-            sig_a, k_spike, n_spikes = _ap_run(*run, amp)
-            rho = 0.05
-            sig_b, k_b, _ = _ap_run(*run, rho * amp)
-            if k_b is not None:  # pragma: no cover - 5 % of a threshold pulse
-                raise ValidationError(f"the cell of {Y} fires at {rho * amp} nA")
-            # hh's rate tables leave the soma a little off rest: subtract the drift
-            sig_0, _, _ = _ap_run(*run, 0.0)
-            ap = (sig_a - sig_0) - (sig_b - sig_0) / rho
-            H = np.zeros((M.shape[0], 2 * n_tau + 1))
-            lo = max(0, k_spike - n_tau)
-            hi = min(ap.shape[1], k_spike + n_tau + 1)
-            H[:, n_tau - (k_spike - lo) : n_tau + (hi - k_spike)] = ap[:, lo:hi]
-            out[Y] = {}
-            row = 0
-            for probe in engine.probes:
-                out[Y][probe.name] = H[row : row + probe.n_channels]
-                row += probe.n_channels
-            log(
-                f"validate: action potential of {Y}: {amp:.2f} nA pulse, spike at "
-                f"{k_spike * dt - t_on:.2f} ms after its onset, {n_spikes} spike(s)"
-            )
-            stim = v_rec = None
-            engine.close()  # the cell carries hh now: never reuse it for kernels
-    finally:
-        h.celsius = celsius
-        engine.close()
-    return out
-
-
-def _ap_run(cell, stim, v_rec, drive, dt, M, threshold, amp):
-    """One simulation with the pulse at ``amp`` nA: (signals, step of the first
-    spike or None, number of spikes)."""
-    stim.amp = amp
-    sig = cell.simulate(drive, dt, transform=M)
-    v = np.array(v_rec.as_numpy())
-    up = np.flatnonzero((v[1:] >= threshold) & (v[:-1] < threshold))
-    return sig, (int(up[0]) + 1 if up.size else None), int(up.size)
-
-
-def add_ap_signals(prediction, out, kernels: dict, spikes_path) -> Path:
-    """``out``: the signals of ``prediction`` plus each population's action-potential
-    kernels (:func:`ap_kernels`) convolved with its own spike counts."""
-    import shutil
-
-    import h5py
-    from scipy.signal import fftconvolve
-
-    from .predict import bin_spikes, read_spikes
-
-    out = Path(out)
-    shutil.copyfile(prediction, out)
-    with h5py.File(out, "r+") as f:
-        dt, t0 = float(f.attrs["dt"]), float(f.attrs["t_start"])
-        n_bins = int(f.attrs["n_bins"])
-        spikes, _ = read_spikes(spikes_path, sorted(kernels))
-        for Y, per_probe in kernels.items():
-            counts = bin_spikes(spikes[Y], dt, t0, n_bins)
-            for p, H in per_probe.items():
-                if f"signals/{p}" not in f:
-                    continue
-                # numpy.convolve(counts, H[c], 'same') per channel: lag 0 at H's middle
-                full = fftconvolve(H, counts[None, :], mode="full", axes=1)
-                start = (H.shape[1] - 1) // 2
-                part = full[:, start : start + n_bins]
-                f[f"signals/{p}"][...] += part
-                f.require_group(f"action_potentials/{p}").create_dataset(Y, data=part)
-                f.require_group(f"action_potential_kernels/{p}").create_dataset(Y, data=H)
-        f.attrs["action_potentials"] = True
-    return out
-
-
 def check_window(tstop: float, transient: float) -> None:
     """The comparison needs time after the start-up transient: checked before anything
     is simulated."""
@@ -1100,6 +972,12 @@ def run_validation(
 
     def kernel_pop(p):
         p = dataclasses.replace(p, nu=float(rates.get(p.name, p.nu)))
+        if p.cell is not None and p.cell.is_user_model and p.name in vrest:
+            # a user's model: the ground truth simulated it as it is; the kernels
+            # linearise it held at the median somatic potential (Hagen et al. 2022)
+            return dataclasses.replace(
+                p, cell=dataclasses.replace(p.cell, v_hold=float(vrest[p.name]))
+            )
         if p.cell is not None and p.name in vrest:
             v = float(vrest[p.name])
             if soma == "mean" and soma_g.get(p.name) is not None:
@@ -1112,6 +990,8 @@ def run_validation(
                 )
             else:
                 cell = dataclasses.replace(p.cell, soma_g_pas=groundtruth.soma_conductance(v))
+            # the ground truth's cell, held at v, makes the action-potential kernel
+            cell = dataclasses.replace(cell, ap_model=groundtruth.spiking_model(p.cell, v))
             p = dataclasses.replace(p, cell=cell)
         return p
 
@@ -1119,7 +999,11 @@ def run_validation(
         kmodel,
         populations=tuple(kernel_pop(p) for p in kmodel.populations),
         kernel=dataclasses.replace(
-            kmodel.kernel, Vrest={Y: float(vrest[Y]) for Y in kmodel.postsynaptic}
+            kmodel.kernel,
+            Vrest={
+                Y: "cell" if kmodel.population(Y).cell.is_user_model else float(vrest[Y])
+                for Y in kmodel.postsynaptic
+            },
         ),
     )
     # the extrinsic input's kernels too, for the second prediction (diagnosis: how
@@ -1157,8 +1041,15 @@ def run_validation(
         # offers no way back), so ranks that ran different numbers of simulations
         # would wait for each other forever. Every rank therefore computes every
         # kernel, serially and in the same order (a few seconds), and rank 0 keeps
-        # its file.
+        # its file. The exchange comes every max step: set it beyond any step here
+        # (linearising a user's model takes steps of up to 1e9 ms, each of which
+        # would otherwise be that many exchanges; every rank calls this)
         import tempfile
+
+        if size > 1:
+            from neuron import h
+
+            h.ParallelContext().set_maxstep(1e9)  # its largest value
 
         try:
             with tempfile.TemporaryDirectory(prefix="lfpk_hpc_kernels_") as tmp:
@@ -1167,8 +1058,6 @@ def run_validation(
         except StoreError as exc:
             raise ValidationError(str(exc)) from None
     t_kernels = time.perf_counter() - t1
-    # the cells' action potentials, which the synaptic kernels leave out (diagnosis)
-    ap = ap_kernels(kmodel, threshold=groundtruth.SPIKE_THRESHOLD, log=say)
     result = None
     if rank == 0:
         # (4) prediction from the ground-truth spikes, (5) comparison, (6) report
@@ -1180,8 +1069,10 @@ def run_validation(
             ext_counts = {extrinsic_name(Y): c for Y, c in ext.items()}
         spikes, truth = out / "groundtruth" / "spikes.h5", out / "groundtruth" / "signals.h5"
 
-        def prediction(name, counts):
-            """Predict from the ground truth's spikes (and ``counts``) into ``name``."""
+        def prediction(name, counts, ap=False):
+            """Predict from the ground truth's spikes (and ``counts``) into ``name``;
+            ``ap``: with the cells' own action potentials (the kernels file's
+            action-potential kernels)."""
             predict(
                 kernels,
                 spikes,
@@ -1190,6 +1081,7 @@ def run_validation(
                 t_stop=tstop,
                 overwrite=True,
                 counts=counts,
+                ap=ap,
                 log=say,
             )
 
@@ -1205,10 +1097,12 @@ def run_validation(
             result[WITH_EXTRINSIC] = compare(
                 truth, out / "prediction_extrinsic.h5", transient=transient
             )
-        if ap is not None:
-            # (4c) the prediction plus the cells' own action potentials
-            add_ap_signals(out / "prediction.h5", out / "prediction_aps.h5", ap, spikes)
-            result[WITH_APS] = compare(truth, out / "prediction_aps.h5", transient=transient)
+        # (4c) the prediction plus the cells' own action potentials: each population's
+        # spikes through its action-potential kernel (in kernels.h5)
+        prediction(
+            "prediction_aps.h5", {X: np.zeros(c.shape) for X, c in ext_counts.items()}, ap=True
+        )
+        result[WITH_APS] = compare(truth, out / "prediction_aps.h5", transient=transient)
         write_metrics(result, out)
         import h5py
         import neuron
@@ -1249,8 +1143,9 @@ def run_validation(
             "rows '+ extrinsic events', '+ action potentials'": "diagnoses, not the kernel "
             "route: the prediction plus the extrinsic input's events through kernels of "
             "one extrinsic synapse activation, or plus each population's spikes through "
-            "the signal of one action potential of its cell (hh soma); the synaptic "
-            "kernels leave both out",
+            "its action-potential kernel (one spike of the ground truth's own cell, held at "
+            "the median somatic potential; kernels.h5 /ap_kernels); the synaptic kernels "
+            "leave both out",
             "ground truth wall time (s)": f"{t_gt:.1f} "
             + "("
             + ", ".join(
