@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, lfpk, mpi_env, mpirun_command
 
 from lfpk_hpc import groundtruth as gt
+from lfpk_hpc import gtcells as gtc
 from lfpk_hpc.kernel import multapse_mean
 from lfpk_hpc.params import Synapse, load, truncnorm
 
@@ -114,7 +115,7 @@ def test_tiny_network_under_mpirun_writes_its_results(two_ranks):
         assert -90 < info["vrest"][Y] < -40
         assert info["rates"][Y] >= 0
         # the hh soma's time-averaged conductance: at least its leak, at most all open
-        assert gt._HH_GL < info["soma_conductance"][Y] < gt._HH_GL + gt._HH_GNA + gt._HH_GK
+        assert gtc._HH_GL < info["soma_conductance"][Y] < gtc._HH_GL + gtc._HH_GNA + gtc._HH_GK
     assert info["units"]["vrest"] == "mV" and info["transient"] == 50.0
     assert info["units"]["soma_conductance"] == "S/cm2"
     assert (out / "cells").is_dir() and any((out / "cells").glob("*template.hoc"))

@@ -882,5 +882,8 @@ def load(path: str | Path, **overrides) -> Model:
     if model is None:
         raise ParamsError(f"params file {str(path)!r} defines no 'model' (model = Model(...))")
     if isinstance(model, Model):
-        model = replace(model, base_dir=str(path.resolve().parent), **overrides)
+        # relative file names resolve against the params file's folder, unless the model
+        # comes from another params file (load() or a scan's point_model: its folder kept)
+        base = model.base_dir if Path(model.base_dir).is_absolute() else str(path.resolve().parent)
+        model = replace(model, base_dir=base, **overrides)
     return validate(model)
