@@ -1,5 +1,5 @@
 """The hybrid ground truth: every neuron of a point-neuron network as a passive
-multicompartment cell driven by the network's own spikes.
+multicompartment cell driven by the network's own spikes::
 
     python -m lfpk_hpc hybrid PARAMS SPIKES --out DIR [--scale S] [--tstart T0]
         [--tstop T] [--dt DT] [--seed N] [--resume | --overwrite]

@@ -1,4 +1,4 @@
-"""Slurm: submit the job scripts of ``jobscripts/`` as a chain of jobs.
+"""Slurm: submit the job scripts of ``jobscripts/`` as a chain of jobs::
 
     python -m lfpk_hpc submit PARAMS [--out FILE] [--ranks N] [--time T] [--logs DIR]
         [--validate [--validation-out DIR] [--scale S] [--tstop T]
@@ -107,7 +107,7 @@ def default_config() -> Path:
 
 
 def read_config(path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export ``, values
+    """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export`` prefix, values
     optionally in single or double quotes, taken literally); keys must be in SETTINGS."""
     path = Path(path)
     try:
