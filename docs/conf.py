@@ -56,9 +56,7 @@ numpydoc_xref_param_type = False
 def public_modules() -> list[str]:
     """The package's modules whose names do not start with an underscore."""
     pkg = ROOT / "src" / "lfpk_hpc"
-    return sorted(
-        m.name for m in pkgutil.iter_modules([str(pkg)]) if not m.name.startswith("_")
-    )
+    return sorted(m.name for m in pkgutil.iter_modules([str(pkg)]) if not m.name.startswith("_"))
 
 
 def write_api_pages() -> None:
@@ -87,6 +85,15 @@ def write_api_pages() -> None:
 write_api_pages()
 
 # -- the gallery ------------------------------------------------------------------
+# The examples draw their figures with lfpk_hpc's own functions, which write PNG files
+# (as the command line does) into $LFPK_EXAMPLES_OUT/<example>/; this scraper puts every
+# new PNG there into the page, beside matplotlib's own figures.
+os.environ["LFPK_EXAMPLES_OUT"] = str(HERE / "_build" / "examples_output")
+
+
+sys.path.insert(0, str(HERE / "sphinxext"))
+from pngscraper import PNGScraper  # noqa: E402
+
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": str(HERE / "auto_examples"),
@@ -96,7 +103,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("matplotlib", PNGScraper()),
     "matplotlib_animations": False,
     "plot_gallery": "True",
     "reset_modules": ("matplotlib",),
