@@ -64,7 +64,8 @@ dt, tau = model.kernel.dt, model.kernel.tau
 lags = np.arange(kernels["E"]["lfp"].shape[1]) * dt - tau  # ms
 z = np.array(model.probes[0].z)  # µm
 show = (lags >= 0) & (lags <= 20)
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
+fig.get_layout_engine().set(wspace=0.12)
 for ax, X in zip(axes[:2], ("E", "I"), strict=True):
     H = kernels[X]["lfp"][:, show] * 1e3  # µV
     vmax = np.abs(H).max()

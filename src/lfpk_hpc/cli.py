@@ -89,6 +89,7 @@ def _run_parser() -> argparse.ArgumentParser:
         formatter_class=_RawHelpFormatter,
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
+    p.add_argument("-V", "--version", action="store_true", help="print lfpk_hpc's version and exit")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -212,6 +213,11 @@ def _unknown_command(word: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from . import __version__
+
+        print(f"lfpk_hpc {__version__}")
+        return 0
     command = "run"
     if argv and argv[0] in SUBCOMMANDS:
         command, argv = argv[0], argv[1:]
@@ -432,3 +438,15 @@ def _plot(args) -> int:
         return _error(f"cannot write the figure: {' '.join(str(exc).split())}", 2)
     print(f"wrote {out}", flush=True)
     return 0
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "DEFAULT_OUT_DIR",
+    "EXTERNAL",
+    "SUBCOMMANDS",
+    "default_out",
+    "HelpFormatter",
+    "main",
+    "parser_of",
+]

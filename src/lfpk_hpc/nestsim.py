@@ -685,3 +685,35 @@ def main(args) -> int:
         return _error(f"cannot write --out {args.out!r}: {' '.join(str(exc).split())}")
     log(f"wrote {args.out}")
     return 0
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "NEURON",
+    "V0_MEAN",
+    "V0_SD",
+    "K_EXT",
+    "BG_RATE",
+    "DELAY_POISSON",
+    "WEIGHT_REL_SD",
+    "DELAY_MEAN",
+    "DELAY_REL_SD",
+    "TH_START",
+    "TH_DURATION",
+    "TH_RATE",
+    "TH_PSP",
+    "DEFAULT_PRESIM",
+    "DEFAULT_SEED",
+    "NEST_LAUNCHER_VARS",
+    "MPI_MESSAGE",
+    "InputError",
+    "add_arguments",
+    "validate_arguments",
+    "check_params",
+    "mpi_launch",
+    "hidden_launcher_env",
+    "import_nest",
+    "derive",
+    "simulate",
+    "main",
+]

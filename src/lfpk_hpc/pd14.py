@@ -596,3 +596,43 @@ def build(
         synapse_count=synapse_count,
     )
     return add_drives(model, drives) if drives else model
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "POPULATIONS",
+    "N_FULL",
+    "C",
+    "N_TC",
+    "C_TC",
+    "RATES",
+    "NEURON_PARAMS",
+    "PSP_MEAN",
+    "G_INH",
+    "psc_per_psp",
+    "weight",
+    "delay",
+    "SINGLE",
+    "LAYERS",
+    "RADIUS",
+    "SOMA_HALF_RANGE",
+    "SOMA_SD",
+    "PASSIVE",
+    "layer_mid",
+    "CELL_TYPES",
+    "HAGEN2016_MORPHOLOGIES",
+    "MORPHOLOGY_FILES",
+    "REPRESENTATIVE",
+    "k_yXL",
+    "types_of",
+    "layer_counts",
+    "placement",
+    "generated_morphology",
+    "cell_model",
+    "UPPER_L23",
+    "drive_placement",
+    "add_drives",
+    "csd_probe",
+    "probes",
+    "build",
+]
