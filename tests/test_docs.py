@@ -120,3 +120,42 @@ def test_docs_build(tmp_path):
         assert m, (example.name, times[:2000])
         seconds = 60 * int(m.group(1)) + float(m.group(2))
         assert seconds < EXAMPLE_LIMIT_S, (example.name, seconds)
+
+
+#: what a parameter's description must name when the parameter is a number: a unit
+#: of the project's table (docs/guide/method.md), or what makes it unitless
+UNITS = (
+    "µm", "ms", "mV", "nA", "µS", "S/m", "S/cm²", "Ω·cm", "µF/cm²", "spikes/s", "Hz",
+    "°C", "radians", "mA/cm²", "1/mV", "fT", "µA/mm³",
+    "dimensionless", "a count", "direction",
+)  # fmt: skip
+
+
+def test_schema_documents_every_field_with_its_unit():
+    """Every field of the params file's classes (the model schema, the probes, the
+    evoked drives) is in its class's numpydoc ``Parameters`` section, and every
+    number's description names its unit."""
+    import dataclasses
+
+    from numpydoc.docscrape import ClassDoc
+
+    from lfpk_hpc import drives, params, probespecs
+
+    checked = 0
+    for module in (params, probespecs, drives):
+        for name in module.__all__:
+            cls = getattr(module, name)
+            if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+                continue
+            doc = ClassDoc(cls, config={"show_class_members": False})
+            described = {}
+            for p in doc["Parameters"]:
+                for field_name in p.name.replace(" ", "").split(","):
+                    described[field_name] = (p.type, " ".join(p.desc))
+            for field in dataclasses.fields(cls):
+                assert field.name in described, (name, field.name)
+                ftype, desc = described[field.name]
+                if "float" in ftype:
+                    assert any(u in desc for u in UNITS), (name, field.name, desc)
+                checked += 1
+    assert checked > 80

@@ -613,7 +613,32 @@ def read_kernel(path, probe: str, Y: str, X: str, *, partial: bool = False) -> K
 
     Refuses a kernel whose task did not finish, and any kernel of a file whose run
     did not finish unless ``partial`` is True (then the kernels of its finished
-    tasks are returned). Raises StoreError naming the file and the problem."""
+    tasks are returned).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The kernels file (HDF5).
+    probe : str
+        The probe's name (``"lfp"``, ``"cdm"``, ...).
+    Y, X : str
+        Postsynaptic and presynaptic population.
+    partial : bool
+        Read a finished kernel of an unfinished run.
+
+    Returns
+    -------
+    KernelData
+        ``data`` (channels, lags) in the probe's units per presynaptic spike (mV for
+        LFP and EEG, nA·µm for the dipole moment, fT for MEG, µA/mm³ for CSD),
+        ``dt`` and ``tau`` (ms), ``lags`` (ms), ``units``, and the probe's contact
+        depths ``z`` (µm) or electrode positions (µm).
+
+    Raises
+    ------
+    StoreError
+        Naming the file and the problem (no such kernel, an unfinished task or run).
+    """
     import h5py
 
     from .probes import canonical_units
