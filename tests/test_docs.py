@@ -95,15 +95,22 @@ def test_docs_build(tmp_path):
     with open(HTML / "objects.inv", "rb") as f:
         inventory = InventoryFile.load(f, "", os.path.join)
     documented = {name for entries in inventory.values() for name in entries}
+    modules = {name: importlib.import_module(f"lfpk_hpc.{name}") for name in public_modules()}
     lost = []
-    for name in public_modules():
-        module = importlib.import_module(f"lfpk_hpc.{name}")
+    for name, module in modules.items():
         assert f"lfpk_hpc.{name}" in documented, name
-        lost += [
-            f"lfpk_hpc.{name}.{a}"
-            for a in module.__all__
-            if f"lfpk_hpc.{name}.{a}" not in documented
-        ]
+        for attr in module.__all__:
+            if f"lfpk_hpc.{name}.{attr}" in documented:
+                continue
+            # a name re-exported from another module is documented where it lives
+            obj = getattr(module, attr)
+            homes = [
+                f"lfpk_hpc.{other}.{attr}"
+                for other, m in modules.items()
+                if other != name and getattr(m, attr, None) is obj
+            ]
+            if not any(home in documented for home in homes):
+                lost.append(f"lfpk_hpc.{name}.{attr}")
     assert not lost, lost
 
     # every user-guide page and every example was built; each example drew a figure

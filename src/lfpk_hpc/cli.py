@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+#: folder of the default kernels file, ``kernels/<params name>.h5``
 DEFAULT_OUT_DIR = "kernels"
 #: subcommands implemented in other modules: name -> (module, one-line description)
 EXTERNAL = {
@@ -40,6 +41,7 @@ EXTERNAL = {
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
     "evoked": ("evoked", "trials of PD14 with evoked drives: dipole, EEG, MEG as HNN shows them"),
 }
+#: every subcommand of ``python -m lfpk_hpc``
 SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
 

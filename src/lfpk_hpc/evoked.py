@@ -65,6 +65,7 @@ __all__ = [
     "smooth",
 ]
 
+#: the ``format`` attribute of ``evoked.h5``
 FORMAT = "lfpk_hpc.evoked/1"
 #: the layers of the per-layer signals, and how figures name them
 LAYERS = {"L23": "L2/3", "L4": "L4", "L5": "L5", "L6": "L6"}

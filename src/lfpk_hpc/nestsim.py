@@ -103,26 +103,38 @@ V0_MEAN = dict(
         strict=True,
     )
 )
+#: SD of the initial membrane potentials per population (mV)
 V0_SD = dict(zip(pd14.POPULATIONS, (5.36, 4.57, 4.74, 4.94, 4.94, 4.55, 5.46, 4.48), strict=True))
 #: external (Poisson) in-degrees at full scale [PD14-NEST, K_ext]
 K_EXT = dict(zip(pd14.POPULATIONS, (1600, 1500, 2100, 1900, 2000, 1900, 2900, 2100), strict=True))
-BG_RATE = 8.0  # spikes/s per external synapse
-DELAY_POISSON = 1.5  # ms, delay of the background input
-WEIGHT_REL_SD = 0.1  # relative SD of the PSC amplitudes
-DELAY_MEAN = {"E": 1.5, "I": 0.75}  # ms, by the presynaptic type (TC as E)
-DELAY_REL_SD = 0.5  # relative SD of the delays
+#: spikes/s per external synapse
+BG_RATE = 8.0
+#: ms, delay of the background input
+DELAY_POISSON = 1.5
+#: relative SD of the PSC amplitudes
+WEIGHT_REL_SD = 0.1
+#: ms, by the presynaptic type (TC as E)
+DELAY_MEAN = {"E": 1.5, "I": 0.75}
+#: relative SD of the delays
+DELAY_REL_SD = 0.5
 #: thalamic stimulus [PD14-NEST stimulus_params.py]
 TH_START = 700.0  # ms of simulation time (presimulation included)
-TH_DURATION = 10.0  # ms
-TH_RATE = 120.0  # spikes/s
-TH_PSP = 0.15  # mV
-DEFAULT_PRESIM = 500.0  # ms
+#: ms
+TH_DURATION = 10.0
+#: spikes/s
+TH_RATE = 120.0
+#: mV
+TH_PSP = 0.15
+#: ms
+DEFAULT_PRESIM = 500.0
+#: NEST's default seed (the reference implementation's)
 DEFAULT_SEED = 55
 
 #: launcher variables NEST (built without MPI) checks when its kernel initialises
 NEST_LAUNCHER_VARS = ("PMI_RANK", "MPI_LOCALNRANKS", "OMPI_COMM_WORLD_SIZE")
 #: prefixes of all MPI launcher variables hidden from NEST
 _HIDDEN_PREFIXES = ("OMPI_COMM_WORLD_", "PMI_", "PMIX_RANK", "MPI_LOCAL")
+#: the error of ``simulate-pd14`` under an MPI launcher
 MPI_MESSAGE = "simulate-pd14 runs without MPI; start it without mpirun"
 
 

@@ -203,6 +203,7 @@ class LaminarCSDProbe:
     r: float | None = None
 
 
+#: any probe spec of a params file
 Probe = GaussCylinderProbe | CurrentDipoleProbe | FourSphereEEGProbe | MEGProbe | LaminarCSDProbe
 #: the probe spec classes of a params file
 PROBE_TYPES = (

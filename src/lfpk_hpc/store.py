@@ -73,6 +73,7 @@ __all__ = [
     "read_task_table",
 ]
 
+#: the ``format`` attribute of a kernels file
 FORMAT = "lfpk_hpc.kernels/1"
 TIMING_KEYS = ("build", "matrix", "setup", "simulate", "probes", "total")
 #: the X of an action-potential kernel's task (not a population name: those start
