@@ -597,7 +597,7 @@ def _layer_index(Ys) -> dict:
 
 
 def write_output(path, setup: EvokedSetup, recs: list, attrs: dict, kernels: KernelSet) -> None:
-    """Write ``DIR/evoked.h5`` from the trials in order (see the README's layout)."""
+    """Write ``DIR/evoked.h5`` from the trials in order (its layout: docs/guide/evoked.md)."""
     import h5py
 
     from .params import CurrentDipoleProbe

@@ -30,7 +30,7 @@ ground truth, a sign error) or undefined (a constant prediction, e.g. one
 without any population); see :func:`verdict`. A single channel with r < 0 under a
 positive median does not fail the probe (where the LFP changes polarity a
 channel may carry almost no signal). There are no thresholds on R² or r_STD:
-what they reach depends on the network's scale (see the README).
+what they reach depends on the network's scale (the tables of docs/guide/validation.md).
 
 Those are the kernel route as a user of a point-neuron network applies it: the
 synaptic kernels of the network's populations and their spikes. ``validate`` adds
