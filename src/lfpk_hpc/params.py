@@ -1026,8 +1026,24 @@ def _check_section_names(model: Model) -> None:
 def load(path: str | Path, **overrides) -> Model:
     """Import a params file, take its ``model`` and validate it.
 
-    Raises :class:`ParamsError` (one line) for a missing file, an import error, a
-    missing ``model`` or any invalid value.
+    Parameters
+    ----------
+    path : str or path-like
+        The params file, a Python module defining ``model = Model(...)``.
+    **overrides
+        Fields of :class:`Model` to replace before validation (e.g. ``kernel=``).
+
+    Returns
+    -------
+    Model
+        The validated model (units: µm, ms, mV, µS or nA, S/cm², spikes/s, S/m), its
+        ``base_dir`` the params file's folder.
+
+    Raises
+    ------
+    ParamsError
+        One line for a missing file, an import error, a missing ``model`` or any invalid
+        value, naming the parameter.
     """
     path = Path(path)
     if not path.is_file():

@@ -229,6 +229,20 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     Signals are aligned on their common time span at the common dt (the finer one is
     averaged down when one dt is an integer multiple of the other); the first
     ``transient`` ms of the ground truth are left out.
+
+    Parameters
+    ----------
+    truth_path, pred_path : str or path-like
+        Signals files in the layout of ``predict`` (signals in mV, nA·µm, fT, µA/mm³).
+    transient : float
+        Start-up time left out, ms.
+
+    Returns
+    -------
+    dict
+        Per probe: the per-channel correlation r, R² = r² and r_STD (dimensionless), raw
+        and after a 100 Hz low-pass, their medians and 10/90 % quantiles, Welch spectra
+        (units²/Hz) and coherence, and the verdict (``passed``, ``failures``).
     """
     truth, t_attrs = _read_signals(truth_path)
     pred, _ = _read_signals(pred_path)
