@@ -45,7 +45,7 @@ html_title = f"lfpk_hpc {release}"
 html_static_path: list[str] = []
 
 # -- API reference: one generated page per public module ---------------------------
-autodoc_default_options = {"members": True, "undoc-members": True, "member-order": "bysource"}
+autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "none"  # numpydoc's sections carry the types and units
 autodoc_preserve_defaults = True
 numpydoc_show_class_members = False

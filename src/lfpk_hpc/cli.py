@@ -214,6 +214,8 @@ def _unknown_command(word: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m lfpk_hpc [COMMAND] ARGS`` (``argv``; default ``sys.argv[1:]``);
+    return the exit code: 0 success, 1 a failed run, 2 bad input."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["--version"], ["-V"]):
         from . import __version__

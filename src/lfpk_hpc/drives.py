@@ -185,6 +185,7 @@ def check_drive(d, postsynaptic) -> None:
 
 
 def is_drive(model, name: str) -> bool:
+    """True if population ``name`` of ``model`` is one of its evoked drives."""
     return any(d.name == name for d in getattr(model, "drives", ()))
 
 

@@ -826,6 +826,7 @@ def run_evoked(
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc evoked`` (times in ms)."""
     parser.description = (
         "Evoked responses as HNN makes them: --trials runs of the PD14 microcircuit in NEST "
         "driven by the params' evoked drives (proximal and distal volleys), each trial's "
@@ -892,6 +893,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc evoked``: kernels, trials, evoked.h5 and figures; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON (the kernels) stays out of MPI; NEST never sees it

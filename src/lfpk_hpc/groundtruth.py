@@ -1188,6 +1188,7 @@ def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) ->
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc groundtruth`` (times in ms)."""
     parser.description = (
         "Simulate the full multicompartment network of a params file with LFPy.Network "
         "(hh soma, passive dendrites, the params' synapses, extrinsic Poisson input) over "
@@ -1216,6 +1217,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc groundtruth``: the network simulated over the ranks; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext

@@ -725,6 +725,7 @@ def plan(
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc hybrid`` (times in ms)."""
     parser.description = (
         "The hybrid ground truth (Hagen et al. 2016): every neuron of the point network "
         "as a passive multicompartment cell of its population's model, driven by the "
@@ -773,6 +774,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc hybrid``: the hybrid ground truth over the ranks; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON stays out of MPI: every block is independent

@@ -148,6 +148,7 @@ class InputError(ValueError):
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc simulate-pd14`` (times in ms)."""
     parser.description = (
         "Simulate the Potjans & Diesmann (2014) microcircuit in NEST and write its spikes "
         "(one HDF5 group per population with times and senders) for `predict`. "
@@ -570,6 +571,7 @@ def _fmt_table(rows, header):
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc simulate-pd14``: PD14 in NEST, its spikes written; the exit code."""
     launcher = mpi_launch()
     if launcher is not None:
         return _error(f"{MPI_MESSAGE} (started by {launcher})")

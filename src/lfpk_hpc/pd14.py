@@ -144,6 +144,7 @@ PASSIVE = {"Ra": 150.0, "cm": 1.0, "g_pas": 1e-4}
 
 
 def layer_mid(layer: str) -> float:
+    """The depth of the middle of ``layer`` (µm; the cortical surface at 0)."""
     top, bottom = LAYERS[layer]
     return 0.5 * (top + bottom)
 
@@ -264,6 +265,7 @@ def k_yXL(y: str, X: str) -> dict[str, float]:
 
 
 def types_of(Y: str) -> list[str]:
+    """The cell types of Hagen et al. (2016) of population ``Y``."""
     return [y for y, (pop, *_rest) in CELL_TYPES.items() if pop == Y]
 
 
@@ -345,6 +347,9 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
 
 
 def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
+    """The passive :class:`~lfpk_hpc.params.CellModel` of ``cell_type``: generated for its
+    layer, or a reconstruction from the folder ``morphologies`` (``"hagen2016"``: the shipped
+    cells)."""
     _pop, layer, _n, pyramidal = CELL_TYPES[cell_type]
     if morphologies == "hagen2016":
         morphologies = HAGEN2016_MORPHOLOGIES

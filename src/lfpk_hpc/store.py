@@ -472,6 +472,8 @@ class Checkpoints:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name, then rename it: a reader never
+    sees a partial file."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
