@@ -123,8 +123,31 @@ def read_spikes(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Spike times (ms) per population and the file's t_stop (ms) if it has one.
 
-    ``populations``: the presynaptic populations the kernels know; ``also``: other
-    populations of the model the file may hold (not needed, not returned).
+    Parameters
+    ----------
+    path : str or path-like
+        An HDF5 spikes file (``times`` in ms per population group), a folder of NEST
+        ``.dat`` files (``sender time_ms`` columns) or an ``.npz`` of times (ms).
+    populations : iterable of str
+        The presynaptic populations the kernels know.
+    mapping : dict of str to str or None
+        Population → glob of ``.dat`` files.
+    missing_silent : bool
+        A population without spikes in the file is silent instead of an error.
+    also : iterable of str
+        Other populations of the model the file may hold (not needed, not returned).
+
+    Returns
+    -------
+    spikes : dict of str to numpy.ndarray
+        Spike times per population, ms.
+    t_stop : float or None
+        The end of the recording, ms (the HDF5 file's ``t_stop`` attribute), if known.
+
+    Raises
+    ------
+    SpikesError
+        Naming the file: an unknown or missing population, negative or non-finite times.
     """
     path = Path(path)
     populations = list(populations)
