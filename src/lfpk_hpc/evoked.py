@@ -745,7 +745,46 @@ def run_evoked(
     log=print,
 ) -> Path:
     """An evoked run into the folder ``out`` (see the module docstring). Every rank of
-    ``comm`` calls this; returns the path of ``evoked.h5``."""
+    ``comm`` calls this; returns the path of ``evoked.h5``.
+
+    Parameters
+    ----------
+    model : Model
+        PD14 with evoked drives (``pd14.build(drives=...)``).
+    out : str or path-like
+        The output folder.
+    trials : int
+        Number of trials.
+    scale : float
+        Fraction of PD14's neurons simulated (dimensionless).
+    k_scale : float or None
+        Scaling of the in-degrees (dimensionless; None: ``scale``).
+    tstop : float
+        Recorded time per trial, ms.
+    presim : float
+        Time simulated before t = 0, ms.
+    seed : int
+        Seed of the network; trial k is seeded from (seed, k).
+    smooth_ms : float
+        Hamming window of HNN's smoothing, ms.
+    scale_factor : float
+        HNN's dipole scaling factor (dimensionless).
+    baseline_ms : float
+        Each trial minus its mean over [0, baseline_ms) ms.
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite, resume : bool
+        Replace an existing output; continue an interrupted run.
+    figures : bool
+        Draw the figures.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/evoked.h5`` (dipoles in nA·m and nA·µm, EEG in mV, MEG in fT, CSD in µA/mm³).
+    """
     from .kernelrun import run_kernels
     from .store import StoreError
 

@@ -503,7 +503,40 @@ def run_hybrid(
 ) -> Path:
     """The hybrid ground truth of ``model`` driven by ``spikes_path`` into the folder
     ``out`` (see the module docstring). Every rank of ``comm`` calls this; returns the
-    path of the signals file."""
+    path of the signals file.
+
+    Parameters
+    ----------
+    model : Model
+        The point network's model (units of :mod:`lfpk_hpc.params`).
+    spikes_path : str or path-like
+        The point network's spikes (times in ms, senders).
+    out : str or path-like
+        The output folder.
+    scale : float
+        Fraction of every population's neurons (dimensionless; must match the spikes).
+    tstart : float
+        Start of the window, ms.
+    tstop : float or None
+        End of the window, ms (None: the spikes file's ``t_stop``).
+    dt : float or None
+        Time step, ms (None: the kernels' dt).
+    seed : int
+        Seed of every cell's draws.
+    block_segments : int or None
+        Segments per task (a count; None: from the model).
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite, resume : bool
+        Replace an existing output; continue an interrupted run.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/signals.h5`` (LFP in mV, dipole moment in nA·µm, EEG in mV).
+    """
     from . import cost
 
     rank = comm.Get_rank() if comm is not None else 0

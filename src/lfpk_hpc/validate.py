@@ -934,8 +934,34 @@ def run_validation(
     """The whole validation (see the module docstring); every rank calls it.
     Returns the metrics on rank 0, None elsewhere.
 
-    ``soma``: how the kernels' passive cells stand in for the ground truth's hh
-    soma (see SOMA_MODELS)."""
+    Parameters
+    ----------
+    model : Model
+        The network (units of :mod:`lfpk_hpc.params`).
+    out : str or path-like
+        The output folder.
+    scale : float or None
+        Fraction of every population's neurons simulated (dimensionless).
+    tstop : float
+        Simulated time, ms.
+    transient : float
+        Start-up time left out of the comparison, ms.
+    seed : int
+        Seed of the ground truth.
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite : bool
+        Replace an existing output.
+    soma : {"chord", "mean", "quasi-active"}
+        How the kernels' passive cells stand in for the ground truth's hh soma.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    dict or None
+        The metrics (dimensionless r, R², r_STD; spectra in units²/Hz) on rank 0.
+    """
     if soma not in SOMA_MODELS:
         raise ValidationError(
             f"--soma = {soma!r} is invalid: allowed {', '.join(sorted(SOMA_MODELS))}"
