@@ -3,7 +3,8 @@
 # (generated from the docstrings) and the gallery (every examples/plot_*.py is run, and a
 # failing example fails the build). Offline, warnings are errors.
 #   bash scripts/docs.sh            # after bash scripts/setup.sh
-# Installs the `docs` extra of pyproject.toml (Sphinx, sphinx-gallery, numpydoc, MyST, Furo)
+# Installs the `docs` extra of pyproject.toml (Sphinx, sphinx-gallery, numpydoc, MyST, Furo,
+# a local MathJax)
 # into the project's virtual environment (./.venv, or $LFPK_VENV as setup.sh uses) when
 # missing. Every build starts clean, so every example runs; about 2-3 minutes on 2 cores.
 set -euo pipefail
