@@ -4,9 +4,9 @@
 # failing example fails the build). Offline, warnings are errors.
 #   bash scripts/docs.sh            # after bash scripts/setup.sh
 # Installs the `docs` extra of pyproject.toml (Sphinx, sphinx-gallery, numpydoc, MyST, Furo,
-# a local MathJax)
-# into the project's virtual environment (./.venv, or $LFPK_VENV as setup.sh uses) when
-# missing. Every build starts clean, so every example runs; about 2-3 minutes on 2 cores.
+# a local MathJax) into the project's virtual environment (./.venv, or $LFPK_VENV as setup.sh
+# uses) when missing. Every build starts clean, so every example runs: about 2 minutes on 2
+# free cores, 3 when they are busy.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
