@@ -4,7 +4,8 @@
 #   - system packages: Open MPI, the MPI build of HDF5, compilers (apt-get, only when missing)
 #   - a virtual environment (default ./.venv, override with LFPK_VENV)
 #   - mpi4py, h5py built against parallel HDF5, NEURON, LFPy, LFPykit and lfpk_hpc itself
-#   - with --test: the test and nest extras as well (pytest, lfpykernels, ruff, NEST) and, as
+#   - with --test: the test, nest and docs extras as well (pytest, lfpykernels, ruff, NEST; Sphinx and
+#     the gallery's tools, which tests/test_docs.py builds the documentation with) and, as
 #     root with apt-get, the Slurm packages the tests of jobscripts/ start a one-node cluster with
 #     and Debian's chromium, the headless browser the test of the validation report renders it in
 # Safe to run again: finished steps are skipped.
@@ -16,7 +17,7 @@ extra=""
 test=0
 for arg in "$@"; do
   case $arg in
-    --test) extra="[test,nest]"; test=1 ;;
+    --test) extra="[test,nest,docs]"; test=1 ;;
     *) echo "setup.sh: unknown argument '$arg' (allowed: --test)" >&2; exit 2 ;;
   esac
 done

@@ -46,6 +46,7 @@ __all__ = ["PULSE_MS", "THRESHOLD", "T_ON", "APResult", "ap_kernel"]
 THRESHOLD = -10.0
 #: the current pulse: its start in the run (ms) and duration (ms)
 T_ON = 5.0
+#: duration of the current pulse (ms)
 PULSE_MS = 0.5
 #: first pulse amplitude (nA), largest tried, and the sub-threshold fraction
 FIRST_NA = 0.05

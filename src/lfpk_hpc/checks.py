@@ -98,8 +98,10 @@ def finite(param, value, low=None, high=None, low_open=False, what="a finite num
 
 
 def positive(param, value):
+    """``value`` as a float, or a ParamsError naming ``param`` unless it is finite and > 0."""
     return finite(param, value, low=0.0, low_open=True, what="a finite number > 0")
 
 
 def nonneg(param, value):
+    """``value`` as a float, or a ParamsError naming ``param`` unless it is finite and >= 0."""
     return finite(param, value, low=0.0, what="a finite number >= 0")

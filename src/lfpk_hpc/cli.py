@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+#: folder of the default kernels file, ``kernels/<params name>.h5``
 DEFAULT_OUT_DIR = "kernels"
 #: subcommands implemented in other modules: name -> (module, one-line description)
 EXTERNAL = {
@@ -40,6 +41,7 @@ EXTERNAL = {
     "validate": ("validate", "ground truth, kernels, prediction, comparison and report"),
     "evoked": ("evoked", "trials of PD14 with evoked drives: dipole, EEG, MEG as HNN shows them"),
 }
+#: every subcommand of ``python -m lfpk_hpc``
 SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
 
@@ -89,6 +91,7 @@ def _run_parser() -> argparse.ArgumentParser:
         formatter_class=_RawHelpFormatter,
     )
     p.add_argument("params", help="params file (a Python module defining model = Model(...))")
+    p.add_argument("-V", "--version", action="store_true", help="print lfpk_hpc's version and exit")
     p.add_argument("--out", help="output HDF5 file (default: kernels/<params name>.h5)")
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -211,7 +214,14 @@ def _unknown_command(word: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m lfpk_hpc [COMMAND] ARGS`` (``argv``; default ``sys.argv[1:]``);
+    return the exit code: 0 success, 1 a failed run, 2 bad input."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from . import __version__
+
+        print(f"lfpk_hpc {__version__}")
+        return 0
     command = "run"
     if argv and argv[0] in SUBCOMMANDS:
         command, argv = argv[0], argv[1:]
@@ -432,3 +442,15 @@ def _plot(args) -> int:
         return _error(f"cannot write the figure: {' '.join(str(exc).split())}", 2)
     print(f"wrote {out}", flush=True)
     return 0
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "DEFAULT_OUT_DIR",
+    "EXTERNAL",
+    "SUBCOMMANDS",
+    "default_out",
+    "HelpFormatter",
+    "main",
+    "parser_of",
+]

@@ -45,6 +45,7 @@ def multapse_pmf(dist) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw_delays(rng: np.random.Generator, dist, n: int) -> np.ndarray:
+    """``n`` draws of the delay distribution ``dist`` (ms) from ``rng``."""
     import scipy.stats as st
 
     return np.atleast_1d(getattr(st, dist.name).rvs(size=n, random_state=rng, **dict(dist.params)))

@@ -65,6 +65,17 @@ class DriveTarget:
     drive synapses per neuron of the target, None for one from every drive neuron
     (n_cells). ``placement``: where the synapses sit on the target's cells (a
     :class:`~lfpk_hpc.params.Placement`; pd14.build fills it from the drive's location).
+
+    Parameters
+    ----------
+    weight : float
+        PSC amplitude of one synapse, nA.
+    delay : float
+        Transmission delay, ms.
+    indegree : float or None
+        Drive synapses per target neuron, a count (None: one from every drive neuron).
+    placement : Placement or None
+        Where the synapses sit (µm; filled by ``pd14.build``).
     """
 
     weight: float
@@ -82,6 +93,25 @@ class EvokedDrive:
     ``location``: ``"proximal"`` or ``"distal"``; ``targets``: population name →
     :class:`DriveTarget`; ``sync_within_trial``: all drive neurons share one draw of
     times per trial.
+
+    Parameters
+    ----------
+    name : str
+        The drive's name (a presynaptic population of the kernels).
+    mu : float
+        Mean spike time within a trial, ms.
+    sigma : float
+        Standard deviation of the spike times, ms.
+    numspikes : int
+        Spikes per drive neuron per trial.
+    n_cells : int
+        Number of drive neurons.
+    location : {"proximal", "distal"}
+        Where on the targets' dendrites the synapses sit.
+    targets : mapping of str to DriveTarget
+        Postsynaptic population name → its synapses (nA, ms).
+    sync_within_trial : bool
+        All drive neurons share one draw of times per trial.
     """
 
     name: str
@@ -155,6 +185,7 @@ def check_drive(d, postsynaptic) -> None:
 
 
 def is_drive(model, name: str) -> bool:
+    """True if population ``name`` of ``model`` is one of its evoked drives."""
     return any(d.name == name for d in getattr(model, "drives", ()))
 
 

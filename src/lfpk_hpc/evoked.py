@@ -65,6 +65,7 @@ __all__ = [
     "smooth",
 ]
 
+#: the ``format`` attribute of ``evoked.h5``
 FORMAT = "lfpk_hpc.evoked/1"
 #: the layers of the per-layer signals, and how figures name them
 LAYERS = {"L23": "L2/3", "L4": "L4", "L5": "L5", "L6": "L6"}
@@ -596,7 +597,7 @@ def _layer_index(Ys) -> dict:
 
 
 def write_output(path, setup: EvokedSetup, recs: list, attrs: dict, kernels: KernelSet) -> None:
-    """Write ``DIR/evoked.h5`` from the trials in order (see the README's layout)."""
+    """Write ``DIR/evoked.h5`` from the trials in order (its layout: docs/guide/evoked.md)."""
     import h5py
 
     from .params import CurrentDipoleProbe
@@ -744,7 +745,46 @@ def run_evoked(
     log=print,
 ) -> Path:
     """An evoked run into the folder ``out`` (see the module docstring). Every rank of
-    ``comm`` calls this; returns the path of ``evoked.h5``."""
+    ``comm`` calls this; returns the path of ``evoked.h5``.
+
+    Parameters
+    ----------
+    model : Model
+        PD14 with evoked drives (``pd14.build(drives=...)``).
+    out : str or path-like
+        The output folder.
+    trials : int
+        Number of trials.
+    scale : float
+        Fraction of PD14's neurons simulated (dimensionless).
+    k_scale : float or None
+        Scaling of the in-degrees (dimensionless; None: ``scale``).
+    tstop : float
+        Recorded time per trial, ms.
+    presim : float
+        Time simulated before t = 0, ms.
+    seed : int
+        Seed of the network; trial k is seeded from (seed, k).
+    smooth_ms : float
+        Hamming window of HNN's smoothing, ms.
+    scale_factor : float
+        HNN's dipole scaling factor (dimensionless).
+    baseline_ms : float
+        Each trial minus its mean over [0, baseline_ms) ms.
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite, resume : bool
+        Replace an existing output; continue an interrupted run.
+    figures : bool
+        Draw the figures.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/evoked.h5`` (dipoles in nA·m and nA·µm, EEG in mV, MEG in fT, CSD in µA/mm³).
+    """
     from .kernelrun import run_kernels
     from .store import StoreError
 
@@ -825,6 +865,7 @@ def run_evoked(
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc evoked`` (times in ms)."""
     parser.description = (
         "Evoked responses as HNN makes them: --trials runs of the PD14 microcircuit in NEST "
         "driven by the params' evoked drives (proximal and distal volleys), each trial's "
@@ -891,6 +932,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc evoked``: kernels, trials, evoked.h5 and figures; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON (the kernels) stays out of MPI; NEST never sees it

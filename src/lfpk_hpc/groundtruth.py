@@ -521,6 +521,35 @@ def run_groundtruth(
 
     Returns (on every rank) a summary: ``vrest`` and ``rates`` per population (on
     rank 0; None elsewhere), the wall times and the counts.
+
+    Parameters
+    ----------
+    model : Model
+        The network (units of :mod:`lfpk_hpc.params`).
+    out : str or path-like
+        The output folder.
+    scale : float or None
+        Fraction of every population's neurons simulated (dimensionless; C kept).
+    tstop : float
+        Simulated time, ms.
+    seed : int
+        Seed of every random draw.
+    dt : float or None
+        Time step, ms (None: the kernels' dt).
+    transient : float
+        Start-up time left out of the medians and rates, ms.
+    comm : mpi4py communicator or None
+        The ranks (None: one process).
+    overwrite : bool
+        Replace an existing output.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    dict
+        ``vrest`` (mV) and ``rates`` (spikes/s) per population on rank 0, wall times (s),
+        counts.
     """
     dt = float(model.kernel.dt if dt is None else dt)
     if scale is None:
@@ -1188,6 +1217,7 @@ def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) ->
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc groundtruth`` (times in ms)."""
     parser.description = (
         "Simulate the full multicompartment network of a params file with LFPy.Network "
         "(hh soma, passive dendrites, the params' synapses, extrinsic Poisson input) over "
@@ -1216,6 +1246,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc groundtruth``: the network simulated over the ranks; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext

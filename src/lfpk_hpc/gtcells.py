@@ -311,3 +311,19 @@ def cell_args(model: Model, pop, files, *, v_init: float, dt: float, tstop: floa
         args["custom_fun"] = [cm.biophysics]
         args["custom_fun_args"] = [dict(cm.biophysics_args)]
     return args
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "GroundTruthError",
+    "CELSIUS",
+    "soma_conductance",
+    "hh_el_at_rest",
+    "soma_gates",
+    "E_PAS_DEFAULT",
+    "hh_soma",
+    "spiking_model",
+    "template_hoc",
+    "network_celsius",
+    "cell_args",
+]

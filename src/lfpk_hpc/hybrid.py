@@ -1,5 +1,5 @@
 """The hybrid ground truth: every neuron of a point-neuron network as a passive
-multicompartment cell driven by the network's own spikes.
+multicompartment cell driven by the network's own spikes::
 
     python -m lfpk_hpc hybrid PARAMS SPIKES --out DIR [--scale S] [--tstart T0]
         [--tstop T] [--dt DT] [--seed N] [--resume | --overwrite]
@@ -503,7 +503,40 @@ def run_hybrid(
 ) -> Path:
     """The hybrid ground truth of ``model`` driven by ``spikes_path`` into the folder
     ``out`` (see the module docstring). Every rank of ``comm`` calls this; returns the
-    path of the signals file."""
+    path of the signals file.
+
+    Parameters
+    ----------
+    model : Model
+        The point network's model (units of :mod:`lfpk_hpc.params`).
+    spikes_path : str or path-like
+        The point network's spikes (times in ms, senders).
+    out : str or path-like
+        The output folder.
+    scale : float
+        Fraction of every population's neurons (dimensionless; must match the spikes).
+    tstart : float
+        Start of the window, ms.
+    tstop : float or None
+        End of the window, ms (None: the spikes file's ``t_stop``).
+    dt : float or None
+        Time step, ms (None: the kernels' dt).
+    seed : int
+        Seed of every cell's draws.
+    block_segments : int or None
+        Segments per task (a count; None: from the model).
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite, resume : bool
+        Replace an existing output; continue an interrupted run.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/signals.h5`` (LFP in mV, dipole moment in nA·µm, EEG in mV).
+    """
     from . import cost
 
     rank = comm.Get_rank() if comm is not None else 0
@@ -725,6 +758,7 @@ def plan(
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc hybrid`` (times in ms)."""
     parser.description = (
         "The hybrid ground truth (Hagen et al. 2016): every neuron of the point network "
         "as a passive multicompartment cell of its population's model, driven by the "
@@ -773,6 +807,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc hybrid``: the hybrid ground truth over the ranks; the exit code."""
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON stays out of MPI: every block is independent

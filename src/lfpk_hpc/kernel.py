@@ -345,6 +345,22 @@ class KernelEngine:
     only for the kernel window: its currents are exactly zero before the event, so
     the event is placed at t = 0 and the samples before it are zeros. Other cells
     are simulated from t = 0 with the event at t_X, as LFPykernels does.
+
+    Parameters
+    ----------
+    model : Model
+        A validated model (:func:`lfpk_hpc.params.load`); its units: µm, ms, mV, µS or
+        nA, S/cm², spikes/s.
+    log : callable or None
+        Where progress lines go (None: nowhere).
+
+    Examples
+    --------
+    >>> from lfpk_hpc import params
+    >>> engine = KernelEngine(params.load("params/lfpykernels_readme.py"))
+    >>> H = engine.compute("I", "E").kernels["lfp"]  # doctest: +SKIP
+    >>> H.shape  # 13 contacts, lags -50 ... 50 ms in steps of 0.0625 ms  # doctest: +SKIP
+    (13, 1601)
     """
 
     #: simulate the whole warm-up t_X even for a cell at rest (for tests)
@@ -427,6 +443,21 @@ class KernelEngine:
             pass
 
     def compute(self, X: str, Y: str) -> KernelResult:
+        """The kernels H_YX of every probe for presynaptic ``X`` and postsynaptic ``Y``.
+
+        Parameters
+        ----------
+        X, Y : str
+            Presynaptic and postsynaptic population (``X`` = ``"(AP)"``: Y's
+            action-potential kernel).
+
+        Returns
+        -------
+        KernelResult
+            ``kernels``: probe name → array (channels, 2·tau/dt + 1) over lags
+            −tau … tau ms, in mV (LFP, EEG), nA·µm (dipole moment), fT (MEG) or
+            µA/mm³ (CSD) per presynaptic spike; ``timings`` in s.
+        """
         from .store import AP_TASK
 
         if X == AP_TASK:

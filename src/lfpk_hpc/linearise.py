@@ -81,6 +81,7 @@ CHECK_MS = 50.0
 HOLD_RS = 1e-6
 #: step of the central differences: membrane potential (mV) and states (× scale)
 DV = 1e-3
+#: step of a gate or concentration state in the numerical derivatives (dimensionless)
 DX = 1e-6
 #: most quasi-active gates per segment (mod/lfpk_gates.mod)
 MAX_GATES = 16

@@ -103,26 +103,38 @@ V0_MEAN = dict(
         strict=True,
     )
 )
+#: SD of the initial membrane potentials per population (mV)
 V0_SD = dict(zip(pd14.POPULATIONS, (5.36, 4.57, 4.74, 4.94, 4.94, 4.55, 5.46, 4.48), strict=True))
 #: external (Poisson) in-degrees at full scale [PD14-NEST, K_ext]
 K_EXT = dict(zip(pd14.POPULATIONS, (1600, 1500, 2100, 1900, 2000, 1900, 2900, 2100), strict=True))
-BG_RATE = 8.0  # spikes/s per external synapse
-DELAY_POISSON = 1.5  # ms, delay of the background input
-WEIGHT_REL_SD = 0.1  # relative SD of the PSC amplitudes
-DELAY_MEAN = {"E": 1.5, "I": 0.75}  # ms, by the presynaptic type (TC as E)
-DELAY_REL_SD = 0.5  # relative SD of the delays
+#: spikes/s per external synapse
+BG_RATE = 8.0
+#: ms, delay of the background input
+DELAY_POISSON = 1.5
+#: relative SD of the PSC amplitudes
+WEIGHT_REL_SD = 0.1
+#: ms, by the presynaptic type (TC as E)
+DELAY_MEAN = {"E": 1.5, "I": 0.75}
+#: relative SD of the delays
+DELAY_REL_SD = 0.5
 #: thalamic stimulus [PD14-NEST stimulus_params.py]
 TH_START = 700.0  # ms of simulation time (presimulation included)
-TH_DURATION = 10.0  # ms
-TH_RATE = 120.0  # spikes/s
-TH_PSP = 0.15  # mV
-DEFAULT_PRESIM = 500.0  # ms
+#: ms
+TH_DURATION = 10.0
+#: spikes/s
+TH_RATE = 120.0
+#: mV
+TH_PSP = 0.15
+#: ms
+DEFAULT_PRESIM = 500.0
+#: NEST's default seed (the reference implementation's)
 DEFAULT_SEED = 55
 
 #: launcher variables NEST (built without MPI) checks when its kernel initialises
 NEST_LAUNCHER_VARS = ("PMI_RANK", "MPI_LOCALNRANKS", "OMPI_COMM_WORLD_SIZE")
 #: prefixes of all MPI launcher variables hidden from NEST
 _HIDDEN_PREFIXES = ("OMPI_COMM_WORLD_", "PMI_", "PMIX_RANK", "MPI_LOCAL")
+#: the error of ``simulate-pd14`` under an MPI launcher
 MPI_MESSAGE = "simulate-pd14 runs without MPI; start it without mpirun"
 
 
@@ -136,6 +148,7 @@ class InputError(ValueError):
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc simulate-pd14`` (times in ms)."""
     parser.description = (
         "Simulate the Potjans & Diesmann (2014) microcircuit in NEST and write its spikes "
         "(one HDF5 group per population with times and senders) for `predict`. "
@@ -558,6 +571,7 @@ def _fmt_table(rows, header):
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc simulate-pd14``: PD14 in NEST, its spikes written; the exit code."""
     launcher = mpi_launch()
     if launcher is not None:
         return _error(f"{MPI_MESSAGE} (started by {launcher})")
@@ -685,3 +699,35 @@ def main(args) -> int:
         return _error(f"cannot write --out {args.out!r}: {' '.join(str(exc).split())}")
     log(f"wrote {args.out}")
     return 0
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "NEURON",
+    "V0_MEAN",
+    "V0_SD",
+    "K_EXT",
+    "BG_RATE",
+    "DELAY_POISSON",
+    "WEIGHT_REL_SD",
+    "DELAY_MEAN",
+    "DELAY_REL_SD",
+    "TH_START",
+    "TH_DURATION",
+    "TH_RATE",
+    "TH_PSP",
+    "DEFAULT_PRESIM",
+    "DEFAULT_SEED",
+    "NEST_LAUNCHER_VARS",
+    "MPI_MESSAGE",
+    "InputError",
+    "add_arguments",
+    "validate_arguments",
+    "check_params",
+    "mpi_launch",
+    "hidden_launcher_env",
+    "import_nest",
+    "derive",
+    "simulate",
+    "main",
+]

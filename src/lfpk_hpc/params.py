@@ -92,6 +92,15 @@ class Distribution:
     """A ``scipy.stats`` continuous distribution, by name and keyword parameters.
 
     Example: ``Distribution("truncnorm", {"a": -2.2, "b": math.inf, "loc": 1.3, "scale": 0.5})``.
+
+    Parameters
+    ----------
+    name : str
+        A continuous distribution of ``scipy.stats`` (``"norm"``, ``"truncnorm"``,
+        ``"uniform"``, ...).
+    params : mapping of str to float
+        Its keyword parameters, in the unit of the quantity drawn (ms for delays, µm
+        for depths; ``a`` and ``b`` of ``truncnorm`` in units of ``scale``).
     """
 
     name: str
@@ -125,6 +134,19 @@ class Section:
 
     The section runs from ``start`` to ``end`` (x, y, z) with diameter ``diam``;
     its 0-end is attached at position ``parent_x`` (0 or 1) of ``parent``.
+
+    Parameters
+    ----------
+    name : str
+        Section name as NEURON shows it (``"soma"``, ``"dend"``, ``"apic"``, ...).
+    start, end : tuple of 3 float
+        The section's end points (x, y, z), µm, relative to the soma.
+    diam : float
+        Diameter, µm.
+    parent : str or None
+        Name of the section it is attached to (None: the root).
+    parent_x : float
+        Where on ``parent`` its 0-end attaches, 0 or 1 (dimensionless).
     """
 
     name: str
@@ -142,7 +164,17 @@ class Template:
     ``begintemplate <name>``, and the arguments ``args`` its ``init()`` receives
     (numbers or strings). The template must have a public SectionList ``all`` of its
     sections; it either creates its sections itself or has them created by the
-    cell model's morphology file, run inside it."""
+    cell model's morphology file, run inside it.
+
+    Parameters
+    ----------
+    file : str
+        The hoc file defining the template (relative to the params file).
+    name : str
+        The template's name.
+    args : tuple
+        Arguments of its ``init()`` (numbers in the template's own units, or strings).
+    """
 
     file: str
     name: str
@@ -195,6 +227,46 @@ class CellModel:
     ``KernelSettings.ap_kernels`` is on. ``ap_model`` gives a passive cable a model
     that fires (a user's model of the same morphology and segments: ``validate`` sets
     its ground truth's hh soma here).
+
+    Parameters
+    ----------
+    morphology : str, tuple of Section or None
+        Morphology file (.hoc/.swc/.asc/.xml) or generated sections; None only with a
+        ``template`` that creates its sections.
+    Ra : float
+        Axial resistivity, Ω·cm (passive cables).
+    cm : float
+        Membrane capacitance, µF/cm² (passive cables).
+    g_pas : float
+        Leak conductance, S/cm² (passive cables).
+    e_pas : float or None
+        Leak reversal potential, mV; None: the kernel's ``Vrest``.
+    lambda_f : float
+        Frequency of the d_lambda rule, Hz.
+    rotation : mapping of str to float
+        Angles about ``"x"``, ``"y"``, ``"z"``, radians.
+    soma_g_pas : float or None
+        Leak conductance of the soma sections, S/cm².
+    soma_gates : tuple of (float, float, float) or None
+        Quasi-active gates of the soma: a (mA/cm²), b (1/mV), tau (ms).
+    template : Template or None
+        A user's hoc template.
+    biophysics : callable or None
+        A user's function ``biophysics(cell, **biophysics_args)`` setting mechanisms.
+    biophysics_args : mapping
+        Its keyword arguments (in the units the function expects).
+    mechanisms : str or None
+        Folder of the model's NMODL files (relative to the params file).
+    linearisation : {"passive", "frozen", "quasi-active"}
+        How a user's model becomes linear.
+    v_hold : float or None
+        Holding potential of the operating point, mV (None: the model's own rest).
+    celsius : float or None
+        NEURON's temperature, °C (None: 6.3 °C).
+    rest_time : float
+        Longest simulation without input to find the model's rest, ms.
+    ap_model : CellModel or None
+        A firing model of the same cell for the action-potential kernel.
     """
 
     morphology: str | tuple[Section, ...] | None
@@ -243,7 +315,17 @@ _ADDED_FIELDS = {
 @dataclass(frozen=True)
 class Geometry:
     """Population geometry: disc ``radius`` (µm) in the xy-plane, somata at depth
-    z ~ N(``loc``, ``scale``) (µm)."""
+    z ~ N(``loc``, ``scale``) (µm).
+
+    Parameters
+    ----------
+    radius : float
+        Radius of the disc the somata are spread over, µm.
+    loc : float
+        Mean soma depth, µm (cortical surface at z = 0, negative below it).
+    scale : float
+        Standard deviation of the soma depths, µm.
+    """
 
     radius: float
     loc: float
@@ -255,6 +337,19 @@ class Population:
     """A population: ``N`` neurons firing at ``nu`` spikes/s.
 
     A population that is postsynaptic somewhere needs a ``cell`` and a ``geometry``.
+
+    Parameters
+    ----------
+    name : str
+        Population name (the key of connections, probes' rows and files).
+    N : int
+        Number of neurons.
+    nu : float
+        Mean firing rate, spikes/s.
+    cell : CellModel or None
+        The representative cell of a postsynaptic population.
+    geometry : Geometry or None
+        Where its somata lie (µm).
     """
 
     name: str
@@ -273,6 +368,19 @@ class Synapse:
     ``weight`` in nA (peak current −weight). Rise/decay time constants ``tau1`` <
     ``tau2`` in ms. ``"ExpSynI"``: current-based exponential current
     −weight·exp(−t/tau2) (nA), as in Potjans & Diesmann (2014); ``tau1`` must be 0.
+
+    Parameters
+    ----------
+    model : {"Exp2Syn", "Exp2SynI", "ExpSynI"}
+        Synapse model.
+    weight : float
+        Peak conductance, µS (``Exp2Syn``), or peak current amplitude, nA (current-based).
+    tau1 : float
+        Rise time constant, ms (0 for ``ExpSynI``).
+    tau2 : float
+        Decay time constant, ms.
+    e : float or None
+        Reversal potential, mV (``Exp2Syn`` only).
     """
 
     model: str
@@ -296,6 +404,15 @@ class Placement:
     widened by the population's soma spread (scale → √(scale² + geometry.scale²)),
     except ``uniform`` ones (layers), which are convolved exactly with the Gaussian
     soma spread.
+
+    Parameters
+    ----------
+    sections : tuple of str
+        Parts of section names that receive synapses (``"allsec"``: all).
+    depth : tuple of Distribution
+        Depth profiles of the synapses, absolute z in µm.
+    weights : tuple of float
+        Relative weight of each profile (dimensionless).
     """
 
     sections: tuple[str, ...]
@@ -322,6 +439,21 @@ class Connection:
     ``C``: pairwise connection probability; ``multapses``: distribution of synapses
     per connection (its pdf is evaluated at 1..99); ``delay``: conduction delay
     distribution (ms).
+
+    Parameters
+    ----------
+    pre, post : str
+        Presynaptic population X and postsynaptic population Y.
+    C : float
+        Pairwise connection probability (dimensionless, 0 to 1).
+    multapses : Distribution
+        Synapses per connection (dimensionless; its pdf evaluated at 1..99).
+    delay : Distribution
+        Conduction delay, ms.
+    synapse : Synapse
+        The synapse model, weight (µS or nA) and time constants (ms).
+    placement : Placement
+        Where the synapses sit (µm).
     """
 
     pre: str
@@ -337,7 +469,17 @@ class Connection:
 class Extrinsic:
     """Extrinsic input onto a postsynaptic population: ``n_ext`` synapses per cell,
     spread uniformly over the membrane area, each activated at ``nu_ext`` spikes/s.
-    Enters the kernels only through the effective leak (``g_eff``)."""
+    Enters the kernels only through the effective leak (``g_eff``).
+
+    Parameters
+    ----------
+    n_ext : float
+        Extrinsic synapses per cell (a count; may be fractional).
+    nu_ext : float
+        Activation rate of each, spikes/s.
+    synapse : Synapse
+        Their synapse model, weight (µS or nA) and time constants (ms).
+    """
 
     n_ext: float
     nu_ext: float
@@ -357,6 +499,22 @@ class KernelSettings:
     kernels file); ``g_eff``: add the mean synaptic conductances to the leak;
     ``ap_kernels``: also compute the action-potential kernel H^AP_Y of every
     population whose cell model fires (a user's model, or ``ap_model``).
+
+    Parameters
+    ----------
+    dt : float
+        Time step, ms.
+    tau : float
+        Kernel half-width, ms.
+    t_X : float
+        Time of the presynaptic event in a simulation from a cell not at rest, ms.
+    Vrest : float, mapping or str
+        Linearisation potential of the synapses, mV (per population, per segment, or
+        ``"cell"``).
+    g_eff : bool
+        Add the mean synaptic conductances to the leak.
+    ap_kernels : bool
+        Compute action-potential kernels.
     """
 
     dt: float = 2**-4
@@ -387,6 +545,28 @@ class Model:
     ``synapse_count``: ``"linear"`` K_YX = C·N_X·N_Y (lfpykernels) or ``"log"``
     K_YX = ln(1−C)/ln(1−1/(N_X·N_Y)) (Potjans & Diesmann 2014); either is
     multiplied by the mean multapse count.
+
+    Parameters
+    ----------
+    name : str
+        Model name (the default output file's name).
+    populations : tuple of Population
+        Every population, presynaptic or postsynaptic.
+    connections : tuple of Connection
+        The pathways X → Y.
+    probes : tuple of probe specs
+        Named probes (:mod:`lfpk_hpc.probespecs`).
+    kernel : KernelSettings
+        Time step, half-width (ms), linearisation potential (mV), ...
+    extrinsic : mapping of str to Extrinsic
+        Extrinsic input per postsynaptic population.
+    synapse_count : {"linear", "log"}
+        The rule for the total synapse count K_YX.
+    drives : tuple of EvokedDrive
+        Evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`).
+    base_dir : str
+        Folder that relative paths (morphologies, templates, mechanisms) are taken
+        relative to; :func:`load` sets the params file's folder.
     """
 
     name: str
@@ -846,8 +1026,24 @@ def _check_section_names(model: Model) -> None:
 def load(path: str | Path, **overrides) -> Model:
     """Import a params file, take its ``model`` and validate it.
 
-    Raises :class:`ParamsError` (one line) for a missing file, an import error, a
-    missing ``model`` or any invalid value.
+    Parameters
+    ----------
+    path : str or path-like
+        The params file, a Python module defining ``model = Model(...)``.
+    **overrides
+        Fields of :class:`Model` to replace before validation (e.g. ``kernel=``).
+
+    Returns
+    -------
+    Model
+        The validated model (units: µm, ms, mV, µS or nA, S/cm², spikes/s, S/m), its
+        ``base_dir`` the params file's folder.
+
+    Raises
+    ------
+    ParamsError
+        One line for a missing file, an import error, a missing ``model`` or any invalid
+        value, naming the parameter.
     """
     path = Path(path)
     if not path.is_file():

@@ -43,6 +43,7 @@ from .params import (
 
 # --------------------------------------------------------------------------- [PD14] tables
 
+#: the eight populations of the microcircuit, in the model's order
 POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
 
 #: full-scale population sizes [PD14, Table 5]
@@ -68,10 +69,12 @@ _C_ROWS = {
     "L6E": (0.0156, 0.0066, 0.0211, 0.0166, 0.0572, 0.0197, 0.0396, 0.2252),
     "L6I": (0.0364, 0.001, 0.0034, 0.0005, 0.0277, 0.008, 0.0658, 0.1443),
 }
+#: connection probabilities ``C[Y][X]`` (Potjans & Diesmann 2014, Table 5)
 C = {Y: dict(zip(POPULATIONS, row, strict=True)) for Y, row in _C_ROWS.items()}
 
 #: thalamic population [PD14]: size and connection probabilities onto each Y
 N_TC = 902
+#: connection probabilities of the thalamic population TC onto each population
 C_TC = dict(zip(POPULATIONS, (0.0, 0.0, 0.0983, 0.0619, 0.0, 0.0, 0.0512, 0.0196), strict=True))
 
 #: stationary rates (spikes/s) of the full-scale model: `full_mean_rates` of
@@ -82,8 +85,10 @@ RATES = dict(
 
 #: the point-neuron model (iaf_psc_exp) [PD14]
 NEURON_PARAMS = {"C_m": 250.0, "tau_m": 10.0, "tau_syn": 0.5}  # pF, ms, ms
-PSP_MEAN = 0.15  # mV, mean PSP amplitude
-G_INH = -4.0  # relative strength of inhibition
+#: mV, mean PSP amplitude
+PSP_MEAN = 0.15
+#: relative strength of inhibition
+G_INH = -4.0
 
 
 def psc_per_psp(C_m=250.0, tau_m=10.0, tau_syn=0.5) -> float:
@@ -128,14 +133,18 @@ LAYERS = {
     "L5": (-922.2, -1170.0),
     "L6": (-1170.0, -1491.7),
 }
-RADIUS = math.sqrt(1e6 / math.pi)  # µm: 1 mm² of cortex [H16], 564.19 µm
-SOMA_HALF_RANGE = 25.0  # µm: somata uniform within ±25 µm of the layer midpoint [H16]
-SOMA_SD = 2 * SOMA_HALF_RANGE / math.sqrt(12)  # µm: SD of that uniform spread, 14.43 µm
+#: µm: 1 mm² of cortex [H16], 564.19 µm
+RADIUS = math.sqrt(1e6 / math.pi)
+#: µm: somata uniform within ±25 µm of the layer midpoint [H16]
+SOMA_HALF_RANGE = 25.0
+#: µm: SD of that uniform spread, 14.43 µm
+SOMA_SD = 2 * SOMA_HALF_RANGE / math.sqrt(12)
 #: passive membrane of the kernel cells [H16]
 PASSIVE = {"Ra": 150.0, "cm": 1.0, "g_pas": 1e-4}
 
 
 def layer_mid(layer: str) -> float:
+    """The depth of the middle of ``layer`` (µm; the cortical surface at 0)."""
     top, bottom = LAYERS[layer]
     return 0.5 * (top + bottom)
 
@@ -256,6 +265,7 @@ def k_yXL(y: str, X: str) -> dict[str, float]:
 
 
 def types_of(Y: str) -> list[str]:
+    """The cell types of Hagen et al. (2016) of population ``Y``."""
     return [y for y, (pop, *_rest) in CELL_TYPES.items() if pop == Y]
 
 
@@ -337,6 +347,9 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
 
 
 def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
+    """The passive :class:`~lfpk_hpc.params.CellModel` of ``cell_type``: generated for its
+    layer, or a reconstruction from the folder ``morphologies`` (``"hagen2016"``: the shipped
+    cells)."""
     _pop, layer, _n, pyramidal = CELL_TYPES[cell_type]
     if morphologies == "hagen2016":
         morphologies = HAGEN2016_MORPHOLOGIES
@@ -596,3 +609,43 @@ def build(
         synapse_count=synapse_count,
     )
     return add_drives(model, drives) if drives else model
+
+
+#: the public names (the API reference documents these)
+__all__ = [
+    "POPULATIONS",
+    "N_FULL",
+    "C",
+    "N_TC",
+    "C_TC",
+    "RATES",
+    "NEURON_PARAMS",
+    "PSP_MEAN",
+    "G_INH",
+    "psc_per_psp",
+    "weight",
+    "delay",
+    "SINGLE",
+    "LAYERS",
+    "RADIUS",
+    "SOMA_HALF_RANGE",
+    "SOMA_SD",
+    "PASSIVE",
+    "layer_mid",
+    "CELL_TYPES",
+    "HAGEN2016_MORPHOLOGIES",
+    "MORPHOLOGY_FILES",
+    "REPRESENTATIVE",
+    "k_yXL",
+    "types_of",
+    "layer_counts",
+    "placement",
+    "generated_morphology",
+    "cell_model",
+    "UPPER_L23",
+    "drive_placement",
+    "add_drives",
+    "csd_probe",
+    "probes",
+    "build",
+]

@@ -224,9 +224,31 @@ def plot_kernels(
     point: int | None = None,
 ) -> Path:
     """Draw the overview figure of kernels file ``path`` (or of point ``point`` of a
-    scan file) into ``out`` (PNG; default: the kernels file with suffix .png, or
-    .point<i>.png) for lags 0..``tmax`` ms (default: see :func:`auto_tmax`), the grid's
-    colours on ``scale`` (:data:`SCALES`). Returns the output path."""
+    scan file) into ``out``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A kernels file (or a scan file, with ``point``).
+    out : str, path-like or None
+        The PNG to write (None: the kernels file with suffix .png, or .point<i>.png).
+    probe : str or None
+        The probe drawn in the grid (None: the first Gauss-cylinder LFP probe).
+    dpi : float
+        Resolution, dots per inch.
+    tmax : float or None
+        Lags 0..tmax drawn, ms (None: per row, see :func:`auto_tmax`).
+    scale : {"panel", "row", "grid", "symlog"}
+        The grid's colour scales (:data:`SCALES`); potentials drawn in µV (or nV), the
+        dipole moment in nA·µm.
+    point : int or None
+        The point of a scan file.
+
+    Returns
+    -------
+    pathlib.Path
+        The figure's path.
+    """
     if point is not None:
         from .store import resolve_point
 

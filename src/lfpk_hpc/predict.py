@@ -123,8 +123,31 @@ def read_spikes(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Spike times (ms) per population and the file's t_stop (ms) if it has one.
 
-    ``populations``: the presynaptic populations the kernels know; ``also``: other
-    populations of the model the file may hold (not needed, not returned).
+    Parameters
+    ----------
+    path : str or path-like
+        An HDF5 spikes file (``times`` in ms per population group), a folder of NEST
+        ``.dat`` files (``sender time_ms`` columns) or an ``.npz`` of times (ms).
+    populations : iterable of str
+        The presynaptic populations the kernels know.
+    mapping : dict of str to str or None
+        Population → glob of ``.dat`` files.
+    missing_silent : bool
+        A population without spikes in the file is silent instead of an error.
+    also : iterable of str
+        Other populations of the model the file may hold (not needed, not returned).
+
+    Returns
+    -------
+    spikes : dict of str to numpy.ndarray
+        Spike times per population, ms.
+    t_stop : float or None
+        The end of the recording, ms (the HDF5 file's ``t_stop`` attribute), if known.
+
+    Raises
+    ------
+    SpikesError
+        Naming the file: an unknown or missing population, negative or non-finite times.
     """
     path = Path(path)
     populations = list(populations)
@@ -424,13 +447,50 @@ def predict(
 ) -> Path:
     """Write the predicted signals of ``spikes_path`` through the kernels of
     ``kernels_path`` to ``out`` (see the module docstring). Returns ``out``.
-    ``ap``: add the action-potential kernels of the file (if it has any).
 
-    ``counts``: presynaptic populations given as event counts per bin instead of
-    spike times ({X: array of the n_bins bins from t_start}); ``spikes_path`` is
-    then not asked for them. ``point``: the kernels of this point of a scan file.
-    ``warn``: where warnings go (default: a
-    ``lfpk_hpc: warning: ...`` line on stderr)."""
+    Parameters
+    ----------
+    kernels_path : str or path-like
+        A kernels file (or a scan file, with ``point``).
+    spikes_path : str or path-like
+        Spikes: an HDF5 file (times in ms per population), a folder of NEST ``.dat``
+        files, or an ``.npz`` of times (ms).
+    out : str or path-like
+        The signals file to write (HDF5; signals in the kernels' units: mV, nA·µm, fT,
+        µA/mm³).
+    t_start : float
+        Start of the first bin, ms.
+    t_stop : float or None
+        End of the recording, ms (None: the spikes file's ``t_stop``, else the last
+        spike plus one bin).
+    per_pair : bool
+        Also write the contribution of every pathway X → Y.
+    mapping : dict or None
+        Population → glob of ``.dat`` files.
+    missing_silent : bool
+        Treat populations without spikes as silent.
+    block : int or None
+        Output bins per FFT block (a count; None: about 16,384 samples).
+    overwrite : bool
+        Replace an existing ``out``.
+    counts : dict or None
+        Presynaptic populations given as event counts per bin instead of spike times
+        ({X: array of the n_bins bins from t_start}); ``spikes_path`` is then not
+        asked for them.
+    point : int or None
+        The kernels of this point of a scan file.
+    ap : bool
+        Add the action-potential kernels of the file (if it has any).
+    log : callable
+        Where progress lines go.
+    warn : callable or None
+        Where warnings go (default: a ``lfpk_hpc: warning: ...`` line on stderr).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
     import h5py
 
     warn = warn or _warning

@@ -51,6 +51,7 @@ __all__ = [
 DIPOLE_UNITS = "nA·µm"
 #: units of the magnetic field (MEG) and of the current source density
 MEG_UNITS = "fT"
+#: units of CSD kernels (per presynaptic spike)
 CSD_UNITS = "µA/mm³"
 #: spellings of earlier versions' files -> today's (every reader accepts both)
 _OLD_SPELLINGS = {"nA*um": DIPOLE_UNITS, "um": "µm"}

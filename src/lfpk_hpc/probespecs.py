@@ -32,7 +32,21 @@ class GaussCylinderProbe:
     """Extracellular potential (mV) at contacts on the z-axis (µm) from current
     sources spread uniformly over a disc of radius ``R`` (µm) and Gaussian along z
     with SD ``sigma_z`` (µm), in a medium of conductivity ``sigma`` (S/m)
-    (Hagen et al. 2022)."""
+    (Hagen et al. 2022).
+
+    Parameters
+    ----------
+    name : str
+        The probe's name (its key in kernels files).
+    z : tuple of float
+        Contact depths on the column's axis, µm.
+    sigma : float
+        Extracellular conductivity, S/m.
+    R : float
+        Radius of the disc of cell positions, µm.
+    sigma_z : float
+        Standard deviation of the cell positions in depth, µm.
+    """
 
     name: str
     z: tuple[float, ...]
@@ -43,7 +57,13 @@ class GaussCylinderProbe:
 
 @dataclass(frozen=True)
 class CurrentDipoleProbe:
-    """Current dipole moment (nA·µm); x and y rows are zero (rotational symmetry)."""
+    """Current dipole moment (nA·µm); x and y rows are zero (rotational symmetry).
+
+    Parameters
+    ----------
+    name : str
+        The probe's name; kernels in nA·µm per presynaptic spike, rows x, y, z.
+    """
 
     name: str
 
@@ -69,6 +89,17 @@ class FourSphereEEGProbe:
     (its defaults and docstring example, 0.6.2), which keep Næss et al.'s ratios (CSF
     5 × brain, skull brain / 20 — the first of their three skull cases —, scalp =
     brain) with brain 0.3 S/m (Næss et al.: 1/300 S/cm ≈ 0.333 S/m).
+
+    Parameters
+    ----------
+    name : str
+        The probe's name; kernels in mV per presynaptic spike.
+    radii : tuple of 4 float
+        Outer radii of brain, CSF, skull and scalp, µm.
+    sigmas : tuple of 4 float
+        Their conductivities, S/m.
+    electrodes : tuple of (float, float, float)
+        Electrode positions (x, y, z), µm, head centre at the origin.
     """
 
     name: str
@@ -113,6 +144,21 @@ class MEGProbe:
 
     Units: the field in fT (1e-15 T) per nA·µm of dipole moment with μ0 = 4π·1e-7 T·m/A;
     kernels in fT per presynaptic spike.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name; kernels in fT per presynaptic spike.
+    sensors : tuple of (float, float, float)
+        Magnetometer positions (x, y, z), µm, head centre at the origin.
+    orientations : tuple of (float, float, float) or None
+        Each sensor's axis (a direction, normalised; None: radial).
+    head : {"sphere", "infinite"}
+        Spherically symmetric conductor or infinite homogeneous medium.
+    brain_radius : float
+        Radius of the brain sphere the column stands on, µm.
+    column_axis : tuple of 3 float
+        The kernels' z axis in the head (a direction, normalised).
     """
 
     name: str
@@ -138,6 +184,17 @@ class LaminarCSDProbe:
     the radius of each postsynaptic population (``Geometry.radius``), as Hagen et al.
     (2016) compute the PD14 CSD (cylinders ±50 µm about each contact, radius 564 µm).
     Kernels in µA/mm³ per presynaptic spike.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name; kernels in µA/mm³ per presynaptic spike.
+    z : tuple of float
+        Centre depths of the cylinders, µm.
+    h : float or None
+        Height of every cylinder, µm (None: the spacing of ``z``).
+    r : float or None
+        Radius of the cylinders, µm (None: each population's radius).
     """
 
     name: str
@@ -146,6 +203,7 @@ class LaminarCSDProbe:
     r: float | None = None
 
 
+#: any probe spec of a params file
 Probe = GaussCylinderProbe | CurrentDipoleProbe | FourSphereEEGProbe | MEGProbe | LaminarCSDProbe
 #: the probe spec classes of a params file
 PROBE_TYPES = (

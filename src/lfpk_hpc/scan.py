@@ -710,7 +710,22 @@ class ScanStore:
 
 
 def run_scan(scan_path, out, *, comm=None, overwrite=False, resume=False, log=print):
-    """Compute a scan's kernels into ``out`` (every rank of ``comm`` calls this)."""
+    """Compute a scan's kernels into ``out`` (every rank of ``comm`` calls this).
+
+    Parameters
+    ----------
+    scan_path : str or path-like
+        The scan file, a Python module defining ``scan = Scan(...)``.
+    out : str or path-like
+        The scan's HDF5 file: every point's kernels in the kernels file's layout under
+        ``/points/<i>`` (mV, nA·µm, fT or µA/mm³ per presynaptic spike; lags in ms).
+    comm : mpi4py communicator or None
+        The ranks (None: one process).
+    overwrite, resume : bool
+        Replace an existing output; continue an interrupted run.
+    log : callable
+        Where progress lines go.
+    """
     scan, base, points, models = load_scan(scan_path)
     rank = comm.Get_rank() if comm is not None else 0
     say = log if rank == 0 else (lambda *a, **k: None)

@@ -384,7 +384,16 @@ def scan_figure(s: ScanSummary, at: int = 0, dpi: float = 120.0):
                         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
                         ax.xaxis.set_minor_formatter(NullFormatter())
                     if len(x) <= 8:  # the values scanned, not round numbers between them
-                        ax.set_xticks(x, [f"{v:g}" for v in x])
+                        # three digits, slanted when long: 6.4633e-05 beside 0.000139248
+                        # overlapped on a panel's axis
+                        labels = [f"{v:.3g}" for v in x]
+                        slant = max(map(len, labels)) > 5
+                        ax.set_xticks(
+                            x,
+                            labels,
+                            rotation=30 if slant else 0,
+                            ha="right" if slant else "center",
+                        )
                         ax.minorticks_off()
                 ax.set_xlabel(xlabel, fontsize=fs)
                 ax.tick_params(labelsize=fs - 1)

@@ -1,4 +1,4 @@
-"""Slurm: submit the job scripts of ``jobscripts/`` as a chain of jobs.
+"""Slurm: submit the job scripts of ``jobscripts/`` as a chain of jobs::
 
     python -m lfpk_hpc submit PARAMS [--out FILE] [--ranks N] [--time T] [--logs DIR]
         [--validate [--validation-out DIR] [--scale S] [--tstop T]
@@ -107,7 +107,7 @@ def default_config() -> Path:
 
 
 def read_config(path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export ``, values
+    """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export`` prefix, values
     optionally in single or double quotes, taken literally); keys must be in SETTINGS."""
     path = Path(path)
     try:
@@ -393,6 +393,7 @@ def _job_environment(values, config: Path | None) -> dict[str, str]:
 
 
 def add_arguments(parser) -> None:
+    """The options of ``python -m lfpk_hpc submit``."""
     parser.description = (
         "Submit the kernels of a params file (and with --validate the validation after it) "
         "to Slurm: jobscripts/kernels.sbatch (srun python -m lfpk_hpc PARAMS --out FILE "
@@ -468,6 +469,7 @@ def _error(msg, code: int = 2) -> int:
 
 
 def main(args) -> int:
+    """``python -m lfpk_hpc submit``: the jobs submitted (or printed); the exit code."""
     try:
         stages, values, job_env, logs = _prepare(args)
         site = _site_sbatch_options(values)

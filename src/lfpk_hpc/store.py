@@ -73,6 +73,7 @@ __all__ = [
     "read_task_table",
 ]
 
+#: the ``format`` attribute of a kernels file
 FORMAT = "lfpk_hpc.kernels/1"
 TIMING_KEYS = ("build", "matrix", "setup", "simulate", "probes", "total")
 #: the X of an action-potential kernel's task (not a population name: those start
@@ -471,6 +472,8 @@ class Checkpoints:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name, then rename it: a reader never
+    sees a partial file."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -613,7 +616,32 @@ def read_kernel(path, probe: str, Y: str, X: str, *, partial: bool = False) -> K
 
     Refuses a kernel whose task did not finish, and any kernel of a file whose run
     did not finish unless ``partial`` is True (then the kernels of its finished
-    tasks are returned). Raises StoreError naming the file and the problem."""
+    tasks are returned).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The kernels file (HDF5).
+    probe : str
+        The probe's name (``"lfp"``, ``"cdm"``, ...).
+    Y, X : str
+        Postsynaptic and presynaptic population.
+    partial : bool
+        Read a finished kernel of an unfinished run.
+
+    Returns
+    -------
+    KernelData
+        ``data`` (channels, lags) in the probe's units per presynaptic spike (mV for
+        LFP and EEG, nA·µm for the dipole moment, fT for MEG, µA/mm³ for CSD),
+        ``dt`` and ``tau`` (ms), ``lags`` (ms), ``units``, and the probe's contact
+        depths ``z`` (µm) or electrode positions (µm).
+
+    Raises
+    ------
+    StoreError
+        Naming the file and the problem (no such kernel, an unfinished task or run).
+    """
     import h5py
 
     from .probes import canonical_units

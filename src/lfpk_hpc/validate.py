@@ -30,7 +30,7 @@ ground truth, a sign error) or undefined (a constant prediction, e.g. one
 without any population); see :func:`verdict`. A single channel with r < 0 under a
 positive median does not fail the probe (where the LFP changes polarity a
 channel may carry almost no signal). There are no thresholds on R² or r_STD:
-what they reach depends on the network's scale (see the README).
+what they reach depends on the network's scale (the tables of docs/guide/validation.md).
 
 Those are the kernel route as a user of a point-neuron network applies it: the
 synaptic kernels of the network's populations and their spikes. ``validate`` adds
@@ -229,6 +229,20 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     Signals are aligned on their common time span at the common dt (the finer one is
     averaged down when one dt is an integer multiple of the other); the first
     ``transient`` ms of the ground truth are left out.
+
+    Parameters
+    ----------
+    truth_path, pred_path : str or path-like
+        Signals files in the layout of ``predict`` (signals in mV, nA·µm, fT, µA/mm³).
+    transient : float
+        Start-up time left out, ms.
+
+    Returns
+    -------
+    dict
+        Per probe: the per-channel correlation r, R² = r² and r_STD (dimensionless), raw
+        and after a 100 Hz low-pass, their medians and 10/90 % quantiles, Welch spectra
+        (units²/Hz) and coherence, and the verdict (``passed``, ``failures``).
     """
     truth, t_attrs = _read_signals(truth_path)
     pred, _ = _read_signals(pred_path)
@@ -920,8 +934,34 @@ def run_validation(
     """The whole validation (see the module docstring); every rank calls it.
     Returns the metrics on rank 0, None elsewhere.
 
-    ``soma``: how the kernels' passive cells stand in for the ground truth's hh
-    soma (see SOMA_MODELS)."""
+    Parameters
+    ----------
+    model : Model
+        The network (units of :mod:`lfpk_hpc.params`).
+    out : str or path-like
+        The output folder.
+    scale : float or None
+        Fraction of every population's neurons simulated (dimensionless).
+    tstop : float
+        Simulated time, ms.
+    transient : float
+        Start-up time left out of the comparison, ms.
+    seed : int
+        Seed of the ground truth.
+    comm : mpi4py communicator or None
+        The ranks.
+    overwrite : bool
+        Replace an existing output.
+    soma : {"chord", "mean", "quasi-active"}
+        How the kernels' passive cells stand in for the ground truth's hh soma.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    dict or None
+        The metrics (dimensionless r, R², r_STD; spectra in units²/Hz) on rank 0.
+    """
     if soma not in SOMA_MODELS:
         raise ValidationError(
             f"--soma = {soma!r} is invalid: allowed {', '.join(sorted(SOMA_MODELS))}"

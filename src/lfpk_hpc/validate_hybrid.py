@@ -51,6 +51,7 @@ __all__ = ["DEFAULT_DT", "DEFAULT_SCALE", "DEFAULT_TSTOP", "run_hybrid_validatio
 #: defaults of the PD14 validation: a fraction of the microcircuit and a duration that
 #: take about 10 minutes on the 2 ranks of a 2-core machine
 DEFAULT_SCALE = 0.2
+#: default simulated time of the hybrid validation (ms)
 DEFAULT_TSTOP = 1200.0
 #: time step (ms) of the hybrid cells and the kernels: NEST's resolution
 DEFAULT_DT = 0.1
