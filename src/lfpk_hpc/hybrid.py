@@ -313,7 +313,25 @@ class HybridTasks(TaskKind):
     # ---- the output
     def finish(self, out, store, complete, attrs, comm, mpio, log):
         """Sum every population's blocks in block order (populations shared out over
-        the ranks) and write the signals file, if every block is done."""
+        the ranks) and write the signals file, if every block is done.
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The signals file.
+        store : object or None
+            Unused (the blocks are in the checkpoints).
+        complete : set
+            Keys of every finished block.
+        attrs : dict
+            The run's totals, written as the file's attributes.
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+        mpio : bool
+            Unused (each rank writes its own checkpoints).
+        log : callable
+            Receives the progress messages.
+        """
         if set(self.order) - set(complete):
             return
         from .store import Checkpoints
