@@ -140,7 +140,7 @@ def truncnorm(loc: float, scale: float, a: float = -math.inf, b: float = math.in
         Mean of the untruncated normal, in the units of the quantity drawn (µm for a
         depth, ms for a delay, dimensionless for a count).
     scale : float
-        Its standard deviation, in the same units.
+        Its standard deviation, in the units of ``loc`` (µm, ms or dimensionless).
     a : float, optional
         Lower bound, in standard deviations from ``loc`` (dimensionless).
     b : float, optional
@@ -163,7 +163,7 @@ def norm(loc: float, scale: float):
         Mean, in the units of the quantity drawn (µm for a depth, ms for a delay,
         dimensionless for a count).
     scale : float
-        Standard deviation, in the same units.
+        Standard deviation, in the units of ``loc`` (µm, ms or dimensionless).
 
     Returns
     -------

@@ -138,6 +138,11 @@ class CurrentDipoleMoment(LinearProbe):
     they vanish on average (LFPykernels' ``KernelApproxCurrentDipoleMoment``).
     Segment positions are their midpoints. Because :math:`\sum_n I_n = 0`, P is
     independent of the origin of z.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
     """
 
     units = DIPOLE_UNITS
