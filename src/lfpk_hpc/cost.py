@@ -154,7 +154,7 @@ class TaskCost:
     seconds : float
         Wall time of the task in seconds (estimated or measured).
     source : str
-        ``"estimate"`` or ``"measured"``.
+        ``"estimate"``, ``"measured"``, or ``"guess (morphology did not load)"``.
     """
 
     X: str

@@ -331,7 +331,7 @@ def kernels_figure(
     dpi : float, optional
         Resolution (dots per inch).
     tmax : float, optional
-        Last lag drawn (ms); None: tau.
+        Last lag drawn (ms, at most tau); None: where each row's kernels have decayed.
     scale : str, optional
         How the colour scale is shared, one of :data:`SCALES`.
     point : int, optional
