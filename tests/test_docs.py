@@ -7,8 +7,10 @@ it with ``-m "not docs"``. It then reads the built site: the API reference's
 inventory holds every name of every public module's ``__all__``, each example's page
 shows a figure, and each example ran within the time the gallery promises.
 
-The fast tests check ``--version`` and that the version, the changelog and the
-citation file agree.
+The fast tests check ``--version``, that the version, the changelog and the
+citation file agree, and the docstrings the API pages render: every public function,
+class and method documents each parameter in a numpydoc ``Parameters`` section, and
+every number there names its unit.
 """
 
 import importlib
@@ -134,7 +136,10 @@ def test_docs_build(tmp_path):
 UNITS = (
     "µm", "ms", "mV", "nA", "µS", "S/m", "S/cm²", "Ω·cm", "µF/cm²", "spikes/s", "Hz",
     "°C", "radians", "mA/cm²", "1/mV", "fT", "µA/mm³",
+    "pF",  # NEST's neuron model of the PD14 network
+    "seconds",  # wall times
     "dimensionless", "a count", "direction", "dots per inch",
+    "any units",  # a signal's transform (filter, baseline, wavelet): units pass through
 )  # fmt: skip
 
 
@@ -170,8 +175,8 @@ def test_schema_documents_every_field_with_its_unit():
 
 def test_every_numpydoc_number_names_its_unit():
     """Wherever a public class or function has a numpydoc ``Parameters`` section, each
-    parameter of type float names its unit (the schema's classes must have the
-    section, above; the others gain it one by one)."""
+    parameter of type float names its unit (every one has the section:
+    :func:`test_every_public_callable_documents_its_parameters`)."""
     import inspect
     import warnings
 
@@ -196,3 +201,82 @@ def test_every_numpydoc_number_names_its_unit():
                     unitless.append(f"lfpk_hpc.{name}.{attr}: {p.name}")
     assert not unitless, unitless
     assert described > 150
+
+
+def _public_callables():
+    """(name, object, parameters) of every function and class in a public module's
+    ``__all__`` and every public method those classes define, each once (at its home
+    module when that is public too); ``parameters`` are the signature's names without
+    ``self``/``cls`` and private dataclass fields (``_cache``)."""
+    import inspect
+
+    modules = {name: importlib.import_module(f"lfpk_hpc.{name}") for name in public_modules()}
+    seen = set()
+
+    def params(obj, bound: bool) -> list[str]:
+        names = list(inspect.signature(obj).parameters)
+        return [n for n in names[1 if bound else 0 :] if not n.startswith("_")]
+
+    def own_init(cls) -> bool:
+        # a class whose constructor lfpk_hpc defines (exceptions keep the builtins')
+        return any(
+            "__init__" in c.__dict__
+            for c in cls.__mro__[:-1]
+            if c.__module__.startswith("lfpk_hpc")
+        )
+
+    for name, module in modules.items():
+        for attr in module.__all__:
+            obj = getattr(module, attr)
+            home = getattr(obj, "__module__", "") or ""
+            if home != module.__name__ and home.removeprefix("lfpk_hpc.") in modules:
+                continue  # a re-export: checked where it lives
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            qual = f"lfpk_hpc.{name}.{attr}"
+            if inspect.isclass(obj):
+                if own_init(obj):
+                    yield qual, obj, params(obj, False)
+                for mname, member in vars(obj).items():
+                    if mname.startswith("_"):
+                        continue
+                    if isinstance(member, staticmethod):
+                        yield f"{qual}.{mname}", member.__func__, params(member.__func__, False)
+                    elif isinstance(member, classmethod):
+                        yield f"{qual}.{mname}", member.__func__, params(member.__func__, True)
+                    elif inspect.isfunction(member):
+                        yield f"{qual}.{mname}", member, params(member, True)
+            elif inspect.isfunction(inspect.unwrap(obj)):  # functools' wrappers too
+                yield qual, obj, params(obj, False)
+
+
+def test_every_public_callable_documents_its_parameters():
+    """Every function and class of a public module's ``__all__`` (and every public
+    method of those classes) that takes parameters has a numpydoc ``Parameters``
+    section naming each of them (numpydoc's own parser reads it; a method without a
+    docstring of its own inherits its base class's). The API pages render these
+    sections; a name that is plumbing rather than API leaves ``__all__`` instead."""
+    import inspect
+    import warnings
+
+    from numpydoc.docscrape import NumpyDocString
+
+    missing, checked = [], 0
+    for qual, obj, names in _public_callables():
+        if not names:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            doc = NumpyDocString(inspect.getdoc(obj) or "")
+        described = {
+            part.strip().lstrip("*")
+            for p in doc["Parameters"] + doc["Other Parameters"]
+            for part in p.name.split(",")
+        }
+        lost = [n for n in names if n not in described]
+        if lost:
+            missing.append(f"{qual}: {', '.join(lost)}")
+        checked += 1
+    assert not missing, "no numpydoc Parameters entry for:\n" + "\n".join(missing)
+    assert checked > 250

@@ -56,7 +56,26 @@ RHO = 0.05
 
 @dataclass
 class APResult:
-    """One action-potential kernel: per probe name (channels, 2·n_tau + 1)."""
+    """One action-potential kernel: per probe name (channels, 2·n_tau + 1).
+
+    Parameters
+    ----------
+    kernels : dict of str to numpy.ndarray
+        Probe name → kernel, shape (channels, 2·n_tau + 1), in the probe's units
+        per spike (e.g. mV for an LFP, nA·µm for a dipole moment).
+    pulse_nA : float
+        Amplitude of the current pulse that made the spike (nA).
+    onset_ms : float
+        Start of the pulse relative to the spike (ms, < 0).
+    n_spikes : int
+        Spikes the pulse caused (a count).
+    v_soma : float
+        The soma's potential at the operating point (mV).
+    seconds : float
+        Wall time of the computation, in seconds.
+    n_seg : int
+        Segments of the cell (a count).
+    """
 
     kernels: dict[str, np.ndarray]
     pulse_nA: float
@@ -90,7 +109,46 @@ def ap_kernel(
 
     ``leak_shift(geometry)``: the g_eff conductance (S/cm²) per segment, or None;
     ``matrix_of(geometry)``: every probe's transformation matrix stacked (rows,
-    segments); ``probes``: the probes in that order (name, n_channels)."""
+    segments); ``probes``: the probes in that order (name, n_channels).
+
+    Parameters
+    ----------
+    spike_model : CellModel
+        The firing cell model (a user's model or ``CellModel.ap_model``).
+    param : str
+        What messages call the cell (e.g. ``populations[L5E].cell``).
+    morphology_path : pathlib.Path or None
+        Its morphology file; None: generated sections or the template's own.
+    template_path : pathlib.Path or None
+        Its hoc template file, if any.
+    z : float
+        Depth of the soma (µm).
+    dt : float
+        Time step (ms).
+    tau : float
+        Half-width of the kernel's window of lags (ms).
+    leak_shift : callable
+        ``leak_shift(geometry)``: the synapses' effective leak g_eff per segment
+        (S/cm²), or None.
+    matrix_of : callable
+        ``matrix_of(geometry)``: every probe's transformation matrix stacked, shape
+        (rows, segments).
+    probes : sequence of tuple
+        The probes in the order of those rows: (name, n_channels).
+    log : callable, optional
+        Receives the progress messages.
+
+    Returns
+    -------
+    APResult
+        The kernels and what made them.
+
+    Raises
+    ------
+    ParamsError
+        The cell has no soma, does not fire at up to 51.2 nA, or fires at the
+        sub-threshold reference amplitude.
+    """
     from neuron import h
 
     from . import cells, linearise

@@ -33,14 +33,9 @@ from .checks import float_array as _float_array
 from .checks import nonneg as _nonneg
 from .checks import positive as _positive
 
-__all__ = [
-    "NEURON_BUILTINS",
-    "check_cell",
-    "check_cell_model",
-    "check_model_mechanisms",
-    "check_vrest",
-    "defined_mechanisms",
-]
+# check_cell, check_cell_model, check_model_mechanisms and check_vrest are parts of
+# lfpk_hpc.params.validate, which a user calls (loading a params file calls it), not API.
+__all__ = ["NEURON_BUILTINS", "defined_mechanisms"]
 
 #: mechanisms NEURON 9 defines before any library is loaded (MechanismType 0 and 1)
 NEURON_BUILTINS = frozenset(
@@ -54,7 +49,18 @@ _PASSIVE_ONLY = {"Ra": 100.0, "cm": 1.0, "g_pas": 3e-4}
 
 
 def defined_mechanisms(folder: Path) -> dict[str, str]:
-    """Mechanism name → .mod file name, for every .mod file of ``folder``."""
+    """Mechanism name → .mod file name, for every .mod file of ``folder``.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A folder of NMODL (.mod) files.
+
+    Returns
+    -------
+    dict of str to str
+        Each mechanism's name → the name of the file that defines it.
+    """
     out = {}
     for f in sorted(Path(folder).glob("*.mod")):
         for name in _DEFINES.findall(f.read_text(errors="replace")):

@@ -13,18 +13,9 @@ import re
 
 import numpy as np
 
-__all__ = [
-    "NAME",
-    "ParamsError",
-    "fail",
-    "finite",
-    "float_array",
-    "nonneg",
-    "one_line",
-    "plain_value",
-    "positive",
-    "show",
-]
+# The checks themselves (fail, finite, positive, ...) are the schema modules' helpers,
+# not API: a user meets their ParamsError, never calls them.
+__all__ = ["NAME", "ParamsError"]
 
 
 class ParamsError(ValueError):

@@ -46,7 +46,18 @@ SUBCOMMANDS = ("run", "plan", "plot", *EXTERNAL)
 
 
 def default_out(params: str) -> Path:
-    """Default output: ``kernels/<params file stem>.h5`` in the working directory."""
+    """Default output: ``kernels/<params file stem>.h5`` in the working directory.
+
+    Parameters
+    ----------
+    params : str
+        The params file's path.
+
+    Returns
+    -------
+    pathlib.Path
+        The default kernels file.
+    """
     return Path(DEFAULT_OUT_DIR) / (Path(params).stem + ".h5")
 
 
@@ -215,7 +226,18 @@ def _unknown_command(word: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``python -m lfpk_hpc [COMMAND] ARGS`` (``argv``; default ``sys.argv[1:]``);
-    return the exit code: 0 success, 1 a failed run, 2 bad input."""
+    return the exit code: 0 success, 1 a failed run, 2 bad input.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command line's arguments; None: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["--version"], ["-V"]):
         from . import __version__
@@ -266,7 +288,18 @@ def _external(command: str, argv: list[str]) -> int:
 
 
 def parser_of(command: str) -> argparse.ArgumentParser:
-    """The argument parser of ``command`` (one of SUBCOMMANDS)."""
+    """The argument parser of ``command`` (one of SUBCOMMANDS).
+
+    Parameters
+    ----------
+    command : str
+        A subcommand, one of :data:`SUBCOMMANDS`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its parser.
+    """
     if command == "run":
         return _run_parser()
     if command == "plan":

@@ -73,7 +73,20 @@ def segments(model: Model, Y: str) -> int:
     """Number of segments of Y's cell (LFPy's d_lambda rule at the cell's lambda_f,
     d_lambda 0.1). A morphology file is loaded once per process: the AC length
     constant of a section scales as 1/sqrt(Ra·cm), so other Ra and cm need no new
-    load."""
+    load.
+
+    Parameters
+    ----------
+    model : Model
+        The validated model.
+    Y : str
+        Postsynaptic population whose cell is counted.
+
+    Returns
+    -------
+    int
+        Number of segments (a count).
+    """
     cell = model.population(Y).cell
     path = model.morphology_path(Y)
     if cell.is_user_model:
@@ -126,6 +139,24 @@ REST_STEPS = 4000
 
 @dataclass(frozen=True)
 class TaskCost:
+    """The cost of one kernel task, estimated or measured.
+
+    Parameters
+    ----------
+    X : str
+        Presynaptic population.
+    Y : str
+        Postsynaptic population.
+    n_seg : int
+        Segments of Y's cell (a count).
+    steps : int
+        Time steps the task simulates (a count).
+    seconds : float
+        Wall time of the task in seconds (estimated or measured).
+    source : str
+        ``"estimate"``, ``"measured"``, or ``"guess (morphology did not load)"``.
+    """
+
     X: str
     Y: str
     n_seg: int
@@ -197,6 +228,22 @@ def estimate(model: Model, tasks, measured: dict | None = None, comm=None) -> li
     Unmeasured tasks are estimated and, when some tasks were measured, scaled by
     the median ratio measured/estimated so that both kinds compare. With ``comm``,
     every rank must call it (see :func:`segment_counts`).
+
+    Parameters
+    ----------
+    model : Model
+        The validated model.
+    tasks : iterable of tuple of str
+        The tasks' (X, Y) pairs.
+    measured : dict, optional
+        (X, Y) → wall time of an earlier run of that task, in seconds.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator whose ranks share the segment counting; None: serial.
+
+    Returns
+    -------
+    list of TaskCost
+        One per task, in the order of ``tasks``.
     """
     from .kernel import simulated_duration
 
@@ -272,7 +319,22 @@ def units(costs: list[TaskCost], ranks: int, todo=None, per_rank: int = 4) -> li
 
 
 def schedule(seconds: list[float], ranks: int) -> tuple[float, list[float]]:
-    """Makespan and per-rank busy time of longest-first list scheduling."""
+    """Makespan and per-rank busy time of longest-first list scheduling.
+
+    Parameters
+    ----------
+    seconds : list of float
+        Wall time of each task, in seconds.
+    ranks : int
+        Number of ranks (a count).
+
+    Returns
+    -------
+    makespan : float
+        Wall time until the last rank is done, in seconds.
+    loads : list of float
+        Busy time of each rank, in seconds.
+    """
     loads = [0.0] * max(ranks, 1)
     heap = [(0.0, r) for r in range(len(loads))]
     for s in sorted(seconds, reverse=True):

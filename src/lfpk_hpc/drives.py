@@ -37,11 +37,11 @@ import numpy as np
 
 from .checks import NAME, fail, finite, show
 
+# check_drives is a part of lfpk_hpc.params.validate, not API
 __all__ = [
     "LOCATIONS",
     "DriveTarget",
     "EvokedDrive",
-    "check_drives",
     "connection_probability",
     "drive_connection",
     "drive_times",
@@ -124,7 +124,18 @@ class EvokedDrive:
     sync_within_trial: bool = False
 
     def indegree(self, Y: str) -> float:
-        """Drive synapses per neuron of Y."""
+        """Drive synapses per neuron of Y.
+
+        Parameters
+        ----------
+        Y : str
+            A target population.
+
+        Returns
+        -------
+        float
+            Synapses per neuron of Y (a count).
+        """
         k = self.targets[Y].indegree
         return float(self.n_cells if k is None else k)
 
@@ -185,14 +196,44 @@ def check_drive(d, postsynaptic) -> None:
 
 
 def is_drive(model, name: str) -> bool:
-    """True if population ``name`` of ``model`` is one of its evoked drives."""
+    """True if population ``name`` of ``model`` is one of its evoked drives.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    name : str
+        A population's name.
+
+    Returns
+    -------
+    bool
+        Whether it is a drive.
+    """
     return any(d.name == name for d in getattr(model, "drives", ()))
 
 
 def connection_probability(k_total: float, n_pre: int, n_post: int, rule: str) -> float:
     """The connection probability C that gives ``k_total`` synapses from n_pre onto
     n_post neurons under the synapse-count rule: ``"log"`` inverts
-    K = ln(1 − C)/ln(1 − 1/(n_pre·n_post)), ``"linear"`` K = C·n_pre·n_post."""
+    K = ln(1 − C)/ln(1 − 1/(n_pre·n_post)), ``"linear"`` K = C·n_pre·n_post.
+
+    Parameters
+    ----------
+    k_total : float
+        Total number of synapses (a count).
+    n_pre : int
+        Presynaptic neurons (a count).
+    n_post : int
+        Postsynaptic neurons (a count).
+    rule : str
+        The synapse-count rule, ``"log"`` or ``"linear"``.
+
+    Returns
+    -------
+    float
+        The connection probability C (dimensionless).
+    """
     if rule == "log":
         return -math.expm1(k_total * math.log1p(-1.0 / (float(n_pre) * float(n_post))))
     return k_total / (float(n_pre) * float(n_post))
@@ -262,7 +303,24 @@ def drive_connection(model, d: EvokedDrive, Y: str, placement):
     """The connection of drive ``d`` onto Y in ``model`` (its neurons' N_Y and
     synapse-count rule): C for the in-degree, one synapse per connection, the delay on
     the kernels' grid (uniform over one step of kernel.dt about it), a current-based
-    exponential PSC of the target's weight."""
+    exponential PSC of the target's weight.
+
+    Parameters
+    ----------
+    model : Model
+        The model, with the drive as a population.
+    d : EvokedDrive
+        The drive.
+    Y : str
+        The target population.
+    placement : Placement
+        Where the drive's synapses sit on Y's cells.
+
+    Returns
+    -------
+    Connection
+        The connection from the drive onto Y.
+    """
     from .params import Connection, Distribution, exp_psc
 
     n_y = model.population(Y).N
@@ -284,7 +342,23 @@ def drive_connection(model, d: EvokedDrive, Y: str, placement):
 def expand(model, drives, placement) -> object:
     """``model`` with the drives as presynaptic populations and their connections onto
     their targets (model.drives set to ``drives``). ``placement(Y, drive)`` gives the
-    Placement of a drive's synapses on Y where its target has none."""
+    Placement of a drive's synapses on Y where its target has none.
+
+    Parameters
+    ----------
+    model : Model
+        The network without the drives.
+    drives : sequence of EvokedDrive
+        The drives.
+    placement : callable
+        ``placement(Y, drive)``: the Placement of the drive's synapses on Y where its
+        target sets none.
+
+    Returns
+    -------
+    Model
+        The model with the drives and their connections.
+    """
     from .params import Population
 
     pops = list(model.populations) + [Population(d.name, N=d.n_cells, nu=0.0) for d in drives]
@@ -304,7 +378,25 @@ def expand(model, drives, placement) -> object:
 def scale_model(model, scale: float):
     """The network at ``scale``: every population that is not a drive of round(N·scale)
     neurons with the same C (as lfpk_hpc.groundtruth.scaled_model), every drive as it
-    is (n_cells neurons) with the C that keeps its in-degrees at the scaled sizes."""
+    is (n_cells neurons) with the C that keeps its in-degrees at the scaled sizes.
+
+    Parameters
+    ----------
+    model : Model
+        The model with its drives.
+    scale : float
+        Fraction of each population's neurons kept (dimensionless).
+
+    Returns
+    -------
+    Model
+        The scaled model.
+
+    Raises
+    ------
+    ParamsError
+        A population would have no neuron.
+    """
     from .params import ParamsError
 
     drives = {d.name: d for d in model.drives}
@@ -336,7 +428,26 @@ def drive_times(d: EvokedDrive, *, seed: int, trial: int, dt: float, t_stop: flo
     draws of N(mu, sigma) per neuron (one draw shared by all with
     ``sync_within_trial``), rounded to the grid of ``dt``, those within (0, t_stop)
     kept, sorted. The generator is seeded by (seed, trial, the drive's name): the same
-    times on any rank, in any order of the trials."""
+    times on any rank, in any order of the trials.
+
+    Parameters
+    ----------
+    d : EvokedDrive
+        The drive.
+    seed : int
+        The run's seed (dimensionless).
+    trial : int
+        The trial's index.
+    dt : float
+        Time step whose grid the times are rounded to (ms).
+    t_stop : float
+        End of the trial (ms).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Spike times (ms), one array per neuron of the drive.
+    """
     key = zlib.crc32(d.name.encode())
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(trial), key]))
     rows = 1 if d.sync_within_trial else d.n_cells

@@ -14,7 +14,9 @@ from __future__ import annotations
 import sys
 import traceback
 
-__all__ = ["InputError", "RunError", "describe", "exit_code_of", "one_line", "report"]
+# describe, exit_code_of, one_line and report are the command line's and the task
+# farm's plumbing, not API: a user meets the two error classes.
+__all__ = ["InputError", "RunError"]
 
 #: exit code of bad input and of a failed run
 BAD_INPUT = 2

@@ -84,7 +84,27 @@ def smooth(x, window_ms: float, dt: float) -> np.ndarray:
     """HNN's dipole smoothing (``Dipole.smooth``, ``dipole_smooth_win``): the
     convolution, in numpy's 'same' mode, with a Hamming window of round(window_ms/dt)
     samples normalised to sum 1 (numpy.hamming); along the last axis. A window of 0 ms
-    leaves ``x`` as it is."""
+    leaves ``x`` as it is.
+
+    Parameters
+    ----------
+    x : array_like of float
+        Signals (any units), time along the last axis.
+    window_ms : float
+        Length of the Hamming window (ms); 0: no smoothing.
+    dt : float
+        Sampling interval (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        The smoothed signals, in ``x``'s units.
+
+    Raises
+    ------
+    EvokedError
+        The window has fewer than 1 or more samples than ``x``.
+    """
     x = np.asarray(x, dtype=float)
     if window_ms == 0:
         return x.copy()
@@ -102,13 +122,39 @@ def smooth(x, window_ms: float, dt: float) -> np.ndarray:
 
 
 def scale(x, factor: float) -> np.ndarray:
-    """HNN's dipole scaling (``Dipole.scale``, ``dipole_scalefctr``): x × factor."""
+    """HNN's dipole scaling (``Dipole.scale``, ``dipole_scalefctr``): x × factor.
+
+    Parameters
+    ----------
+    x : array_like of float
+        Dipole moments (any units).
+    factor : float
+        The scale factor (dimensionless).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x × factor``, in ``x``'s units.
+    """
     return np.asarray(x, dtype=float) * factor
 
 
 def baseline(x, setup) -> np.ndarray:
     """``x`` (…, bins from t = 0) minus its mean over [0, setup.baseline_ms) along the
-    last axis; unchanged for a baseline of 0 ms."""
+    last axis; unchanged for a baseline of 0 ms.
+
+    Parameters
+    ----------
+    x : array_like of float
+        Signals (any units), time along the last axis, its first bin at t = 0.
+    setup : EvokedSetup
+        The run, whose ``baseline_ms`` (ms) and ``dt`` (ms) are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` less its baseline, in ``x``'s units.
+    """
     n = int(round(setup.baseline_ms / setup.dt))
     x = np.asarray(x, dtype=float)
     return x - x[..., :n].mean(axis=-1, keepdims=True) if n > 0 else x.copy()
@@ -116,7 +162,24 @@ def baseline(x, setup) -> np.ndarray:
 
 def lowest_frequency(n: int, dt: float, n_cycles: float = 7.0, step: float = 2.0) -> float:
     """The lowest multiple of ``step`` Hz whose Morlet wavelet (|t| ≤ 5σ, σ =
-    n_cycles/2πf) fits in a signal of ``n`` samples of ``dt`` ms padded to 3n − 2."""
+    n_cycles/2πf) fits in a signal of ``n`` samples of ``dt`` ms padded to 3n − 2.
+
+    Parameters
+    ----------
+    n : int
+        Samples of the signal (a count).
+    dt : float
+        Sampling interval (ms).
+    n_cycles : float, optional
+        Cycles of the wavelet (dimensionless).
+    step : float, optional
+        Spacing of the frequencies tried (Hz).
+
+    Returns
+    -------
+    float
+        The lowest frequency (Hz).
+    """
     sfreq = 1000.0 / dt
     f = step
     while 2 * int(np.ceil(5.0 * n_cycles / (2.0 * np.pi * f) * sfreq)) - 1 > 3 * n - 2:
@@ -132,7 +195,29 @@ def morlet_power(x, dt: float, freqs, n_cycles: float = 7.0) -> np.ndarray:
     calls with n_cycles 7), the signal padded with zeros on both sides as HNN pads it.
     Shape (freqs, samples). Equal to hnn-core's copy of MNE's ``tfr_array_morlet`` to
     1e-15 (benchmarks/evoked.py compares them when hnn-core is there). A wavelet longer
-    than the padded signal is refused, as MNE refuses it (:func:`lowest_frequency`)."""
+    than the padded signal is refused, as MNE refuses it (:func:`lowest_frequency`).
+
+    Parameters
+    ----------
+    x : array_like of float
+        The signal (any units), 1-D.
+    dt : float
+        Sampling interval (ms).
+    freqs : array_like of float
+        The frequencies (Hz).
+    n_cycles : float, optional
+        Cycles of each wavelet (dimensionless).
+
+    Returns
+    -------
+    numpy.ndarray
+        Power in x's units squared, shape (freqs, samples).
+
+    Raises
+    ------
+    EvokedError
+        A wavelet is longer than the padded signal.
+    """
     x = np.asarray(x, dtype=float)
     n = x.size
     padded = np.r_[np.zeros(n - 1), x, np.zeros(n - 1)]
@@ -159,7 +244,18 @@ def morlet_power(x, dt: float, freqs, n_cycles: float = 7.0) -> np.ndarray:
 
 
 def layer_of(Y: str) -> str:
-    """The layer (a key of :data:`LAYERS`) of a PD14 population's somata."""
+    """The layer (a key of :data:`LAYERS`) of a PD14 population's somata.
+
+    Parameters
+    ----------
+    Y : str
+        A PD14 population or cell type (e.g. ``L5E``).
+
+    Returns
+    -------
+    str
+        Its layer, a key of :data:`LAYERS`.
+    """
     from . import pd14
 
     y = Y if Y in pd14.CELL_TYPES else pd14.REPRESENTATIVE[Y]
@@ -344,7 +440,24 @@ def prepare(
 def bin_grid_spikes(times, dt: float, t_start: float, n_bins: int) -> np.ndarray:
     """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt) of times that lie on
     the grid of dt (NEST's stamps, drive times): the bin is round((t − t_start)/dt),
-    immune to the rounding of t/dt (floor(k·0.1/0.1) is k − 1 for some k)."""
+    immune to the rounding of t/dt (floor(k·0.1/0.1) is k − 1 for some k).
+
+    Parameters
+    ----------
+    times : array_like of float
+        Spike times on the grid of ``dt`` (ms).
+    dt : float
+        Bin width (ms).
+    t_start : float
+        Start of the first bin (ms).
+    n_bins : int
+        Number of bins (a count).
+
+    Returns
+    -------
+    numpy.ndarray
+        Spike counts per bin (a count, as floats).
+    """
     k = np.rint((np.asarray(times, dtype=float) - t_start) / dt).astype(np.int64)
     k = k[(k >= 0) & (k < n_bins)]
     return np.bincount(k, minlength=n_bins).astype(float)
@@ -469,7 +582,15 @@ def run_trial(setup: EvokedSetup, kernels: KernelSet, nest, trial: int, rank: in
 
 
 class EvokedTrials(TaskKind):
-    """The trials of an evoked run as tasks of :func:`lfpk_hpc.scheduler.run_farm`."""
+    """The trials of an evoked run as tasks of :func:`lfpk_hpc.scheduler.run_farm`.
+
+    Parameters
+    ----------
+    setup : EvokedSetup
+        The run: model, drives, trials, times and options.
+    log : callable
+        Receives the progress messages.
+    """
 
     noun = "trial"
     units_noun = "units"
@@ -865,7 +986,13 @@ def run_evoked(
 
 
 def add_arguments(parser) -> None:
-    """The options of ``python -m lfpk_hpc evoked`` (times in ms)."""
+    """The options of ``python -m lfpk_hpc evoked`` (times in ms).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which the options are added.
+    """
     parser.description = (
         "Evoked responses as HNN makes them: --trials runs of the PD14 microcircuit in NEST "
         "driven by the params' evoked drives (proximal and distal volleys), each trial's "
@@ -932,7 +1059,18 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """``python -m lfpk_hpc evoked``: kernels, trials, evoked.h5 and figures; the exit code."""
+    """``python -m lfpk_hpc evoked``: kernels, trials, evoked.h5 and figures; the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON (the kernels) stays out of MPI; NEST never sees it

@@ -39,7 +39,18 @@ TFR_CYCLES = 7.0
 
 
 def read_evoked(path) -> dict:
-    """What the figures need of an evoked file."""
+    """What the figures need of an evoked file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``evoked.h5`` file.
+
+    Returns
+    -------
+    dict
+        Its signals (in the units its attributes name), spikes, drives and run.
+    """
     import h5py
 
     from .probes import canonical_units
@@ -366,7 +377,20 @@ def s_type(ev, p) -> str:
 
 
 def plot_evoked(path, dpi=110) -> list[Path]:
-    """Write the figures of an evoked file beside it; returns their paths."""
+    """Write the figures of an evoked file beside it; returns their paths.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``evoked.h5`` file.
+    dpi : int, optional
+        Resolution of the figures (dots per inch).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG files written.
+    """
     path = Path(path)
     ev = read_evoked(path)
     out = []

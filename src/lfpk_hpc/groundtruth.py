@@ -209,7 +209,25 @@ _POISSON_STREAM = 2**31
 def scaled_model(model: Model, scale: float) -> Model:
     """``model`` with every population of round(N·scale) neurons and the same C
     (the network the ground truth simulates; kernels to compare with it must be
-    computed from it)."""
+    computed from it).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    scale : float
+        Fraction of each population's neurons kept (dimensionless, > 0).
+
+    Returns
+    -------
+    Model
+        The scaled model.
+
+    Raises
+    ------
+    GroundTruthError
+        ``scale`` is not a finite number > 0, or a population would have no cell.
+    """
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise GroundTruthError(f"--scale = {scale!r} is invalid: must be a finite number > 0")
     pops = []
@@ -1217,7 +1235,13 @@ def _write_signals(path, model, signals, contributions, cell_pops, dt, attrs) ->
 
 
 def add_arguments(parser) -> None:
-    """The options of ``python -m lfpk_hpc groundtruth`` (times in ms)."""
+    """The options of ``python -m lfpk_hpc groundtruth`` (times in ms).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which the options are added.
+    """
     parser.description = (
         "Simulate the full multicompartment network of a params file with LFPy.Network "
         "(hh soma, passive dendrites, the params' synapses, extrinsic Poisson input) over "
@@ -1246,7 +1270,18 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """``python -m lfpk_hpc groundtruth``: the network simulated over the ranks; the exit code."""
+    """``python -m lfpk_hpc groundtruth``: the network simulated over the ranks; the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     from .parallel import run_guarded, world_comm
 
     comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext

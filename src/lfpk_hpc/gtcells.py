@@ -66,7 +66,18 @@ def soma_conductance(v: float) -> float:
     """Membrane conductance (S/cm²) of the ground truth's soma (NEURON's ``hh`` at its
     default parameters and CELSIUS) at steady state at ``v`` (mV): g_Na m∞³ h∞ +
     g_K n∞⁴ + g_l — what a passive soma needs as its leak to stand in for the active
-    one around that potential (the chord conductance; the kernels' cells are passive)."""
+    one around that potential (the chord conductance; the kernels' cells are passive).
+
+    Parameters
+    ----------
+    v : float
+        Membrane potential (mV).
+
+    Returns
+    -------
+    float
+        The steady-state membrane conductance (S/cm²).
+    """
     g = _hh_gates(v)
     m, hh, n = g["m"][0], g["h"][0], g["n"][0]
     return _HH_GNA * m**3 * hh + _HH_GK * n**4 + _HH_GL
@@ -74,7 +85,18 @@ def soma_conductance(v: float) -> float:
 
 def hh_el_at_rest(v: float) -> float:
     """hh's leak reversal el (mV) at which its steady state at ``v`` carries no net
-    current: v + (I_Na + I_K)/g_l with the gates at their steady state at v."""
+    current: v + (I_Na + I_K)/g_l with the gates at their steady state at v.
+
+    Parameters
+    ----------
+    v : float
+        Membrane potential (mV).
+
+    Returns
+    -------
+    float
+        The leak reversal potential el (mV).
+    """
     g = _hh_gates(v)
     m, hh, n = g["m"][0], g["h"][0], g["n"][0]
     i_active = _HH_GNA * m**3 * hh * (v - _HH_ENA) + _HH_GK * n**4 * (v - _HH_EK)
@@ -86,7 +108,18 @@ def soma_gates(v: float) -> tuple[tuple[float, float, float], ...]:
     mod/lfpk_qa.mod (``CellModel.soma_gates``): per gate m, h, n the tuple
     (a = ∂I/∂x in mA/cm², b = dx∞/dv in 1/mV, tau in ms), with I = g_Na m³h (v − E_Na)
     + g_K n⁴ (v − E_K). With :func:`soma_conductance` as the leak this is the
-    first-order (small-signal) model of the active soma around v."""
+    first-order (small-signal) model of the active soma around v.
+
+    Parameters
+    ----------
+    v : float
+        Membrane potential (mV).
+
+    Returns
+    -------
+    tuple of tuple of float
+        Per gate m, h, n: (a in mA/cm², b in 1/mV, tau in ms).
+    """
     g = _hh_gates(v)
     dv = 1e-4
     up, down = _hh_gates(v + dv), _hh_gates(v - dv)
@@ -108,7 +141,21 @@ def hh_soma(cell, Ra: float, cm: float, g_pas: float, e_pas: float) -> None:
     ``custom_fun``): every section Ra (Ω·cm) and cm (µF/cm²), NEURON's ``hh`` at its
     defaults in the sections whose names contain "soma" and a passive leak g_pas
     (S/cm²), e_pas (mV) in all others. ``validate`` gives it to the kernels as the
-    model whose spikes make the action-potential kernels (``CellModel.ap_model``)."""
+    model whose spikes make the action-potential kernels (``CellModel.ap_model``).
+
+    Parameters
+    ----------
+    cell : LFPy.Cell
+        The cell whose sections are set up.
+    Ra : float
+        Axial resistivity (Ω·cm).
+    cm : float
+        Membrane capacitance (µF/cm²).
+    g_pas : float
+        Leak conductance of the sections other than the soma (S/cm²).
+    e_pas : float
+        Leak reversal potential (mV).
+    """
     for sec in cell.allseclist:
         sec.Ra = Ra
         sec.cm = cm
@@ -123,7 +170,20 @@ def hh_soma(cell, Ra: float, cm: float, g_pas: float, e_pas: float) -> None:
 def spiking_model(cell, v_hold: float):
     """``cell`` (a passive cable's CellModel) as the ground truth simulates it, held at
     ``v_hold`` mV (the population's median somatic potential): the model of its
-    action-potential kernel (see :func:`hh_soma`)."""
+    action-potential kernel (see :func:`hh_soma`).
+
+    Parameters
+    ----------
+    cell : CellModel
+        A passive cable's cell model.
+    v_hold : float
+        Potential the model is held at (mV).
+
+    Returns
+    -------
+    CellModel
+        The user's model with an ``hh`` soma (:func:`hh_soma`).
+    """
     from .params import CellModel
 
     e_pas = cell.e_pas if cell.e_pas is not None else E_PAS_DEFAULT
@@ -159,7 +219,20 @@ def _declarations(names: list[str]) -> list[str]:
 
 def template_hoc(template: str, names: list[str]) -> str:
     """A minimal cell template for LFPy's NetworkCell: the sections ``names`` and a
-    SectionList ``all`` that the morphology file fills (``forall all.append()``)."""
+    SectionList ``all`` that the morphology file fills (``forall all.append()``).
+
+    Parameters
+    ----------
+    template : str
+        Name of the template.
+    names : list of str
+        The sections' names.
+
+    Returns
+    -------
+    str
+        The hoc code of the template.
+    """
     decl = _declarations(names)
     bases = [d.split("[")[0] for d in decl]
     return (
@@ -249,7 +322,23 @@ def network_celsius(model: Model) -> float:
     """The one temperature (°C) of a ground-truth network: :data:`CELSIUS` for the hh
     somata of passive cables, a user's model's ``celsius`` (None: NEURON's 6.3 °C).
     Populations that need different temperatures raise ValueError naming them (NEURON
-    has one temperature for all cells)."""
+    has one temperature for all cells).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+
+    Returns
+    -------
+    float
+        The temperature (°C).
+
+    Raises
+    ------
+    ValueError
+        Populations need different temperatures.
+    """
     needs = {}
     for pop in model.populations:
         if pop.cell is None:
@@ -325,5 +414,6 @@ __all__ = [
     "spiking_model",
     "template_hoc",
     "network_celsius",
-    "cell_args",
 ]
+# cell_args is the ground truth's own step (its files argument comes from a private
+# helper of lfpk_hpc.groundtruth), not API

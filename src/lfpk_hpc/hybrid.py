@@ -108,7 +108,24 @@ def block_plan(model: Model, nseg: dict, block_segments: int | None = None) -> l
     """Blocks (Y, index, first cell, cells) of every cell population, in model order,
     and the segments per block used. Cells per block of Y: round(block_segments /
     segments of Y's cell), at least 1; ``block_segments`` defaults to the total number
-    of segments / TARGET_BLOCKS, within [MIN_BLOCK_SEGMENTS, MAX_BLOCK_SEGMENTS]."""
+    of segments / TARGET_BLOCKS, within [MIN_BLOCK_SEGMENTS, MAX_BLOCK_SEGMENTS].
+
+    Parameters
+    ----------
+    model : Model
+        The (scaled) model.
+    nseg : dict of str to int
+        Segments of each population's cell (a count).
+    block_segments : int, optional
+        Segments per block (a count); None: from the total (see above).
+
+    Returns
+    -------
+    blocks : list of tuple
+        (Y, index, first cell, cells) of each block.
+    block_segments : int
+        The segments per block used (a count).
+    """
     Ys = [Y for Y in model.postsynaptic if model.population(Y).cell is not None]
     if block_segments is None:
         total = sum(nseg[Y] * model.population(Y).N for Y in Ys)
@@ -158,7 +175,23 @@ def block_cost(n_seg_cell: int, cells: int, steps: int, syn: float, events: floa
 
 
 class HybridTasks(TaskKind):
-    """Blocks of hybrid cells as tasks of :func:`lfpk_hpc.scheduler.run_farm`."""
+    """Blocks of hybrid cells as tasks of :func:`lfpk_hpc.scheduler.run_farm`.
+
+    Parameters
+    ----------
+    inputs : HybridInputs
+        The model, spike trains, time window and seed of the run.
+    blocks : list of tuple
+        The blocks (Y, index, first cell, cells) of :func:`block_plan`.
+    block_segments : int
+        Segments per block (a count).
+    nseg : dict of str to int
+        Segments of each population's cell (a count).
+    run_info : dict
+        The run's attributes (its hash, the spikes file, the spikes in the window).
+    log : callable
+        Receives the progress messages.
+    """
 
     noun = "block"
     units_noun = "units"
@@ -280,7 +313,25 @@ class HybridTasks(TaskKind):
     # ---- the output
     def finish(self, out, store, complete, attrs, comm, mpio, log):
         """Sum every population's blocks in block order (populations shared out over
-        the ranks) and write the signals file, if every block is done."""
+        the ranks) and write the signals file, if every block is done.
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The signals file.
+        store : object or None
+            Unused (the blocks are in the checkpoints).
+        complete : set
+            Keys of every finished block.
+        attrs : dict
+            The run's totals, written as the file's attributes.
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+        mpio : bool
+            Unused (each rank writes its own checkpoints).
+        log : callable
+            Receives the progress messages.
+        """
         if set(self.order) - set(complete):
             return
         from .store import Checkpoints
@@ -758,7 +809,13 @@ def plan(
 
 
 def add_arguments(parser) -> None:
-    """The options of ``python -m lfpk_hpc hybrid`` (times in ms)."""
+    """The options of ``python -m lfpk_hpc hybrid`` (times in ms).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which the options are added.
+    """
     parser.description = (
         "The hybrid ground truth (Hagen et al. 2016): every neuron of the point network "
         "as a passive multicompartment cell of its population's model, driven by the "
@@ -807,7 +864,18 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """``python -m lfpk_hpc hybrid``: the hybrid ground truth over the ranks; the exit code."""
+    """``python -m lfpk_hpc hybrid``: the hybrid ground truth over the ranks; the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     from .parallel import run_guarded, world_comm
 
     comm = world_comm()  # NEURON stays out of MPI: every block is independent

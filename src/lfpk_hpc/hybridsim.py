@@ -82,7 +82,22 @@ class HybridError(InputError):
 def rotate(rel: np.ndarray, rotation: dict, z_angle: float | None) -> np.ndarray:
     """Points ``rel`` (n, 3) µm relative to the soma, rotated as LFPy's
     ``Cell.set_rotation(**rotation)`` (x, then y, then z; angles in radians) and then
-    ``set_rotation(z=z_angle)`` rotate a cell."""
+    ``set_rotation(z=z_angle)`` rotate a cell.
+
+    Parameters
+    ----------
+    rel : numpy.ndarray
+        Points (n, 3) relative to the soma (µm).
+    rotation : dict of str to float
+        Angles about x, y, z (radians).
+    z_angle : float or None
+        Further angle about z (radians).
+
+    Returns
+    -------
+    numpy.ndarray
+        The rotated points (n, 3) (µm).
+    """
     out = rel
     for ax in "xyz":
         angle = rotation.get(ax)
@@ -107,7 +122,43 @@ def _rotation_matrix(ax: str, angle: float) -> np.ndarray:
 class CellPrototype:
     """Population Y's cell as LFPy builds it: what it takes to make copies in NEURON
     and the segment geometry relative to the soma (LFPy's segment order, which is the
-    order of the rows of every matrix)."""
+    order of the rows of every matrix).
+
+    Parameters
+    ----------
+    Y : str
+        The population.
+    names : list of str
+        The sections' names.
+    parent : list of int
+        Index of each section's parent section, −1 for the root.
+    parent_x : list of float
+        Where on its parent each section connects (dimensionless, 0 to 1).
+    child_end : list of float
+        The end (0 or 1) of each section connected to its parent (dimensionless).
+    points : list of numpy.ndarray
+        Each section's 3-D points (n, 4): x, y, z, diam (µm).
+    nseg : list of int
+        Segments of each section (a count).
+    Ra : float
+        Axial resistivity (Ω·cm).
+    cm : float
+        Membrane capacitance (µF/cm²).
+    g_pas : numpy.ndarray
+        Leak conductance per segment (S/cm²).
+    e_pas : float
+        Leak reversal potential, also the initial potential (mV).
+    start : numpy.ndarray
+        Segment start points (n_seg, 3) relative to the soma (µm).
+    end : numpy.ndarray
+        Segment end points (n_seg, 3) relative to the soma (µm).
+    d : numpy.ndarray
+        Segment diameters (n_seg,) (µm).
+    area : numpy.ndarray
+        Segment membrane areas (n_seg,) (µm²).
+    section : tuple of str
+        Section name of each segment.
+    """
 
     Y: str
     names: list[str]
@@ -132,7 +183,25 @@ class CellPrototype:
 
     @classmethod
     def build(cls, model: Model, Y: str) -> CellPrototype:
-        """Build Y's cell with LFPy (at its default place, no rotation) and read it."""
+        """Build Y's cell with LFPy (at its default place, no rotation) and read it.
+
+        Parameters
+        ----------
+        model : Model
+            The model.
+        Y : str
+            The population whose cell is built.
+
+        Returns
+        -------
+        CellPrototype
+            The prototype.
+
+        Raises
+        ------
+        HybridError
+            Y's cell is a user's model or has a quasi-active soma.
+        """
         import os
         import tempfile
 
@@ -237,7 +306,22 @@ class CellPrototype:
 
     def placed(self, position, rotation: dict, z_angle: float) -> tuple[np.ndarray, np.ndarray]:
         """Segment start and end points (n_seg, 3) µm of a copy with its soma at
-        ``position``, rotated (see :func:`rotate`)."""
+        ``position``, rotated (see :func:`rotate`).
+
+        Parameters
+        ----------
+        position : array_like of float
+            Soma position x, y, z (µm).
+        rotation : dict of str to float
+            The cell model's rotation about x, y, z (radians).
+        z_angle : float
+            The copy's further rotation about z (radians).
+
+        Returns
+        -------
+        start, end : numpy.ndarray
+            Segment start and end points (n_seg, 3) (µm).
+        """
         pos = np.asarray(position, dtype=float)
         return rotate(self.start, rotation, z_angle) + pos, rotate(
             self.end, rotation, z_angle
@@ -246,7 +330,22 @@ class CellPrototype:
     def make(self, h, tag: str, membrane: str = "pas") -> list:
         """A copy of the cell in NEURON: its sections, in the prototype's order, with
         the leak of ``membrane``: NEURON's ``pas``, or ``lfpk_hsyn`` (the leak and the
-        ExpSynI synapses in one mechanism, mod/lfpk_hsyn.mod)."""
+        ExpSynI synapses in one mechanism, mod/lfpk_hsyn.mod).
+
+        Parameters
+        ----------
+        h : neuron.hoc.HocObject
+            NEURON's ``h``.
+        tag : str
+            Prefix of the sections' names.
+        membrane : str, optional
+            The leak mechanism, ``"pas"`` or ``"lfpk_hsyn"``.
+
+        Returns
+        -------
+        list of nrn.Section
+            The sections.
+        """
         secs = []
         for name, pts in zip(self.names, self.points, strict=True):
             sec = h.Section(name=f"{tag}.{name}")
@@ -276,7 +375,23 @@ class CellPrototype:
 @dataclass
 class HybridInputs:
     """What every block of a run needs: the (scaled) model, the spike trains, the time
-    window and the seed. ``spikes[X]`` = (times ms, senders, N_X)."""
+    window and the seed. ``spikes[X]`` = (times ms, senders, N_X).
+
+    Parameters
+    ----------
+    model : Model
+        The (scaled) model.
+    spikes : dict
+        X → (spike times (ms), senders, N_X).
+    tstart : float
+        Start of the window (ms).
+    tstop : float
+        End of the window (ms).
+    dt : float
+        Time step and bin width (ms).
+    seed : int
+        Seed of every random draw (dimensionless).
+    """
 
     model: Model
     spikes: dict
@@ -294,7 +409,20 @@ class HybridInputs:
 
     def trains(self, X: str):
         """(spike times within [tstart, tstop) sorted by sender then time, index
-        pointers per sender) of X, computed once."""
+        pointers per sender) of X, computed once.
+
+        Parameters
+        ----------
+        X : str
+            A presynaptic population.
+
+        Returns
+        -------
+        times : numpy.ndarray
+            Spike times within [tstart, tstop) by sender, then time (ms).
+        ptr : numpy.ndarray
+            Index of each sender's first spike in ``times`` (N_X + 1 pointers).
+        """
         if X not in self._trains:
             times, senders, n = self.spikes[X]
             keep = (times >= self.tstart) & (times < self.tstop)
@@ -306,7 +434,20 @@ class HybridInputs:
         return self._trains[X]
 
     def positions(self, Y: str):
-        """(soma positions (N, 3) µm, angles about z (N,) rad) of every cell of Y."""
+        """(soma positions (N, 3) µm, angles about z (N,) rad) of every cell of Y.
+
+        Parameters
+        ----------
+        Y : str
+            A population with cells.
+
+        Returns
+        -------
+        positions : numpy.ndarray
+            Soma positions (N, 3) (µm).
+        angles : numpy.ndarray
+            Rotations about z (N,) (radians).
+        """
         if Y not in self._positions:
             pop = self.model.population(Y)
             g = pop.geometry
@@ -317,13 +458,40 @@ class HybridInputs:
         return self._positions[Y]
 
     def prototype(self, Y: str) -> CellPrototype:
+        """Y's :class:`CellPrototype`, built once.
+
+        Parameters
+        ----------
+        Y : str
+            A population with cells.
+
+        Returns
+        -------
+        CellPrototype
+            Its cell, built once.
+        """
         if Y not in self._prototypes:
             self._prototypes[Y] = CellPrototype.build(self.model, Y)
         return self._prototypes[Y]
 
 
 def connections_per_cell(model: Model, X: str, Y: str) -> float:
-    """Mean connections (without multapses) from X onto one cell of Y."""
+    """Mean connections (without multapses) from X onto one cell of Y.
+
+    Parameters
+    ----------
+    model : Model
+        The (scaled) model.
+    X : str
+        Presynaptic population.
+    Y : str
+        Postsynaptic population.
+
+    Returns
+    -------
+    float
+        Mean connections per cell of Y (a count).
+    """
     from .kernel import multapse_mean, total_synapses
 
     con = model.connection(X, Y)
@@ -377,7 +545,28 @@ def _delays(dist, u: np.ndarray) -> np.ndarray:
 
 def cell_synapses(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int):
     """Draw the synapses of pathway X → Y onto cell ``i`` of Y (see the module
-    docstring, step 2); ``density``: the synapse probability of each segment."""
+    docstring, step 2); ``density``: the synapse probability of each segment.
+
+    Parameters
+    ----------
+    model : Model
+        The (scaled) model.
+    X : str
+        Presynaptic population.
+    Y : str
+        Postsynaptic population.
+    i : int
+        Index of the cell in Y.
+    density : numpy.ndarray
+        Synapse probability of each segment (dimensionless).
+    seed : int
+        The run's seed (dimensionless).
+
+    Returns
+    -------
+    CellSynapses
+        The cell's synapses: segments, presynaptic neurons, delays (ms).
+    """
     con = model.connection(X, Y)
     pmf, k = multapse_pmf(con.multapses), connections_per_cell(model, X, Y)
     pre, seg, u = _draw_cell(model, X, Y, i, density, seed, pmf, k)
@@ -410,7 +599,26 @@ def block_densities(proto: CellPrototype, con, z_mid: np.ndarray) -> np.ndarray:
 
 def block_synapses(inputs: HybridInputs, X: str, Y: str, first: int, z_mid: np.ndarray):
     """:class:`CellSynapses` of X → Y onto each cell of a block (cells first, first + 1,
-    …; their segment depths ``z_mid``), drawn cell by cell, the delays of all at once."""
+    …; their segment depths ``z_mid``), drawn cell by cell, the delays of all at once.
+
+    Parameters
+    ----------
+    inputs : HybridInputs
+        The run's inputs.
+    X : str
+        Presynaptic population.
+    Y : str
+        Postsynaptic population.
+    first : int
+        Index of the block's first cell.
+    z_mid : numpy.ndarray
+        Depths of the segments' midpoints, one row per cell (cells, n_seg) (µm).
+
+    Returns
+    -------
+    list of CellSynapses
+        One per cell of the block.
+    """
     model = inputs.model
     con = model.connection(X, Y)
     proto = inputs.prototype(Y)
@@ -433,7 +641,36 @@ def block_synapses(inputs: HybridInputs, X: str, Y: str, first: int, z_mid: np.n
 
 @dataclass
 class BlockResult:
-    """Signals of one block: probe → (channels, bins), and what it held and cost."""
+    """Signals of one block: probe → (channels, bins), and what it held and cost.
+
+    Parameters
+    ----------
+    Y : str
+        The block's population.
+    block : int
+        The block's index.
+    first : int
+        Index of its first cell.
+    count : int
+        Its cells (a count).
+    signals : dict of str to numpy.ndarray
+        Probe name → summed signals (channels, bins), in the probe's units (e.g. mV,
+        nA·µm).
+    n_seg : int, optional
+        Segments simulated (a count).
+    n_synapses : int, optional
+        Synapses (a count).
+    n_events : int, optional
+        Spike events delivered (a count).
+    n_point_processes : int, optional
+        Point processes in NEURON (a count).
+    timings : dict of str to float, optional
+        Wall time of each step, in seconds.
+    rank : int, optional
+        The rank that simulated it.
+    wall_time_s : float, optional
+        Wall time of the block, in seconds.
+    """
 
     Y: str
     block: int
@@ -531,7 +768,26 @@ def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt,
 
 def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: int) -> BlockResult:
     """Simulate cells ``first`` … ``first + count − 1`` of Y (see the module docstring)
-    and return their summed signals on the window's bins."""
+    and return their summed signals on the window's bins.
+
+    Parameters
+    ----------
+    inputs : HybridInputs
+        The run's inputs.
+    Y : str
+        The population.
+    block : int
+        The block's index.
+    first : int
+        Index of its first cell.
+    count : int
+        Its cells (a count).
+
+    Returns
+    -------
+    BlockResult
+        The block's summed signals and costs.
+    """
     from neuron import h
 
     from . import mechanisms

@@ -72,7 +72,22 @@ def _pdf(dist: Distribution, x: np.ndarray) -> np.ndarray:
 
 def delay_kernel(delay: Distribution, dt: float, tau: float) -> np.ndarray:
     """Delay distribution sampled at lags linspace(−tau, tau, 2·tau/dt + 1) (ms),
-    normalised to sum 1."""
+    normalised to sum 1.
+
+    Parameters
+    ----------
+    delay : Distribution
+        The delay distribution (ms).
+    dt : float
+        Time step (ms).
+    tau : float
+        Half-width of the window of lags (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        Weight of each lag (dimensionless, summing to 1).
+    """
     # LFPykernels writes int(2 * tau // dt + 1), which floors 2·tau/dt = 199.99…
     # to 199 for tau = 10, dt = 0.1; rounding keeps the lag-0 sample in the middle
     t = np.linspace(-tau, tau, 2 * int(round(tau / dt)) + 1)
@@ -82,7 +97,18 @@ def delay_kernel(delay: Distribution, dt: float, tau: float) -> np.ndarray:
 
 def multapse_mean(multapses: Distribution) -> float:
     """Mean synapses per connection: the continuous pdf evaluated at 1..99,
-    normalised, as a discrete distribution (LFPykernels' convention)."""
+    normalised, as a discrete distribution (LFPykernels' convention).
+
+    Parameters
+    ----------
+    multapses : Distribution
+        Distribution of synapses per connection (dimensionless).
+
+    Returns
+    -------
+    float
+        Mean synapses per connection (a count).
+    """
     k = np.arange(1, 100)
     pk = _pdf(multapses, k)
     pk = pk / pk.sum()
@@ -94,6 +120,18 @@ def total_synapses(model: Model, con: Connection) -> float:
 
     ``model.synapse_count == "linear"``: C·N_X·N_Y (LFPykernels);
     ``"log"``: ln(1 − C) / ln(1 − 1/(N_X·N_Y)) (Potjans & Diesmann 2014).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    con : Connection
+        The pathway.
+
+    Returns
+    -------
+    float
+        Total synapse count K_YX (a count).
     """
     n_x = model.population(con.pre).N
     n_y = model.population(con.post).N
@@ -112,6 +150,18 @@ def simulated_duration(settings, at_rest: bool = True) -> float:
     :meth:`lfpk_hpc.cells.PassiveCell.at_rest`) is simulated only over the kernel
     window tau after the event; any other cell from t = 0 over the warm-up t_X
     and the window, as LFPykernels does.
+
+    Parameters
+    ----------
+    settings : KernelSettings
+        The model's kernel settings (their dt, tau and t_X in ms).
+    at_rest : bool, optional
+        Whether the cell is at rest.
+
+    Returns
+    -------
+    float
+        Simulated time (ms).
     """
     return settings.tau + settings.dt if at_rest else settings.t_X + settings.tau
 
@@ -122,7 +172,26 @@ def exp2syn_course(tau1: float, tau2: float, dt: float, n: int, start: int) -> n
     step ``start``, during each of ``n`` steps of ``dt`` (ms): i = B − A, with the
     states updated by NEURON's ``cnexp`` rule as mod/exp2syni.mod compiles it
     (zero before the event; zero in the step of the event, when A = B).
-    The result is cached and read-only."""
+    The result is cached and read-only.
+
+    Parameters
+    ----------
+    tau1 : float
+        Rise time constant (ms).
+    tau2 : float
+        Decay time constant (ms).
+    dt : float
+        Time step (ms).
+    n : int
+        Number of steps (a count).
+    start : int
+        Index of the step of the event.
+
+    Returns
+    -------
+    numpy.ndarray
+        The current of each step (nA), read-only.
+    """
     if tau1 / tau2 > 0.9999:
         tau1 = 0.9999 * tau2
     tp = (tau1 * tau2) / (tau2 - tau1) * math.log(tau2 / tau1)
@@ -188,6 +257,22 @@ def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -
     there first; samples before the start of ``data`` count as zero (a cell at
     rest), as do those after its end (as in LFPykernels, whose simulation ends at
     t_X + tau).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Signals (channels, samples), any units.
+    i_x : int
+        Index of the event's sample.
+    h_delta : numpy.ndarray
+        Delay distribution per lag (dimensionless, :func:`delay_kernel`).
+    n_tau : int
+        Lags on each side of the event (a count).
+
+    Returns
+    -------
+    numpy.ndarray
+        Kernels (channels, 2·n_tau + 1), in ``data``'s units.
     """
     n_ch = data.shape[0]
     n = 2 * n_tau + 1
@@ -210,7 +295,22 @@ def window_kernel(data: np.ndarray, i_x: int, h_delta: np.ndarray, n_tau: int) -
 def kernel_duration(H: np.ndarray, dt: float, rtol: float = 0.01) -> float:
     """Lag (ms) of the last sample at which any channel of the kernel ``H`` (channels,
     lags 0..tau in steps of ``dt``: the causal half) exceeds ``rtol`` × its largest
-    |value|; 0 for a kernel of zeros. Beyond it the kernel has decayed."""
+    |value|; 0 for a kernel of zeros. Beyond it the kernel has decayed.
+
+    Parameters
+    ----------
+    H : numpy.ndarray
+        The kernel's causal half (channels, lags), any units.
+    dt : float
+        Time step of the lags (ms).
+    rtol : float, optional
+        Threshold relative to the largest magnitude (dimensionless).
+
+    Returns
+    -------
+    float
+        The lag (ms).
+    """
     d = np.abs(np.atleast_2d(H))
     peak = d.max() if d.size else 0.0
     if not peak > 0:
@@ -220,7 +320,20 @@ def kernel_duration(H: np.ndarray, dt: float, rtol: float = 0.01) -> float:
 
 
 def beta_integral(tau1: float, tau2: float) -> float:
-    """∫₀^∞ of the peak-normalised two-exponential time course (ms)."""
+    """∫₀^∞ of the peak-normalised two-exponential time course (ms).
+
+    Parameters
+    ----------
+    tau1 : float
+        Rise time constant (ms).
+    tau2 : float
+        Decay time constant (ms), > tau1.
+
+    Returns
+    -------
+    float
+        The integral (ms).
+    """
     tp = (tau1 * tau2) / (tau2 - tau1) * np.log(tau2 / tau1)
     u = np.exp(-tp / tau2) - np.exp(-tp / tau1)
     return (tau2 - tau1) / u
@@ -289,6 +402,25 @@ def synapse_density(
     scale widened to √(scale² + pop_scale²) for the spread of somata (µm) — exact
     for normal profiles, and LFPykernels' rule. A ``uniform`` profile (a layer) is
     instead convolved exactly with the Gaussian soma spread.
+
+    Parameters
+    ----------
+    geometry : SegmentGeometry
+        The cell's segments (positions in µm, areas in µm²).
+    placement : Placement
+        Where the pathway's synapses sit.
+    pop_scale : float
+        Standard deviation of the somata's depths (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        Fraction of the synapses on each segment (dimensionless, summing to 1).
+
+    Raises
+    ------
+    ParamsError
+        The depth profile is zero on every allowed segment.
     """
     allowed = allowed_segments(geometry.section, placement)
     mod = depth_profile(geometry.z_mid[allowed], placement, pop_scale)
@@ -319,7 +451,24 @@ class KernelResult:
     """Kernels of one (X, Y) pathway: probe name → array (channels, lags), and
     where the time went (seconds). ``extra``: what the file records beside the
     kernels — the linear cell of a user's model (arrays per segment and words), or an
-    action-potential kernel's pulse and onset (X = :data:`lfpk_hpc.store.AP_TASK`)."""
+    action-potential kernel's pulse and onset (X = :data:`lfpk_hpc.store.AP_TASK`).
+
+    Parameters
+    ----------
+    X : str
+        Presynaptic population (or :data:`lfpk_hpc.store.AP_TASK`).
+    Y : str
+        Postsynaptic population.
+    kernels : dict of str to numpy.ndarray
+        Probe name → kernel (channels, lags), in the probe's units per spike (e.g. mV,
+        nA·µm, fT).
+    timings : dict of str to float, optional
+        Wall time of each step, in seconds.
+    n_seg : int, optional
+        Segments of Y's cell (a count).
+    extra : dict, optional
+        What the file records beside the kernels (see above).
+    """
 
     X: str
     Y: str
@@ -422,7 +571,23 @@ class KernelEngine:
     def matrix(self, Y: str, probe: LinearProbe, geometry: SegmentGeometry) -> np.ndarray:
         """The probe's matrix for the cell of Y (made once per Y and probe); a probe
         whose matrix depends on the population (the CSD cylinders' default radius)
-        takes Y's geometry."""
+        takes Y's geometry.
+
+        Parameters
+        ----------
+        Y : str
+            The postsynaptic population.
+        probe : LinearProbe
+            The probe.
+        geometry : SegmentGeometry
+            The segments of Y's cell (positions in µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix (channels, segments), from membrane currents (nA) to the probe's
+            signal (e.g. mV, nA·µm).
+        """
         key = (Y, probe.name)
         if key not in self._matrices:
             probe_y = probe.for_population(self.model.population(Y).geometry)
@@ -510,7 +675,13 @@ class KernelEngine:
                 )
 
     def load_mechanisms(self, comm=None) -> None:
-        """lfpk_hpc's mechanisms and those of every user's model (rank 0 compiles first)."""
+        """lfpk_hpc's mechanisms and those of every user's model (rank 0 compiles first).
+
+        Parameters
+        ----------
+        comm : mpi4py.MPI.Comm, optional
+            Communicator whose ranks all load them; None: this process alone.
+        """
         from . import mechanisms
 
         mechanisms.load_mechanisms(comm=comm, log=self.log)
@@ -584,7 +755,18 @@ class KernelEngine:
 
     def linearisation(self, Y: str):
         """The :class:`lfpk_hpc.linearise.Linearisation` of Y's user model (None for a
-        passive cable), once its cell is built."""
+        passive cable), once its cell is built.
+
+        Parameters
+        ----------
+        Y : str
+            The postsynaptic population.
+
+        Returns
+        -------
+        Linearisation or None
+            The linear cell of Y's user model.
+        """
         return self._linear.get(Y)
 
     def _cell_of(self, Y: str):
@@ -738,12 +920,34 @@ class KernelEngine:
 
     # ---- action-potential kernels
     def spike_model(self, Y: str):
-        """The model whose spikes give Y's action-potential kernel (None: none)."""
+        """The model whose spikes give Y's action-potential kernel (None: none).
+
+        Parameters
+        ----------
+        Y : str
+            The postsynaptic population.
+
+        Returns
+        -------
+        CellModel or None
+            The firing model (Y's user model or its cell's ``ap_model``).
+        """
         cm = self.model.population(Y).cell
         return cm if cm.is_user_model else cm.ap_model
 
     def compute_ap(self, Y: str) -> KernelResult:
-        """H^AP_Y for every probe (:mod:`lfpk_hpc.apkernel`), a task like a kernel."""
+        """H^AP_Y for every probe (:mod:`lfpk_hpc.apkernel`), a task like a kernel.
+
+        Parameters
+        ----------
+        Y : str
+            The population whose action-potential kernel is computed.
+
+        Returns
+        -------
+        KernelResult
+            The kernels, with X = :data:`lfpk_hpc.store.AP_TASK`.
+        """
         from . import mechanisms
         from .apkernel import ap_kernel
         from .store import AP_TASK

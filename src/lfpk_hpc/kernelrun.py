@@ -43,7 +43,18 @@ PROBE_ATTRS = (
 def task_keys(model: Model) -> list[tuple[str, str]]:
     """The tasks of a kernel run: per postsynaptic Y its pathways with C_YX > 0, then
     its action-potential kernel, (:data:`lfpk_hpc.store.AP_TASK`, Y), when its cell
-    model fires (a user's model, or ``ap_model``) and ``kernel.ap_kernels`` is on."""
+    model fires (a user's model, or ``ap_model``) and ``kernel.ap_kernels`` is on.
+
+    Parameters
+    ----------
+    model : Model
+        A validated model.
+
+    Returns
+    -------
+    list of tuple of str
+        The tasks' (X, Y) pairs.
+    """
     from .store import AP_TASK
 
     out = []
@@ -56,14 +67,33 @@ def task_keys(model: Model) -> list[tuple[str, str]]:
 
 
 def task_label(key) -> str:
-    """ "X->Y", or "AP of Y" for an action-potential kernel."""
+    """ "X->Y", or "AP of Y" for an action-potential kernel.
+
+    Parameters
+    ----------
+    key : tuple of str
+        A task's (X, Y).
+
+    Returns
+    -------
+    str
+        Its label.
+    """
     from .store import AP_TASK
 
     return f"AP of {key[1]}" if key[0] == AP_TASK else f"{key[0]}->{key[1]}"
 
 
 class KernelTasks(TaskKind):
-    """The (X, Y) pathways of a model as tasks of :func:`lfpk_hpc.scheduler.run_farm`."""
+    """The (X, Y) pathways of a model as tasks of :func:`lfpk_hpc.scheduler.run_farm`.
+
+    Parameters
+    ----------
+    model : Model
+        A validated model (units: µm, ms, mV, µS or nA, S/cm², spikes/s).
+    log : callable, optional
+        Receives the progress messages (None: nowhere).
+    """
 
     noun = "task"
     units_noun = "units (runs of one Y)"
@@ -216,7 +246,37 @@ def run_kernels(
     log=print,
 ) -> FarmResult:
     """Compute every (X, Y) kernel of ``model`` over the ranks of ``comm`` into ``out``
-    (see :func:`lfpk_hpc.scheduler.run_farm`). Every rank of ``comm`` must call this."""
+    (see :func:`lfpk_hpc.scheduler.run_farm`). Every rank of ``comm`` must call this.
+
+    Parameters
+    ----------
+    model : Model
+        A validated model (:func:`lfpk_hpc.params.load`).
+    out : str or pathlib.Path
+        The kernels file (HDF5) to write.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator of the ranks; None: serial.
+    overwrite : bool, optional
+        Replace an existing file.
+    resume : bool, optional
+        Keep the finished kernels of an existing file and its checkpoints.
+    write_path : str, optional
+        ``"auto"``, ``"mpio"`` or ``"rank0"`` (:func:`lfpk_hpc.scheduler.run_farm`).
+    log : callable, optional
+        Receives the progress messages.
+
+    Returns
+    -------
+    FarmResult
+        What the run did.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be written or resumed.
+    TaskError
+        A task failed (on every rank).
+    """
     rank = comm.Get_rank() if comm is not None else 0
     say = log if rank == 0 else (lambda *a, **k: None)
     return run_farm(

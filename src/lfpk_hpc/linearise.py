@@ -89,7 +89,35 @@ MAX_GATES = 16
 
 @dataclass
 class Linearisation:
-    """How a user's model became its linear cell (recorded in the kernels file)."""
+    """How a user's model became its linear cell (recorded in the kernels file).
+
+    Parameters
+    ----------
+    kind : str
+        The linearisation, one of :data:`lfpk_hpc.params.LINEARISATIONS`.
+    v_rest : numpy.ndarray
+        The operating point: the potential of every segment at rest (mV), in LFPy's
+        segment order.
+    g : numpy.ndarray
+        The linear cell's leak conductance per segment (S/cm²).
+    e : numpy.ndarray
+        The linear cell's leak reversal potential per segment (mV).
+    e_leak : numpy.ndarray
+        Reversal potential per segment of the effective synaptic leak added with
+        g_eff (mV; NaN: the segment's linear reversal).
+    gates : dict, optional
+        Quasi-active gates: name → (c in S/cm², tau in ms) per segment.
+    frozen_states : list of str, optional
+        Kinds of state held at their resting values.
+    mechanisms : list of str, optional
+        The model's density mechanisms that the linear leak replaced.
+    rest : str, optional
+        How the operating point was found.
+    residual : float, optional
+        The largest |dv/dt| left at the operating point (mV/ms).
+    seconds : float, optional
+        Wall time of the linearisation, in seconds.
+    """
 
     kind: str
     #: operating point: the potential of every segment at rest (mV), LFPy segment order
@@ -429,7 +457,27 @@ def solve_rest(h, sections, max_iter: int = 200) -> np.ndarray:
     """The exact resting state of a linear cell (leaks, lfpk_gates, no input): backward
     Euler steps of 1e9 ms (the tree solve of NEURON is then the steady-state solve),
     repeated until the gates' states agree with the potentials. Returns v of every
-    segment (mV); the cell is left in that state."""
+    segment (mV); the cell is left in that state.
+
+    Parameters
+    ----------
+    h : neuron.hoc.HocObject
+        NEURON's ``h``.
+    sections : list of nrn.Section
+        The cell's sections.
+    max_iter : int, optional
+        Most backward Euler steps (a count).
+
+    Returns
+    -------
+    numpy.ndarray
+        The potential of every segment (mV).
+
+    Raises
+    ------
+    ParamsError
+        The cell has no stable resting state.
+    """
     cvode = h.CVode()
     cvode.active(0)
     dt = h.dt
@@ -463,7 +511,37 @@ def linear_cell(
     """Build the user's model of ``cell_model`` and make it linear as
     ``cell_model.linearisation`` says (module docstring). Returns the reusable
     :class:`lfpk_hpc.cells.PassiveCell` (at rest at the start of every simulation,
-    with one potential per node) and its :class:`Linearisation`."""
+    with one potential per node) and its :class:`Linearisation`.
+
+    Parameters
+    ----------
+    cell_model : CellModel
+        The user's model.
+    param : str
+        What messages call the cell (e.g. ``populations[L5E].cell``).
+    morphology_path : pathlib.Path or None
+        Its morphology file, if any.
+    template_path : pathlib.Path or None
+        Its hoc template file, if any.
+    z : float
+        Depth of the soma (µm).
+    dt : float
+        Time step (ms).
+    log : callable, optional
+        Receives the progress messages.
+
+    Returns
+    -------
+    cell : PassiveCell
+        The linear cell, reusable.
+    linearisation : Linearisation
+        How it was made.
+
+    Raises
+    ------
+    ParamsError
+        The model cannot be brought to rest or made linear.
+    """
     from neuron import h
 
     from . import cells

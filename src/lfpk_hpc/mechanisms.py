@@ -96,7 +96,18 @@ def _mod_files(mod_dir: Path) -> list[Path]:
 
 
 def mechanism_names(mod_dir: Path | None = None) -> list[str]:
-    """Names of the POINT_PROCESS / SUFFIX mechanisms defined in ``mod_dir``."""
+    """Names of the POINT_PROCESS / SUFFIX mechanisms defined in ``mod_dir``.
+
+    Parameters
+    ----------
+    mod_dir : pathlib.Path, optional
+        Folder of .mod files; None: the package's own.
+
+    Returns
+    -------
+    list of str
+        The mechanisms' names, in the files' order.
+    """
     names = []
     pattern = re.compile(r"^\s*(?:POINT_PROCESS|SUFFIX|ARTIFICIAL_CELL)\s+(\w+)", re.M)
     for f in _mod_files(mod_dir or default_mod_dir()):
@@ -165,6 +176,18 @@ def ensure_compiled(mod_dir: Path | None = None, log=print) -> Path:
 
     Compiles them first if the cache has no build for this NEURON version and
     these mod files. Safe to call from many processes at once.
+
+    Parameters
+    ----------
+    mod_dir : pathlib.Path, optional
+        Folder of .mod files; None: the package's own (:func:`default_mod_dir`).
+    log : callable, optional
+        Receives the progress messages (one string each).
+
+    Returns
+    -------
+    pathlib.Path
+        The cache directory of the compiled mechanisms.
     """
     mod_dir = Path(mod_dir) if mod_dir is not None else default_mod_dir()
     key = _cache_key(mod_dir)
@@ -207,6 +230,25 @@ def load_mechanisms(mod_dir: Path | None = None, comm=None, log=print) -> Path:
     With an MPI communicator ``comm``, rank 0 compiles first and the others wait
     at a barrier; the file lock protects independent processes as well.
     Returns the cache directory that was loaded.
+
+    Parameters
+    ----------
+    mod_dir : pathlib.Path, optional
+        Folder of .mod files; None: the package's own (:func:`default_mod_dir`).
+    comm : mpi4py.MPI.Comm, optional
+        Communicator whose ranks all load them; None: this process alone.
+    log : callable, optional
+        Receives the progress messages (one string each).
+
+    Returns
+    -------
+    pathlib.Path
+        The cache directory that was loaded.
+
+    Raises
+    ------
+    MechanismError
+        The mechanisms do not compile or do not load.
     """
     mod_dir = Path(mod_dir) if mod_dir is not None else default_mod_dir()
     # with a communicator every rank takes part in the compile step, also where this

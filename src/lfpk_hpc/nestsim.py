@@ -148,7 +148,13 @@ class InputError(ValueError):
 
 
 def add_arguments(parser) -> None:
-    """The options of ``python -m lfpk_hpc simulate-pd14`` (times in ms)."""
+    """The options of ``python -m lfpk_hpc simulate-pd14`` (times in ms).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which the options are added.
+    """
     parser.description = (
         "Simulate the Potjans & Diesmann (2014) microcircuit in NEST and write its spikes "
         "(one HDF5 group per population with times and senders) for `predict`. "
@@ -201,7 +207,18 @@ def _is_multiple(value: float, step: float) -> bool:
 
 
 def validate_arguments(args) -> None:
-    """Raise :class:`InputError` naming the first bad argument."""
+    """Raise :class:`InputError` naming the first bad argument.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments` (times in ms).
+
+    Raises
+    ------
+    InputError
+        An argument is out of range.
+    """
 
     def bad(name, value, allowed):
         raise InputError(f"{name} = {value!r} is invalid: {allowed}")
@@ -243,7 +260,25 @@ def validate_arguments(args) -> None:
 def check_params(path: str) -> tuple[tuple[str, ...], str]:
     """Load the params file and check that it is a PD14 model: its presynaptic
     populations are the 8 PD14 populations, optionally with TC. Returns them and
-    the params hash."""
+    the params hash.
+
+    Parameters
+    ----------
+    path : str
+        The params file.
+
+    Returns
+    -------
+    populations : tuple of str
+        Its presynaptic populations.
+    params_hash : str
+        Its hash.
+
+    Raises
+    ------
+    InputError
+        The file does not load or is not a PD14 model.
+    """
     from .params import ParamsError, load
 
     try:
@@ -269,6 +304,16 @@ def mpi_launch(env=None) -> str | None:
     mpirun/mpiexec (Open MPI, MPICH/Hydra, Intel MPI) of any size is reported;
     inside a Slurm job step only a step with more than one task is (``srun`` of
     one task is an ordinary launch whose PMI variables are hidden from NEST).
+
+    Parameters
+    ----------
+    env : mapping of str to str, optional
+        The environment; None: ``os.environ``.
+
+    Returns
+    -------
+    str or None
+        The launcher, in words.
     """
     env = os.environ if env is None else env
     if "OMPI_COMM_WORLD_SIZE" in env:
@@ -319,7 +364,25 @@ def _synapses_full(C: float, n_pre: float, n_post: float) -> float:
 
 def derive(scale: float, k_scale: float, dt: float, thalamus: bool) -> dict:
     """Everything that is simulated, as plain numbers (JSON-able): sizes, synapse
-    counts, in-degrees, weights (pA), DC (pA), background rates."""
+    counts, in-degrees, weights (pA), DC (pA), background rates.
+
+    Parameters
+    ----------
+    scale : float
+        Fraction of the PD14 neurons simulated (dimensionless, within (0, 1]).
+    k_scale : float
+        Scaling of the in-degrees (dimensionless, within (0, 1]).
+    dt : float
+        Time step (ms).
+    thalamus : bool
+        Whether the thalamic population TC is simulated.
+
+    Returns
+    -------
+    dict
+        The network: sizes, synapse counts, in-degrees, weights (pA), DC input (pA),
+        background rates (spikes/s) and dt (ms).
+    """
     pops = pd14.POPULATIONS
     psc_per_psp = pd14.psc_per_psp(**pd14.NEURON_PARAMS)  # pA/mV
     w_full = {Y: {X: pd14.weight(X, Y) * 1e3 for X in pops} for Y in pops}  # pA
@@ -407,7 +470,38 @@ def simulate(
     ``trial_seed``: after the network is built from ``seed`` (connections, weights,
     delays, initial potentials), NEST's random generators are seeded again with it,
     so that what is drawn while simulating (the Poisson background) belongs to the
-    trial and the network stays the same for every trial."""
+    trial and the network stays the same for every trial.
+
+    Parameters
+    ----------
+    nest : module
+        The imported ``nest``.
+    net : dict
+        The network (:func:`derive`).
+    seed : int
+        NEST's seed (dimensionless).
+    threads : int
+        NEST's threads (a count).
+    presim : float
+        Time simulated before the recording (ms).
+    tstop : float
+        Time recorded after presim (ms).
+    log : callable
+        Receives the progress messages.
+    drives : dict, optional
+        Evoked drives (see above; times in ms, weights in pA, delays in ms).
+    trial_seed : int, optional
+        Seed of the trial's random draws (dimensionless).
+    record_before : float, optional
+        Time recorded before the end of presim (ms).
+
+    Returns
+    -------
+    spikes : dict
+        Population → (spike times in ms after presim, senders 0-based).
+    timings : dict
+        Wall time of each step, in seconds, and the number of connections.
+    """
     pops = net["populations"]
     dt = net["dt_ms"]
     nest.ResetKernel()
@@ -571,7 +665,18 @@ def _fmt_table(rows, header):
 
 
 def main(args) -> int:
-    """``python -m lfpk_hpc simulate-pd14``: PD14 in NEST, its spikes written; the exit code."""
+    """``python -m lfpk_hpc simulate-pd14``: PD14 in NEST, its spikes written; the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     launcher = mpi_launch()
     if launcher is not None:
         return _error(f"{MPI_MESSAGE} (started by {launcher})")

@@ -76,6 +76,16 @@ def world_comm(neuron_in_mpi: bool = False):
     instead of an MPI_Abort of the whole job. With ``neuron_in_mpi`` (the recurrent
     ground truth, whose network uses NEURON's ParallelContext) MPI is initialised
     first, so that NEURON, imported afterwards, joins it.
+
+    Parameters
+    ----------
+    neuron_in_mpi : bool, optional
+        Initialise MPI before NEURON is imported, so that NEURON joins it.
+
+    Returns
+    -------
+    mpi4py.MPI.Comm or None
+        ``MPI.COMM_WORLD``, or None when not launched with MPI.
     """
     if not launched_with_mpi():
         return None
@@ -95,7 +105,20 @@ class FaultInjected(RunError):
 
 def fault_point(name: str, rank: int = 0) -> None:
     """Raise :class:`FaultInjected` if ``LFPK_HPC_FAULT`` names this point for this
-    rank: a comma-separated list of ``point`` (every rank) or ``point@rank``."""
+    rank: a comma-separated list of ``point`` (every rank) or ``point@rank``.
+
+    Parameters
+    ----------
+    name : str
+        Name of this point of the code.
+    rank : int, optional
+        This process's rank (an index).
+
+    Raises
+    ------
+    FaultInjected
+        ``LFPK_HPC_FAULT`` names this point (and rank).
+    """
     spec = os.environ.get("LFPK_HPC_FAULT")
     if not spec:
         return
@@ -112,7 +135,13 @@ def _test_sleep(request, poll_s: float = 0.002) -> None:
 
 
 def wait_quietly(comm) -> None:
-    """Barrier over ``comm`` (None: nothing) that sleeps while it waits."""
+    """Barrier over ``comm`` (None: nothing) that sleeps while it waits.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or None
+        Communicator to wait on; None: return at once.
+    """
     if comm is None or comm.Get_size() == 1:
         return
     _test_sleep(comm.Ibarrier())
@@ -122,7 +151,20 @@ def run_guarded(fn, comm=None) -> int:
     """Run ``fn()`` (on every rank of ``comm``) and return the exit code every rank
     ends with: ``fn``'s return value (None = 0), or the code of the exception it
     raised (:func:`lfpk_hpc.errors.describe`). See the module docstring for how the
-    ranks agree, and when the job is aborted instead."""
+    ranks agree, and when the job is aborted instead.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments; returns an exit code or None.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator of the ranks that all run ``fn``; None: serial.
+
+    Returns
+    -------
+    int
+        The exit code (0 on success), the same on every rank.
+    """
     agree = comm.Dup() if comm is not None else None  # its own: never mixed up with fn's
     msg = tb = None
     try:

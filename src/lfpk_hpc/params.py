@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import NAME as _NAME
-from .checks import ParamsError, show
+from .checks import ParamsError, show  # noqa: F401  (params.show stays importable)
 from .checks import fail as _fail
 from .checks import finite as _finite
 from .checks import nonneg as _nonneg
@@ -45,6 +45,7 @@ from .probespecs import (
     check_probes,
 )
 
+# show (a value as messages show it) is lfpk_hpc.checks' helper, not API
 __all__ = [
     "CellModel",
     "Connection",
@@ -71,7 +72,6 @@ __all__ = [
     "exp_psc",
     "morphology_sections",
     "norm",
-    "show",
     "truncnorm",
     "validate",
 ]
@@ -114,17 +114,62 @@ class Distribution:
 
 
 def exp_psc(weight: float, tau: float) -> Synapse:
-    """Current-based exponential synapse (ExpSynI): −weight·exp(−t/tau) nA."""
+    """Current-based exponential synapse (ExpSynI): −weight·exp(−t/tau) nA.
+
+    Parameters
+    ----------
+    weight : float
+        Peak current (nA).
+    tau : float
+        Decay time constant (ms).
+
+    Returns
+    -------
+    Synapse
+        The synapse.
+    """
     return Synapse("ExpSynI", weight, 0.0, tau)
 
 
 def truncnorm(loc: float, scale: float, a: float = -math.inf, b: float = math.inf):
-    """Truncated normal; ``a`` and ``b`` are in units of ``scale`` relative to ``loc``."""
+    """Truncated normal; ``a`` and ``b`` are in units of ``scale`` relative to ``loc``.
+
+    Parameters
+    ----------
+    loc : float
+        Mean of the untruncated normal, in the units of the quantity drawn (µm for a
+        depth, ms for a delay, dimensionless for a count).
+    scale : float
+        Its standard deviation, in the units of ``loc`` (µm, ms or dimensionless).
+    a : float, optional
+        Lower bound, in standard deviations from ``loc`` (dimensionless).
+    b : float, optional
+        Upper bound, in standard deviations from ``loc`` (dimensionless).
+
+    Returns
+    -------
+    Distribution
+        The distribution.
+    """
     return Distribution("truncnorm", {"a": a, "b": b, "loc": loc, "scale": scale})
 
 
 def norm(loc: float, scale: float):
-    """Normal distribution."""
+    """Normal distribution.
+
+    Parameters
+    ----------
+    loc : float
+        Mean, in the units of the quantity drawn (µm for a depth, ms for a delay,
+        dimensionless for a count).
+    scale : float
+        Standard deviation, in the units of ``loc`` (µm, ms or dimensionless).
+
+    Returns
+    -------
+    Distribution
+        The distribution.
+    """
     return Distribution("norm", {"loc": loc, "scale": scale})
 
 
@@ -423,7 +468,18 @@ class Placement:
         """True if the section ``section_name`` (as NEURON names it, e.g. ``dend[3]``)
         receives synapses: its name contains one of ``sections``, or they say
         ``"allsec"``. The one rule of the kernel engine, the ground truth and the
-        load-time check."""
+        load-time check.
+
+        Parameters
+        ----------
+        section_name : str
+            A section's name as NEURON gives it.
+
+        Returns
+        -------
+        bool
+            Whether it receives synapses.
+        """
         return section_allowed(self.sections, section_name)
 
 
@@ -525,7 +581,18 @@ class KernelSettings:
     ap_kernels: bool = True
 
     def vrest_of(self, Y: str):
-        """Vrest for population Y: a float, a per-segment array, or :data:`VREST_CELL`."""
+        """Vrest for population Y: a float, a per-segment array, or :data:`VREST_CELL`.
+
+        Parameters
+        ----------
+        Y : str
+            A postsynaptic population.
+
+        Returns
+        -------
+        float, numpy.ndarray or str
+            The resting potential (mV), one per segment (mV), or :data:`VREST_CELL`.
+        """
         if isinstance(self.Vrest, Mapping):
             v = self.Vrest[Y]
             if isinstance(v, str):
@@ -584,12 +651,48 @@ class Model:
 
     # ---- lookups by name
     def population(self, name: str) -> Population:
+        """The population called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The population's name.
+
+        Returns
+        -------
+        Population
+            The population.
+
+        Raises
+        ------
+        KeyError
+            The model has no such population.
+        """
         for p in self.populations:
             if p.name == name:
                 return p
         raise KeyError(name)
 
     def connection(self, X: str, Y: str) -> Connection:
+        """The connection from X onto Y.
+
+        Parameters
+        ----------
+        X : str
+            Presynaptic population.
+        Y : str
+            Postsynaptic population.
+
+        Returns
+        -------
+        Connection
+            The connection.
+
+        Raises
+        ------
+        KeyError
+            The model has no such connection.
+        """
         for c in self.connections:
             if c.pre == X and c.post == Y:
                 return c
@@ -602,7 +705,18 @@ class Model:
         return tuple(p.name for p in self.populations if p.name in posts)
 
     def presynaptic(self, Y: str) -> tuple[str, ...]:
-        """Names of the presynaptic populations X of Y, in population order."""
+        """Names of the presynaptic populations X of Y, in population order.
+
+        Parameters
+        ----------
+        Y : str
+            A postsynaptic population.
+
+        Returns
+        -------
+        tuple of str
+            The presynaptic populations.
+        """
         pres = {c.pre for c in self.connections if c.post == Y}
         return tuple(p.name for p in self.populations if p.name in pres)
 
@@ -611,13 +725,36 @@ class Model:
         return [(X, Y) for Y in self.postsynaptic for X in self.presynaptic(Y)]
 
     def morphology_path(self, Y: str) -> Path | None:
+        """The morphology file of Y's cell, resolved against the params file's folder.
+
+        Parameters
+        ----------
+        Y : str
+            A postsynaptic population.
+
+        Returns
+        -------
+        pathlib.Path or None
+            The file; None for generated sections or a template's own.
+        """
         m = self.population(Y).cell.morphology
         if isinstance(m, str):
             return _resolve(Path(self.base_dir), m)
         return None
 
     def path(self, name: str) -> Path:
-        """A file or folder the params file names, resolved against its folder."""
+        """A file or folder the params file names, resolved against its folder.
+
+        Parameters
+        ----------
+        name : str
+            The name as the params file gives it.
+
+        Returns
+        -------
+        pathlib.Path
+            The resolved path.
+        """
         return _resolve(Path(self.base_dir), name)
 
     # ---- provenance
@@ -740,7 +877,20 @@ def morphology_sections(cell: CellModel, path: Path | None = None):
     """The section names of ``cell``'s morphology, without NEURON
     (:func:`lfpk_hpc.sections.section_names`): the generated sections, those a .hoc
     file creates, or the base names of a .swc or .asc file; None where the text does
-    not tell."""
+    not tell.
+
+    Parameters
+    ----------
+    cell : CellModel
+        The cell model.
+    path : pathlib.Path, optional
+        Its morphology file, resolved (:meth:`Model.morphology_path`).
+
+    Returns
+    -------
+    SectionNames or None
+        The names, or None where the text does not tell them.
+    """
     from .sections import section_names
 
     m = cell.morphology
@@ -828,7 +978,23 @@ def _check_synapse(param, syn, g_eff):
 
 
 def validate(model: Model) -> Model:
-    """Check every parameter of ``model``; raise :class:`ParamsError` on the first problem."""
+    """Check every parameter of ``model``; raise :class:`ParamsError` on the first problem.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+
+    Returns
+    -------
+    Model
+        The model, checked.
+
+    Raises
+    ------
+    ParamsError
+        A parameter is missing or has a value that is not allowed.
+    """
     from .cellmodels import check_cell, check_model_mechanisms, check_vrest
 
     if not isinstance(model, Model):

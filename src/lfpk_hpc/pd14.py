@@ -94,7 +94,22 @@ G_INH = -4.0
 def psc_per_psp(C_m=250.0, tau_m=10.0, tau_syn=0.5) -> float:
     """PSC amplitude (pA) per PSP amplitude (mV) of iaf_psc_exp [PD14 helpers]:
     1 / (pre·(frac^τm − frac^τs)), sub = 1/(τs − τm), pre = τm·τs/C_m·sub,
-    frac = (τm/τs)^sub. 585.39 pA/mV for the PD14 neuron."""
+    frac = (τm/τs)^sub. 585.39 pA/mV for the PD14 neuron.
+
+    Parameters
+    ----------
+    C_m : float, optional
+        Membrane capacitance (pF).
+    tau_m : float, optional
+        Membrane time constant (ms).
+    tau_syn : float, optional
+        Synaptic time constant (ms).
+
+    Returns
+    -------
+    float
+        PSC amplitude per PSP amplitude (pA/mV).
+    """
     sub = 1.0 / (tau_syn - tau_m)
     pre = tau_m * tau_syn / C_m * sub
     frac = (tau_m / tau_syn) ** sub
@@ -103,7 +118,20 @@ def psc_per_psp(C_m=250.0, tau_m=10.0, tau_syn=0.5) -> float:
 
 def weight(X: str, Y: str) -> float:
     """PSC amplitude (nA) of a synapse from X onto Y: 0.15 mV PSP, g = −4 for
-    inhibitory X, doubled for L4E → L23E [PD14]. Positive: depolarising."""
+    inhibitory X, doubled for L4E → L23E [PD14]. Positive: depolarising.
+
+    Parameters
+    ----------
+    X : str
+        Presynaptic population.
+    Y : str
+        Postsynaptic population.
+
+    Returns
+    -------
+    float
+        The PSC amplitude (nA).
+    """
     w = PSP_MEAN * psc_per_psp(**NEURON_PARAMS) * 1e-3  # nA
     if X.endswith("I"):
         w *= G_INH
@@ -114,7 +142,18 @@ def weight(X: str, Y: str) -> float:
 
 def delay(X: str) -> Distribution:
     """Delay distribution (ms): normal with mean 1.5 (E, TC) or 0.75 (I), SD half the
-    mean, redrawn below 0.05 ms [PD14, NEST] — a normal truncated at 0.05 ms."""
+    mean, redrawn below 0.05 ms [PD14, NEST] — a normal truncated at 0.05 ms.
+
+    Parameters
+    ----------
+    X : str
+        Presynaptic population.
+
+    Returns
+    -------
+    Distribution
+        The delay distribution (ms).
+    """
     mean = 0.75 if X.endswith("I") else 1.5
     sd = 0.5 * mean
     return truncnorm(loc=mean, scale=sd, a=(0.05 - mean) / sd, b=math.inf)
@@ -144,7 +183,18 @@ PASSIVE = {"Ra": 150.0, "cm": 1.0, "g_pas": 1e-4}
 
 
 def layer_mid(layer: str) -> float:
-    """The depth of the middle of ``layer`` (µm; the cortical surface at 0)."""
+    """The depth of the middle of ``layer`` (µm; the cortical surface at 0).
+
+    Parameters
+    ----------
+    layer : str
+        A key of :data:`LAYERS`.
+
+    Returns
+    -------
+    float
+        Its middle's depth (µm).
+    """
     top, bottom = LAYERS[layer]
     return 0.5 * (top + bottom)
 
@@ -259,19 +309,56 @@ _K_YXL = {
 
 
 def k_yXL(y: str, X: str) -> dict[str, float]:
-    """Per-cell synapse counts of type y from X, per layer [B04 via H16]."""
+    """Per-cell synapse counts of type y from X, per layer [B04 via H16].
+
+    Parameters
+    ----------
+    y : str
+        A cell type of :data:`CELL_TYPES`.
+    X : str
+        Presynaptic population.
+
+    Returns
+    -------
+    dict of str to float
+        Layer → synapses per cell (a count).
+    """
     j = _X9.index(X)
     return {L: float(row[j]) for L, row in _K_YXL[y].items()}
 
 
 def types_of(Y: str) -> list[str]:
-    """The cell types of Hagen et al. (2016) of population ``Y``."""
+    """The cell types of Hagen et al. (2016) of population ``Y``.
+
+    Parameters
+    ----------
+    Y : str
+        A PD14 population.
+
+    Returns
+    -------
+    list of str
+        Its cell types.
+    """
     return [y for y, (pop, *_rest) in CELL_TYPES.items() if pop == Y]
 
 
 def layer_counts(Y: str, X: str) -> dict[str, float]:
     """Synapses per cell from X onto the cells of ``Y`` (a population or a type) per
-    layer: for a population, the types' k_yXL averaged with weights N_y."""
+    layer: for a population, the types' k_yXL averaged with weights N_y.
+
+    Parameters
+    ----------
+    Y : str
+        A population or a cell type.
+    X : str
+        Presynaptic population.
+
+    Returns
+    -------
+    dict of str to float
+        Layer → synapses per cell (a count).
+    """
     if Y in CELL_TYPES:
         return k_yXL(Y, X)
     out: dict[str, float] = {}
@@ -288,7 +375,22 @@ def placement(Y: str, X: str, pyramidal: bool) -> Placement:
     spread uniformly over that layer's depth (membrane area within the layer), on
     the apical and basal dendrites of pyramidal cells and the dendrites of others
     (never the soma) [H16]. A pathway without layer data is spread over all
-    dendrites by area."""
+    dendrites by area.
+
+    Parameters
+    ----------
+    Y : str
+        A population or a cell type.
+    X : str
+        Presynaptic population.
+    pyramidal : bool
+        Whether Y's cells are pyramidal (their apical dendrites take synapses).
+
+    Returns
+    -------
+    Placement
+        The placement (depths in µm).
+    """
     sections = ("apic", "dend") if pyramidal else ("dend",)
     counts = {L: k for L, k in layer_counts(Y, X).items() if k > 0}
     total = sum(counts.values())
@@ -314,7 +416,20 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
     soma and four 3 µm dendrites 100 µm out and 100 µm down (pyramidal) or two up
     and two down (interneurons, stellates); pyramidal cells add a 3 µm apical
     dendrite from the top of the soma to the cortical surface (z = 0 when the soma
-    sits at the layer midpoint), after the ball-and-sticks cells of [H16]."""
+    sits at the layer midpoint), after the ball-and-sticks cells of [H16].
+
+    Parameters
+    ----------
+    layer : str
+        The soma's layer, a key of :data:`LAYERS`.
+    pyramidal : bool
+        Whether the cell is pyramidal.
+
+    Returns
+    -------
+    tuple of Section
+        The sections (µm).
+    """
     secs = [Section("soma", start=(0, 0, -10), end=(0, 0, 10), diam=20)]
     if pyramidal:
         ends = ((100, 0, -110), (-100, 0, -110), (0, 100, -110), (0, -100, -110))
@@ -349,7 +464,20 @@ def generated_morphology(layer: str, pyramidal: bool) -> tuple[Section, ...]:
 def cell_model(cell_type: str, morphologies: str | Path | None) -> CellModel:
     """The passive :class:`~lfpk_hpc.params.CellModel` of ``cell_type``: generated for its
     layer, or a reconstruction from the folder ``morphologies`` (``"hagen2016"``: the shipped
-    cells)."""
+    cells).
+
+    Parameters
+    ----------
+    cell_type : str
+        A cell type of :data:`CELL_TYPES`.
+    morphologies : str or pathlib.Path or None
+        Folder of reconstructions, ``"hagen2016"``, or None for a generated cell.
+
+    Returns
+    -------
+    CellModel
+        The passive cell model.
+    """
     _pop, layer, _n, pyramidal = CELL_TYPES[cell_type]
     if morphologies == "hagen2016":
         morphologies = HAGEN2016_MORPHOLOGIES
@@ -391,6 +519,23 @@ def drive_placement(Y: str, location: str) -> Placement:
     ``Y`` is a population or one of the 16 cell types. Cells with no dendrite in the
     distal layers (L4 stellates and the interneurons of L4, L5 and L6) cannot take a
     distal drive (ParamsError).
+
+    Parameters
+    ----------
+    Y : str
+        A population or a cell type.
+    location : str
+        ``"proximal"`` or ``"distal"``.
+
+    Returns
+    -------
+    Placement
+        The placement (depths in µm).
+
+    Raises
+    ------
+    ParamsError
+        Y's cells cannot take a distal drive.
     """
     from .params import ParamsError
 
@@ -426,7 +571,25 @@ def add_drives(model: Model, drives) -> Model:
     presynaptic populations with their connections, their synapses placed by
     :func:`drive_placement`. A bad value (:func:`lfpk_hpc.drives.check_drive`), a
     target that is not a postsynaptic population of the model or one a distal drive
-    cannot reach is an error naming the drive's parameter."""
+    cannot reach is an error naming the drive's parameter.
+
+    Parameters
+    ----------
+    model : Model
+        The PD14 model.
+    drives : iterable of EvokedDrive
+        The drives.
+
+    Returns
+    -------
+    Model
+        The model with the drives.
+
+    Raises
+    ------
+    ParamsError
+        A drive has a bad value or a target it cannot reach.
+    """
     from .drives import check_drive, expand
     from .params import ParamsError
 
@@ -448,7 +611,18 @@ def add_drives(model: Model, drives) -> Model:
 
 def csd_probe(name: str = "csd") -> LaminarCSDProbe:
     """The CSD in cylinders of 100 µm about the LFP contacts (z = 0 … −1500 µm) of each
-    population's radius (564.19 µm), as Hagen et al. (2016) compute it."""
+    population's radius (564.19 µm), as Hagen et al. (2016) compute it.
+
+    Parameters
+    ----------
+    name : str, optional
+        The probe's name.
+
+    Returns
+    -------
+    LaminarCSDProbe
+        The probe (its CSD in µA/mm³).
+    """
     return LaminarCSDProbe(name, z=tuple(-100.0 * k for k in range(16)), h=100.0)
 
 
@@ -499,6 +673,41 @@ def build(
     LFPykernels); ``rates``: spikes/s per population, default :data:`RATES`;
     ``drives``: evoked drives (:class:`lfpk_hpc.drives.EvokedDrive`) added as presynaptic
     populations (:func:`add_drives`); ``probe_specs``: the probes instead of :func:`probes`.
+
+    Parameters
+    ----------
+    scale : float, optional
+        Fraction of the full-scale population sizes (dimensionless, within (0, 1]).
+    cell_types : str, optional
+        ``"8"`` or ``"16"``.
+    morphologies : str or pathlib.Path or None, optional
+        Folder of reconstructions, ``"hagen2016"``, or None for generated cells.
+    thalamus : bool, optional
+        Add TC as a presynaptic population.
+    synapse_count : str, optional
+        ``"log"`` or ``"linear"``.
+    rates : dict of str to float, optional
+        Population → firing rate (spikes/s).
+    dt : float, optional
+        The kernels' time step (ms).
+    tau : float, optional
+        Half-width of the kernels' window of lags (ms).
+    name : str, optional
+        The model's name; None: from the scale and the cell types.
+    drives : iterable of EvokedDrive, optional
+        Evoked drives.
+    probe_specs : tuple, optional
+        The probes; None: :func:`probes`.
+
+    Returns
+    -------
+    Model
+        The model.
+
+    Raises
+    ------
+    ParamsError
+        A value is not allowed.
     """
     if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
         from .params import ParamsError

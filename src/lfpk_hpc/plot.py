@@ -66,7 +66,25 @@ TAIL_RTOL = 0.01
 def read_kernels_file(path, point: int | None = None) -> KernelsFile:
     """A kernels file (or point ``point`` of a scan file) as the figure needs it
     (:func:`lfpk_hpc.store.read_kernels_file`): every kernel cut to lags 0..tau, and no
-    data for pathways with C_YX = 0."""
+    data for pathways with C_YX = 0.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file or a scan file.
+    point : int, optional
+        The point of a scan file (an index).
+
+    Returns
+    -------
+    KernelsFile
+        The file's kernels (lags 0..tau), in their probes' units.
+
+    Raises
+    ------
+    KernelsFileError
+        The file holds no kernels.
+    """
     kf = _read_full(path, point=point)
     n_tau = kf.n_tau
     for probe in kf.probes.values():
@@ -102,7 +120,22 @@ def top_margin(n_traces: int) -> float:
 
 def figure_size(n_rows: int, n_cols: int, n_traces: int) -> tuple[float, float]:
     """Figure size (inches) for ``n_rows`` Y × ``n_cols`` X image panels and
-    ``n_traces`` trace columns (dipole, EEG); the PNG has this size × dpi."""
+    ``n_traces`` trace columns (dipole, EEG); the PNG has this size × dpi.
+
+    Parameters
+    ----------
+    n_rows : int
+        Image panels per column: postsynaptic populations Y (a count).
+    n_cols : int
+        Image panels per row: presynaptic populations X (a count).
+    n_traces : int
+        Trace columns (a count).
+
+    Returns
+    -------
+    width, height : float
+        The figure's size (inches).
+    """
     w, h = panel_size(n_rows, n_cols)
     width = (
         MARGIN_LEFT
@@ -137,7 +170,20 @@ def scaled_units(units: str, vmax: float) -> tuple[float, str]:
 
 def signal_units(units: str) -> tuple[float, str]:
     """Factor and unit signals are drawn in: potentials in µV, the dipole moment in
-    nA·µm (one spelling in every figure)."""
+    nA·µm (one spelling in every figure).
+
+    Parameters
+    ----------
+    units : str
+        A probe's units (e.g. ``"mV"``, ``"nA·µm"``).
+
+    Returns
+    -------
+    factor : float
+        What the signals are multiplied by (dimensionless).
+    unit : str
+        The unit they are drawn in.
+    """
     units = canonical_units(units)
     return (1e3, "µV") if units == "mV" else (1.0, units)
 
@@ -274,7 +320,33 @@ def kernels_figure(
     point: int | None = None,
 ):
     """The overview figure (a matplotlib Figure) of kernels file ``path`` (or of
-    point ``point`` of a scan file)."""
+    point ``point`` of a scan file).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file or a scan file.
+    probe : str, optional
+        The probe drawn in the image panels; None: the first Gauss-cylinder LFP probe.
+    dpi : float, optional
+        Resolution (dots per inch).
+    tmax : float, optional
+        Last lag drawn (ms, at most tau); None: where each row's kernels have decayed.
+    scale : str, optional
+        How the colour scale is shared, one of :data:`SCALES`.
+    point : int, optional
+        The point of a scan file (an index).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    KernelsFileError
+        A bad ``scale`` or ``tmax``, or a file without kernels.
+    """
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable

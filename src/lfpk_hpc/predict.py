@@ -230,6 +230,17 @@ def write_spikes(path, spikes: dict, sizes: dict, attrs: dict) -> None:
     One group per population with ``times`` (float64, ms, ascending, t = 0 the first
     recorded time) and ``senders`` (int64, 0-based index in the population), group
     attribute ``N`` (population size); root attributes from ``attrs``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The spikes file to write.
+    spikes : dict
+        Population → (times in ms, senders).
+    sizes : dict of str to int
+        Population → its size N (a count).
+    attrs : dict
+        The file's root attributes.
     """
     import os
 
@@ -259,7 +270,27 @@ def read_spike_trains(path, populations) -> tuple[dict, float | None]:
     its population, as ``simulate-pd14`` and ``groundtruth`` write them) and the group
     attribute ``N`` (the population's size), and the file's ``t_stop`` (ms) if it has
     one. ``populations``: the populations needed; every one must be in the file.
-    Raises :class:`SpikesError` naming the file and the problem."""
+    Raises :class:`SpikesError` naming the file and the problem.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An HDF5 spikes file with senders.
+    populations : iterable of str
+        The populations needed.
+
+    Returns
+    -------
+    trains : dict
+        Population → (times in ms, senders, N).
+    t_stop : float or None
+        The file's ``t_stop`` (ms).
+
+    Raises
+    ------
+    SpikesError
+        The file is missing, unreadable or lacks a population.
+    """
     import h5py
 
     path = Path(path)
@@ -325,7 +356,24 @@ def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.
     """Spike counts per bin [t_start + k·dt, t_start + (k+1)·dt), k < n_bins. A time on a
     bin's start counts in that bin although (t − t_start)/dt may come out just below k
     in floating point (NEST's on-grid times: k·0.1 / 0.1 < k for 6.5 % of k < 200,000):
-    times within 1e-6 of a bin of its start belong to it."""
+    times within 1e-6 of a bin of its start belong to it.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        Spike times (ms).
+    dt : float
+        Bin width (ms).
+    t_start : float
+        Start of the first bin (ms).
+    n_bins : int
+        Number of bins (a count).
+
+    Returns
+    -------
+    numpy.ndarray
+        Spike counts per bin (a count, as floats).
+    """
     x = (np.asarray(times, dtype=float) - t_start) / dt
     k = np.floor(x + 1e-6).astype(np.int64)
     k = k[(k >= 0) & (k < n_bins)]
@@ -338,7 +386,28 @@ def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.
 def read_kernel_set(path, point: int | None = None):
     """The complete kernels of a kernels file (or of point ``point`` of a scan file):
     (info, {probe: {(Y, X): H}}), read by :func:`lfpk_hpc.store.read_kernels_file`;
-    an incomplete kernel is an error."""
+    an incomplete kernel is an error.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file or a scan file.
+    point : int, optional
+        The point of a scan file (an index).
+
+    Returns
+    -------
+    info : dict
+        dt and tau (ms), the params hash, the model's name, the probes' units and
+        attributes, Y, X and the action-potential kernels.
+    kernels : dict
+        Probe → {(Y, X): kernel (channels, lags)}, in the probe's units.
+
+    Raises
+    ------
+    SpikesError
+        The file cannot be read or has an incomplete kernel.
+    """
     from .store import KernelsFileError, read_kernels_file
 
     try:

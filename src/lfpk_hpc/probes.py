@@ -59,7 +59,18 @@ _OLD_SPELLINGS = {"nA*um": DIPOLE_UNITS, "um": "µm"}
 
 def canonical_units(units) -> str:
     """A ``units`` attribute as lfpk_hpc spells it today (files written by earlier
-    versions say ``nA*um`` for nA·µm and ``um`` for µm)."""
+    versions say ``nA*um`` for nA·µm and ``um`` for µm).
+
+    Parameters
+    ----------
+    units : str or bytes
+        A ``units`` attribute.
+
+    Returns
+    -------
+    str
+        The units as lfpk_hpc spells them (e.g. ``"nA·µm"``).
+    """
     units = units.decode() if isinstance(units, bytes) else str(units)
     return _OLD_SPELLINGS.get(units, units)
 
@@ -67,7 +78,19 @@ def canonical_units(units) -> str:
 @dataclass(frozen=True)
 class SegmentGeometry:
     """Segment end points ``x``, ``y``, ``z`` of shape (n_seg, 2) and diameters ``d``
-    (n_seg,), all in µm; ``area`` (µm²) and ``section`` names per segment if known."""
+    (n_seg,), all in µm; ``area`` (µm²) and ``section`` names per segment if known.
+
+    Parameters
+    ----------
+    x, y, z : numpy.ndarray
+        Segment end points, shape (n_seg, 2) each (µm).
+    d : numpy.ndarray
+        Segment diameters (n_seg,) (µm).
+    area : numpy.ndarray, optional
+        Segment membrane areas (n_seg,) (µm²).
+    section : tuple of str, optional
+        Section name of each segment.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -115,6 +138,11 @@ class CurrentDipoleMoment(LinearProbe):
     they vanish on average (LFPykernels' ``KernelApproxCurrentDipoleMoment``).
     Segment positions are their midpoints. Because :math:`\sum_n I_n = 0`, P is
     independent of the origin of z.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
     """
 
     units = DIPOLE_UNITS
@@ -124,6 +152,18 @@ class CurrentDipoleMoment(LinearProbe):
         return 3
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        """The matrix (3, n_seg) from membrane currents (nA) to P (nA·µm): rows x, y zero.
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix, in nA·µm per nA (µm).
+        """
         M = np.zeros((3, geometry.n_seg))
         M[2] = geometry.z_mid
         return M
@@ -192,6 +232,19 @@ class GaussCylinderPotential(LinearProbe):
 
     The result agrees with adaptive quadrature to ~1e-15 relative
     (tests/test_probes.py: better than 1e-9 against scipy's quad at tight tolerance).
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    z : array_like of float
+        Depths of the contacts (µm).
+    sigma : float, optional
+        Extracellular conductivity (S/m).
+    R : float, optional
+        Radius of the disc the sources are spread over (µm).
+    sigma_z : float, optional
+        Standard deviation of the sources' spread along z (µm).
     """
 
     units = "mV"
@@ -314,6 +367,18 @@ class GaussCylinderPotential(LinearProbe):
         return out * self.R**2 / (2 * self.sigma)
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        """The matrix (contacts, n_seg) from membrane currents (nA) to the potential (mV).
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix, in mV per nA.
+        """
         delta = np.abs(self.z[:, None] - geometry.z_mid[None, :]).ravel()
         # identical distances share one integral (e.g. aligned sticks)
         uniq, inverse = np.unique(delta, return_inverse=True)
@@ -355,6 +420,17 @@ class FourSphereEEG(LinearProbe):
 
     Electrodes within a relative 1e-9 outside the scalp (positions computed from
     angles) are moved onto it, since LFPykit rejects any r > radii[3].
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    radii : sequence of float, optional
+        Outer radii of brain, CSF, skull and scalp (µm).
+    sigmas : sequence of float, optional
+        Their conductivities (S/m).
+    electrodes : sequence of (float, float, float), optional
+        Electrode positions on the scalp, head centre at the origin (µm).
     """
 
     units = "mV"
@@ -383,7 +459,18 @@ class FourSphereEEG(LinearProbe):
 
     @staticmethod
     def soma_depth(geometry: SegmentGeometry) -> float:
-        """z_d (µm): mean midpoint depth of the soma segments (all segments if none)."""
+        """z_d (µm): mean midpoint depth of the soma segments (all segments if none).
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        float
+            The soma's depth z_d (µm).
+        """
         z = geometry.z_mid
         if geometry.section is not None:
             soma = np.array(["soma" in name for name in geometry.section], dtype=bool)
@@ -392,7 +479,18 @@ class FourSphereEEG(LinearProbe):
         return float(z.mean())
 
     def dipole_location(self, geometry: SegmentGeometry) -> np.ndarray:
-        """(0, 0, radii[0] + z_d) µm, the dipole's position in the head."""
+        """(0, 0, radii[0] + z_d) µm, the dipole's position in the head.
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The dipole's position (3,) (µm).
+        """
         return np.array([0.0, 0.0, self.radii[0] + self.soma_depth(geometry)])
 
     def conductor(self):
@@ -407,7 +505,23 @@ class FourSphereEEG(LinearProbe):
 
     def m_z(self, location: np.ndarray) -> np.ndarray:
         """Potential (mV) at every electrode of a unit z-dipole (1 nA·µm) at
-        ``location`` (µm, on the z axis), shape (electrodes,)."""
+        ``location`` (µm, on the z axis), shape (electrodes,).
+
+        Parameters
+        ----------
+        location : numpy.ndarray
+            The dipole's position (3,), on the z axis (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            Potential per unit z-dipole at each electrode (mV per nA·µm).
+
+        Raises
+        ------
+        ValueError
+            The dipole is not inside the brain sphere.
+        """
         location = np.asarray(location, dtype=float)
         key = float(location[2])
         if key not in self._m_z:
@@ -424,6 +538,18 @@ class FourSphereEEG(LinearProbe):
         return self._m_z[key]
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        """The matrix (electrodes, n_seg) from membrane currents (nA) to the EEG (mV).
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix, in mV per nA.
+        """
         m_z = self.m_z(self.dipole_location(geometry))
         return m_z[:, None] * geometry.z_mid[None, :]
 
@@ -450,6 +576,20 @@ def sarvas_field(p, r_p, r) -> np.ndarray:
 
     with :math:`\mathbf{a} = \mathbf{r} - \mathbf{r}_p`, a = |a|, r = |r|. It does not
     depend on the conductivities; a radial dipole (p ∥ r_p) gives zero. Shape (n, 3).
+
+    Parameters
+    ----------
+    p : array_like of float
+        The dipole moment (3,) (nA·µm).
+    r_p : array_like of float
+        The dipole's position (3,) inside the sphere (µm).
+    r : array_like of float
+        Positions (n, 3) outside the sphere where the field is computed (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field (n, 3) (fT).
     """
     p = np.asarray(p, dtype=float)
     r_p = np.asarray(r_p, dtype=float)
@@ -470,7 +610,22 @@ def biot_savart_field(p, r_p, r) -> np.ndarray:
     r"""Magnetic field B (fT) at positions ``r`` (n, 3) µm of a current dipole ``p``
     (3,) nA·µm at ``r_p`` (3,) µm in an infinite homogeneous medium (the dipole's own
     field; the volume currents add none): :math:`\mathbf{B} = \mu_0/4\pi\,
-    \mathbf{p}\times\mathbf{R}/R^3`, R = r − r_p. Shape (n, 3)."""
+    \mathbf{p}\times\mathbf{R}/R^3`, R = r − r_p. Shape (n, 3).
+
+    Parameters
+    ----------
+    p : array_like of float
+        The dipole moment (3,) (nA·µm).
+    r_p : array_like of float
+        The dipole's position (3,) (µm).
+    r : array_like of float
+        Positions (n, 3) where the field is computed (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field (n, 3) (fT).
+    """
     R = np.atleast_2d(np.asarray(r, dtype=float)) - np.asarray(r_p, dtype=float)
     Rn = np.linalg.norm(R, axis=1)
     return FIELD_FT * np.cross(np.asarray(p, dtype=float), R) / (Rn**3)[:, None]
@@ -479,7 +634,18 @@ def biot_savart_field(p, r_p, r) -> np.ndarray:
 def column_rotation(axis) -> np.ndarray:
     """The rotation (3 × 3) that takes the z axis onto the unit vector ``axis`` by the
     smallest angle (about ẑ × axis); the identity for the z axis itself, a half turn
-    about x for −z."""
+    about x for −z.
+
+    Parameters
+    ----------
+    axis : array_like of float
+        The column's axis (3,) (a direction; any length).
+
+    Returns
+    -------
+    numpy.ndarray
+        The rotation matrix (3, 3) (dimensionless).
+    """
     a = np.asarray(axis, dtype=float)
     a = a / np.linalg.norm(a)
     c = float(a[2])
@@ -504,6 +670,21 @@ class MEGField(LinearProbe):
     .. math:: M_{sn} = b_s\, z_n, \qquad B_s = M I = b_s P_z .
 
     b_s is computed once per dipole location and cached.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    sensors : sequence of (float, float, float), optional
+        Sensor positions, head centre at the origin (µm).
+    orientations : sequence of (float, float, float), optional
+        Each sensor's axis (a direction); None: radial.
+    head : str, optional
+        ``"sphere"`` or ``"infinite"``.
+    brain_radius : float, optional
+        Radius of the brain sphere, where the cortical surface lies (µm).
+    column_axis : (float, float, float), optional
+        Direction of the cortical column's axis in the head (a direction).
     """
 
     units = MEG_UNITS
@@ -530,17 +711,57 @@ class MEGField(LinearProbe):
         return self.sensors.shape[0]
 
     def dipole_location(self, geometry: SegmentGeometry) -> np.ndarray:
-        """(0, 0, brain_radius) + z_d·â (µm), the dipole's position in the head."""
+        """(0, 0, brain_radius) + z_d·â (µm), the dipole's position in the head.
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The dipole's position (3,) (µm).
+        """
         return meg_dipole_location(self.spec, FourSphereEEG.soma_depth(geometry))
 
     def field(self, p, location) -> np.ndarray:
-        """B (fT), shape (sensors, 3), of a dipole ``p`` (nA·µm) at ``location`` (µm)."""
+        """B (fT), shape (sensors, 3), of a dipole ``p`` (nA·µm) at ``location`` (µm).
+
+        Parameters
+        ----------
+        p : array_like of float
+            The dipole moment (3,) (nA·µm).
+        location : array_like of float
+            The dipole's position (3,) (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The field at each sensor (sensors, 3) (fT).
+        """
         rule = sarvas_field if self.head == "sphere" else biot_savart_field
         return rule(p, location, self.sensors)
 
     def b_axis(self, location) -> np.ndarray:
         """Field (fT) along each sensor's axis of a unit dipole (1 nA·µm) along the
-        column axis at ``location`` (µm), shape (sensors,)."""
+        column axis at ``location`` (µm), shape (sensors,).
+
+        Parameters
+        ----------
+        location : array_like of float
+            The dipole's position (3,) (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            Field along each sensor's axis per unit dipole (fT per nA·µm).
+
+        Raises
+        ------
+        ValueError
+            The location is not inside the head.
+        """
         location = np.asarray(location, dtype=float)
         key = tuple(location.tolist())
         if key not in self._b:
@@ -552,6 +773,18 @@ class MEGField(LinearProbe):
         return self._b[key]
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        """The matrix (sensors, n_seg) from membrane currents (nA) to the field (fT).
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix, in fT per nA.
+        """
         b = self.b_axis(self.dipole_location(geometry))
         return b[:, None] * geometry.z_mid[None, :]
 
@@ -569,7 +802,24 @@ def cylinder_fractions(x, y, z, z_lo, z_hi, r) -> np.ndarray:
     µm; cylinder i spans z_lo[i] ≤ z < z_hi[i] and distances ≤ r[i] (µm) from the
     axis. Exact for straight segments (the parameter interval of the segment inside
     the slab intersected with the one inside the radius, a quadratic); a segment of
-    zero length counts as a point."""
+    zero length counts as a point.
+
+    Parameters
+    ----------
+    x, y, z : array_like of float
+        The segments' end points, shape (segments, 2) each (µm).
+    z_lo : array_like of float
+        Lower bound of each cylinder (µm).
+    z_hi : array_like of float
+        Upper bound of each cylinder (µm).
+    r : array_like of float
+        Radius of each cylinder (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        Fractions (cylinders, segments) (dimensionless).
+    """
     x, y, z = (np.asarray(v, dtype=float) for v in (x, y, z))
     z_lo, z_hi, r = (np.asarray(v, dtype=float)[:, None] for v in (z_lo, z_hi, r))
     z0, dz = z[None, :, 0], (z[:, 1] - z[:, 0])[None, :]
@@ -615,6 +865,17 @@ class LaminarCSD(LinearProbe):
     segment that crosses a whole cylinder, longer than its height, counts there too
     here. Where no segment is longer than the cylinders' height and the segments run
     radially or stay within the radius (the kernels' cells), the two agree.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    z : array_like of float
+        Depths of the cylinders' centres (µm).
+    h : float, optional
+        Height of each cylinder (µm); None: the mean spacing of ``z``.
+    r : float, optional
+        Radius of the cylinders (µm); None: the population's radius.
     """
 
     units = CSD_UNITS
@@ -630,7 +891,18 @@ class LaminarCSD(LinearProbe):
         return self.z.size
 
     def for_population(self, geometry) -> LaminarCSD:
-        """With no radius of its own: the probe with the population's radius (µm)."""
+        """With no radius of its own: the probe with the population's radius (µm).
+
+        Parameters
+        ----------
+        geometry : Geometry
+            The population's geometry (params ``Geometry``; its radius in µm).
+
+        Returns
+        -------
+        LaminarCSD
+            The probe with a radius.
+        """
         if self.r is not None:
             return self
         return LaminarCSD(self.name, self.z, self.h, float(geometry.radius))
@@ -640,6 +912,23 @@ class LaminarCSD(LinearProbe):
         return self.z - 0.5 * self.h, self.z + 0.5 * self.h
 
     def get_transformation_matrix(self, geometry: SegmentGeometry) -> np.ndarray:
+        """The matrix (cylinders, n_seg) from membrane currents (nA) to the CSD (µA/mm³).
+
+        Parameters
+        ----------
+        geometry : SegmentGeometry
+            The cell's segments (µm).
+
+        Returns
+        -------
+        numpy.ndarray
+            The matrix, in µA/mm³ per nA.
+
+        Raises
+        ------
+        ValueError
+            The probe has no radius.
+        """
         if self.r is None:
             raise ValueError(
                 f"CSD probe {self.name!r} has no radius: give r, or take it from the "
@@ -653,7 +942,23 @@ class LaminarCSD(LinearProbe):
 
 
 def make_probe(spec) -> LinearProbe:
-    """The probe implementation of a params-file probe spec."""
+    """The probe implementation of a params-file probe spec.
+
+    Parameters
+    ----------
+    spec : Probe
+        A probe spec of :mod:`lfpk_hpc.probespecs`.
+
+    Returns
+    -------
+    LinearProbe
+        The probe.
+
+    Raises
+    ------
+    TypeError
+        Not a probe spec.
+    """
     if isinstance(spec, GaussCylinderProbe):
         return GaussCylinderPotential(spec.name, spec.z, spec.sigma, spec.R, spec.sigma_z)
     if isinstance(spec, CurrentDipoleProbe):
@@ -677,7 +982,20 @@ def make_probe(spec) -> LinearProbe:
 def meg_unit_fields(probe: MEGField, location) -> np.ndarray:
     """Field (fT) along each sensor's axis of unit dipoles (1 nA·µm) along the column's
     x, y and z axes (the cell's frame, turned by :func:`column_rotation` into the
-    head), at ``location`` (µm, head coordinates): shape (sensors, 3)."""
+    head), at ``location`` (µm, head coordinates): shape (sensors, 3).
+
+    Parameters
+    ----------
+    probe : MEGField
+        The MEG probe.
+    location : array_like of float
+        The dipoles' position in the head (3,) (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        Field per unit dipole (sensors, 3) (fT per nA·µm).
+    """
     rot = column_rotation(probe.axis)
     return np.stack(
         [
@@ -691,7 +1009,20 @@ def meg_unit_fields(probe: MEGField, location) -> np.ndarray:
 def meg_cell_location(probe: MEGField, position) -> np.ndarray:
     """Where a cell at ``position`` (x, y, z) µm of the column (surface z = 0) sits in
     the head: (0, 0, brain_radius) + R·position, R the column's rotation; for the
-    radial axis (x, y, brain_radius + z), as the EEG probe places cells."""
+    radial axis (x, y, brain_radius + z), as the EEG probe places cells.
+
+    Parameters
+    ----------
+    probe : MEGField
+        The MEG probe.
+    position : array_like of float
+        The cell's position (x, y, z) in the column (µm).
+
+    Returns
+    -------
+    numpy.ndarray
+        The position in the head (3,) (µm).
+    """
     return np.array([0.0, 0.0, probe.brain_radius]) + column_rotation(probe.axis) @ np.asarray(
         position, dtype=float
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from .checks import NAME, fail, float_array, positive
 
+# check_probes is a part of lfpk_hpc.params.validate, not API
 __all__ = [
     "PROBE_TYPES",
     "SCALP_RTOL",
@@ -23,7 +24,6 @@ __all__ = [
     "LaminarCSDProbe",
     "MEGProbe",
     "Probe",
-    "check_probes",
 ]
 
 

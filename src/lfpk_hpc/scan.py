@@ -95,7 +95,21 @@ class ScanError(InputError):
 
 @dataclass(frozen=True)
 class Scan:
-    """A grid of parameter values over one params file (see the module docstring)."""
+    """A grid of parameter values over one params file (see the module docstring).
+
+    Parameters
+    ----------
+    params : str
+        The params file scanned, relative to the scan file's folder.
+    product : mapping of str to sequence, optional
+        Parameter path → its values, each value in the parameter's own unit (as in the
+        params file: µm, ms, mV, µS or nA, S/cm², spikes/s); every combination is a point.
+    zip : mapping of str to sequence, optional
+        Parameter path → its values, all of one length, stepped together (units as in
+        ``product``).
+    name : str, optional
+        The scan's name.
+    """
 
     params: str
     product: Mapping[str, Sequence] = field(default_factory=dict)
@@ -227,7 +241,27 @@ def _set_matching(items, pattern, rest, value, path, field_name):
 
 
 def set_path(model: Model, path: str, value) -> Model:
-    """``model`` with the parameter at ``path`` set to ``value`` (not validated)."""
+    """``model`` with the parameter at ``path`` set to ``value`` (not validated).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    path : str
+        The parameter's path (e.g. ``kernel.tau``).
+    value : object
+        Its new value, in the parameter's unit.
+
+    Returns
+    -------
+    Model
+        The model with the value, not validated.
+
+    Raises
+    ------
+    ScanError
+        The path names nothing, or is ``scale``.
+    """
     if path == "scale":
         raise ScanError("'scale' is applied by apply_point, after the other parameters")
     if isinstance(value, np.generic):
@@ -236,7 +270,28 @@ def set_path(model: Model, path: str, value) -> Model:
 
 
 def apply_point(model: Model, point: dict) -> Model:
-    """``model`` with a point's values (``scale`` last), validated."""
+    """``model`` with a point's values (``scale`` last), validated.
+
+    Parameters
+    ----------
+    model : Model
+        The base model.
+    point : dict
+        Parameter path → value (each in the parameter's unit), ``scale`` (dimensionless)
+        last.
+
+    Returns
+    -------
+    Model
+        The point's model, validated.
+
+    Raises
+    ------
+    ScanError
+        A path names nothing, or a scale is not allowed.
+    ParamsError
+        The point's model is not valid.
+    """
     from .groundtruth import GroundTruthError, scaled_model
     from .params import validate
 
@@ -360,7 +415,29 @@ def write_point_params(path, i: int, out) -> Path:
 
 def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
     """Import a scan file and build and validate every point: (scan, base model,
-    points, the points' models). Raises ScanError naming the point and parameter."""
+    points, the points' models). Raises ScanError naming the point and parameter.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The scan file.
+
+    Returns
+    -------
+    scan : Scan
+        The scan.
+    base : Model
+        The base model.
+    points : list of dict
+        Each point's values.
+    models : list of Model
+        Each point's model, validated.
+
+    Raises
+    ------
+    ScanError
+        The file, a point or a parameter is bad.
+    """
     path = Path(path)
     scan, base = _import_scan(path)
     points = points_of(scan)
@@ -379,7 +456,24 @@ def load_scan(path) -> tuple[Scan, Model, list[dict], list[Model]]:
 def kernel_signature(model: Model, X: str, Y: str, d: dict | None = None) -> str:
     """SHA-256 of everything H_YX depends on (see the module docstring): two models with
     the same signature for (X, Y) have the same kernel, bit for bit. ``d``: the
-    model's ``to_dict()``, if already made."""
+    model's ``to_dict()``, if already made.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    X : str
+        Presynaptic population (or :data:`lfpk_hpc.store.AP_TASK`).
+    Y : str
+        Postsynaptic population.
+    d : dict, optional
+        The model's ``to_dict()``.
+
+    Returns
+    -------
+    str
+        The signature (hexadecimal SHA-256).
+    """
     from .store import AP_TASK
 
     d = model.to_dict() if d is None else d

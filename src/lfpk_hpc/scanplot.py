@@ -41,7 +41,43 @@ DEFAULT_PATHWAYS = 4
 
 @dataclass
 class ScanSummary:
-    """Peaks and integrals of some kernels of one probe at every point of a scan."""
+    """Peaks and integrals of some kernels of one probe at every point of a scan.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The scan file.
+    model_name : str
+        The base model's name.
+    probe : str
+        The probe.
+    units : str
+        Units of the kernels per presynaptic spike (e.g. ``"mV"``, ``"nA·µm"``).
+    z : numpy.ndarray or None
+        Depths of the channels (µm), if the probe has them.
+    n_channels : int
+        Channels of the probe (a count).
+    channel_names : list of str
+        How figures and the CSV name the channels.
+    paths : list of str
+        The scan's parameter paths.
+    values : list of list
+        Per point, the values of ``paths`` (each in its parameter's unit).
+    product : list of str
+        The paths of the product axes.
+    zipped : list of str
+        The paths of the zipped axes.
+    pathways : list of tuple of str
+        The pathways (X, Y).
+    peak : dict
+        (X, Y) → each channel's kernel at its largest magnitude, (points, channels),
+        in ``units``; NaN where incomplete.
+    integral : dict
+        (X, Y) → the kernel summed over its lags times dt, (points, channels), in
+        ``units``·ms.
+    complete : bool
+        Whether every point's kernels are complete.
+    """
 
     path: Path
     model_name: str
@@ -69,7 +105,30 @@ def _finished(group) -> set:
 def read_scan_summary(path, probe=None, pathways=None, at=0) -> ScanSummary:
     """Peaks and integrals of ``pathways`` ([(X, Y)], default: the largest at point
     ``at``) for ``probe`` (default: the first probe) at every point of scan file
-    ``path``. Raises KernelsFileError naming a bad argument."""
+    ``path``. Raises KernelsFileError naming a bad argument.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The scan file.
+    probe : str, optional
+        The probe; None: the first.
+    pathways : list of tuple of str, optional
+        The pathways (X, Y); None: the largest at point ``at``.
+    at : int or str, optional
+        The point whose largest pathways are chosen: an index or its values
+        (:func:`lfpk_hpc.store.resolve_point`).
+
+    Returns
+    -------
+    ScanSummary
+        Peaks and integrals of the kernels.
+
+    Raises
+    ------
+    KernelsFileError
+        A bad argument or not a scan file.
+    """
     import h5py
 
     path = Path(path)
@@ -418,7 +477,36 @@ def scan_figure(s: ScanSummary, at: int = 0, dpi: float = 120.0):
 def plot_scan(path, out=None, probe=None, pathways=None, at=0, dpi: float = 120.0):
     """Draw the plot-scan figure of scan file ``path`` into ``out`` (default:
     ``path`` with suffix ``.scan.png``) and its numbers into ``out`` with suffix
-    ``.csv``. Returns (figure path, csv path)."""
+    ``.csv``. Returns (figure path, csv path).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The scan file.
+    out : str or pathlib.Path, optional
+        The figure's file; None: ``path`` with the suffix ``.<probe>.png``.
+    probe : str, optional
+        The probe; None: the first.
+    pathways : list of tuple of str, optional
+        The pathways (X, Y); None: the largest at point ``at``.
+    at : int or str, optional
+        The point whose largest pathways are drawn: an index or its values
+        (:func:`lfpk_hpc.store.resolve_point`).
+    dpi : float, optional
+        Resolution (dots per inch).
+
+    Returns
+    -------
+    figure : pathlib.Path
+        The PNG file.
+    csv : pathlib.Path
+        The CSV file of the numbers.
+
+    Raises
+    ------
+    KernelsFileError
+        A bad argument, or ``out`` is the scan file.
+    """
     s = read_scan_summary(path, probe=probe, pathways=pathways, at=at)
     at = resolve_point(path, at)
     out = Path(out) if out is not None else Path(path).with_suffix(f".{s.probe}.png")

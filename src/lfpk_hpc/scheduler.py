@@ -56,7 +56,15 @@ _TAG_END = 72
 
 class TaskError(RuntimeError):
     """A task failed; the message names the task and the cause. ``exit_code`` is the
-    cause's (2: bad input found inside the task; 1: a failed computation)."""
+    cause's (2: bad input found inside the task; 1: a failed computation).
+
+    Parameters
+    ----------
+    msg : str
+        The message.
+    exit_code : int, optional
+        The cause's exit code (2: bad input; 1: a failed computation).
+    """
 
     exit_code = 1
 
@@ -126,68 +134,267 @@ class TaskKind:
 
     # ---- the tasks
     def keys(self) -> list:
+        """Every task's key, in the canonical order."""
         raise NotImplementedError
 
     def label(self, key) -> str:
+        """What messages call a task.
+
+        Parameters
+        ----------
+        key : hashable
+            The task's key.
+
+        Returns
+        -------
+        str
+            Its label.
+        """
         return str(key)
 
     def params_hash(self) -> str:
+        """The hash of the run's parameters: an output of another hash is not resumed."""
         raise NotImplementedError
 
     def announce(self, n_done: int) -> list[str]:
-        """Lines rank 0 prints before the work begins."""
+        """Lines rank 0 prints before the work begins.
+
+        Parameters
+        ----------
+        n_done : int
+            Tasks already done (a count; with --resume).
+
+        Returns
+        -------
+        list of str
+            The lines.
+        """
         return []
 
     def estimate(self, keys: list, measured: dict, comm) -> dict:
-        """Seconds per task (every rank calls this; it may share work over ``comm``)."""
+        """Seconds per task (every rank calls this; it may share work over ``comm``).
+
+        Parameters
+        ----------
+        keys : list
+            The tasks' keys.
+        measured : dict
+            Key → wall time of an earlier run of that task, in seconds.
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+
+        Returns
+        -------
+        dict
+            Key → estimated wall time, in seconds.
+        """
         raise NotImplementedError
 
     def units(self, seconds: dict, ranks: int, todo: list) -> list[list]:
         """Units of work: lists of tasks one rank computes in a row, longest first.
-        ``todo`` is ordered longest first."""
+        ``todo`` is ordered longest first.
+
+        Parameters
+        ----------
+        seconds : dict
+            Key → estimated wall time, in seconds.
+        ranks : int
+            Ranks of the run (a count).
+        todo : list
+            Keys of the tasks to compute, longest first.
+
+        Returns
+        -------
+        list of list
+            The units, each a list of keys.
+        """
         return [[k] for k in todo]
 
     # ---- computing
     def setup(self, comm, log) -> None:
-        """Every rank, before its first task (compile/load mechanisms, libraries)."""
+        """Every rank, before its first task (compile/load mechanisms, libraries).
+
+        Parameters
+        ----------
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+        log : callable
+            Receives the progress messages.
+        """
 
     def compute(self, key, rank: int):
+        """Compute one task and return its record.
+
+        Parameters
+        ----------
+        key : hashable
+            The task's key.
+        rank : int
+            This process's rank.
+
+        Returns
+        -------
+        object
+            The task's record (with ``rank`` and ``wall_time_s``, seconds).
+        """
         raise NotImplementedError
 
     def detail(self, rec) -> str:
-        """Words on a finished task for its progress line."""
+        """Words on a finished task for its progress line.
+
+        Parameters
+        ----------
+        rec : object
+            A task's record.
+
+        Returns
+        -------
+        str
+            The words.
+        """
         return ""
 
     # ---- checkpoints and output
     def checkpoint_name(self, key) -> str:
+        """The file name of a task's checkpoint.
+
+        Parameters
+        ----------
+        key : hashable
+            The task's key.
+
+        Returns
+        -------
+        str
+            The file name.
+        """
         raise NotImplementedError
 
     def to_checkpoint(self, rec) -> tuple[dict, dict]:
+        """A record as a checkpoint (the inverse of :meth:`from_checkpoint`).
+
+        Parameters
+        ----------
+        rec : object
+            A task's record.
+
+        Returns
+        -------
+        meta : dict
+            What JSON holds of it.
+        arrays : dict of str to numpy.ndarray
+            Its arrays.
+        """
         raise NotImplementedError
 
     def from_checkpoint(self, meta: dict, arrays: dict):
-        """(key, record) of a checkpoint."""
+        """(key, record) of a checkpoint.
+
+        Parameters
+        ----------
+        meta : dict
+            What JSON holds of the record.
+        arrays : dict of str to numpy.ndarray
+            Its arrays.
+
+        Returns
+        -------
+        key : hashable
+            The task's key.
+        rec : object
+            Its record.
+        """
         raise NotImplementedError
 
     def load_done(self, out: Path) -> dict:
         """Rank 0, with --resume: the finished tasks of a readable earlier output
         (key → record). Raise StoreError for an output of other parameters; any other
-        exception means the file is unreadable (it is then rebuilt from the checkpoints)."""
+        exception means the file is unreadable (it is then rebuilt from the checkpoints).
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The earlier output.
+
+        Returns
+        -------
+        dict
+            Key → record of each finished task.
+
+        Raises
+        ------
+        StoreError
+            The output is of other parameters.
+        """
         return {}
 
     def output_exists(self, out: Path) -> bool:
+        """Whether the output is there (--overwrite or --resume is then needed).
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The output.
+
+        Returns
+        -------
+        bool
+            Whether it exists.
+        """
         return out.exists()
 
     def remove_output(self, out: Path) -> None:
+        """Remove the output (with --overwrite).
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The output.
+        """
         out.unlink(missing_ok=True)
 
     def open_store(self, out: Path, comm, mpio: bool, seconds: dict):
         """The writer of results (called on rank 0, and on every rank with ``mpio``);
-        with store_mode "file" it must have ``write(rec)``."""
+        with store_mode "file" it must have ``write(rec)``.
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The output.
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+        mpio : bool
+            Whether every rank writes with parallel HDF5.
+        seconds : dict
+            Key → estimated wall time of each task, in seconds.
+
+        Returns
+        -------
+        object or None
+            The writer.
+        """
         return None
 
     def finish(self, out: Path, store, complete: set, attrs: dict, comm, mpio: bool, log) -> None:
-        """Every rank, after the work loop: finish the output (run totals in ``attrs``)."""
+        """Every rank, after the work loop: finish the output (run totals in ``attrs``).
+
+        Parameters
+        ----------
+        out : pathlib.Path
+            The output.
+        store : object or None
+            The writer of :meth:`open_store`.
+        complete : set
+            Keys of every finished task.
+        attrs : dict
+            The run's totals, written as the output's attributes.
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks (None: serial).
+        mpio : bool
+            Whether every rank writes with parallel HDF5.
+        log : callable
+            Receives the progress messages.
+        """
         if store is not None:
             store.finalize(complete, **attrs)
             store.close()
@@ -195,6 +402,23 @@ class TaskKind:
 
 @dataclass
 class FarmResult:
+    """What a run of :func:`run_farm` did.
+
+    Parameters
+    ----------
+    wall_time_s : float
+        Wall time of the run, in seconds.
+    ranks : int
+        Ranks of the run (a count).
+    write_path : str
+        How results were written: ``"serial"``, ``"mpio"``, ``"rank0"`` or
+        ``"checkpoints"``.
+    computed : list, optional
+        Keys of the tasks computed in this run.
+    per_rank : list of int, optional
+        Tasks each rank computed (a count).
+    """
+
     wall_time_s: float
     ranks: int
     write_path: str
@@ -284,6 +508,35 @@ def run_farm(
     HDF5 when h5py has MPI and there are several ranks), ``"mpio"`` or ``"rank0"``.
     Raises StoreError for an output that cannot be written or resumed, TaskError
     when a task failed (on every rank).
+
+    Parameters
+    ----------
+    kind : TaskKind
+        The tasks.
+    out : str or pathlib.Path
+        The output file; the checkpoints go to the folder ``<out>.parts/``.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator of the ranks; None: serial.
+    overwrite : bool, optional
+        Replace an existing output.
+    resume : bool, optional
+        Keep the finished tasks of an existing output and its checkpoints.
+    write_path : str, optional
+        ``"auto"``, ``"mpio"`` or ``"rank0"`` (see above).
+    log : callable, optional
+        Receives the progress messages.
+
+    Returns
+    -------
+    FarmResult
+        What the run did.
+
+    Raises
+    ------
+    StoreError
+        The output cannot be written or resumed.
+    TaskError
+        A task failed (on every rank).
     """
     import h5py
 

@@ -32,7 +32,15 @@ class SectionNames:
     ``soma``, ``dend[0]``, …). Otherwise ``names`` are the base names of a format
     whose sections NEURON numbers as it splits the tree when loading it (.swc, .asc:
     ``dend`` stands for ``dend[0]``, ``dend[1]``, …; NEURON's Import3d names them
-    soma, axon, dend, apic by the points' type)."""
+    soma, axon, dend, apic by the points' type).
+
+    Parameters
+    ----------
+    names : tuple of str
+        The section names, or the base names of the format (see above).
+    exact : bool
+        Whether ``names`` are the names NEURON will give the sections.
+    """
 
     names: tuple[str, ...]
     exact: bool
@@ -40,7 +48,18 @@ class SectionNames:
     def matches(self, part: str) -> bool:
         """True if some section's name contains ``part`` (:meth:`Placement.allows`).
         For base names, a part with an index (``dend[3]``) is checked up to its
-        index, which only NEURON knows."""
+        index, which only NEURON knows.
+
+        Parameters
+        ----------
+        part : str
+            Part of a section name, as a :class:`Placement` names it.
+
+        Returns
+        -------
+        bool
+            False only where no section can match.
+        """
         if any(part in name for name in self.names):
             return True
         if self.exact:
@@ -133,7 +152,18 @@ def section_names(morphology) -> SectionNames | None:
     of generated sections (objects with a ``name``) or the path of a file: those a
     .hoc file creates, the base names of a .swc or .asc file (by point type); None
     where the text does not tell (.xml, a hoc template) or the file is unreadable.
-    A file is read once per content (path, modification time and size)."""
+    A file is read once per content (path, modification time and size).
+
+    Parameters
+    ----------
+    morphology : sequence of Section, str or pathlib.Path
+        The generated sections, or the path of a morphology file.
+
+    Returns
+    -------
+    SectionNames or None
+        The names, or None where the file does not tell them.
+    """
     if not isinstance(morphology, (str, Path)):
         return SectionNames(tuple(s.name for s in morphology), True)
     path = Path(morphology)

@@ -108,7 +108,23 @@ def default_config() -> Path:
 
 def read_config(path) -> dict[str, str]:
     """``KEY=VALUE`` lines (``#`` comments, blank lines, an optional ``export`` prefix, values
-    optionally in single or double quotes, taken literally); keys must be in SETTINGS."""
+    optionally in single or double quotes, taken literally); keys must be in SETTINGS.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The config file.
+
+    Returns
+    -------
+    dict of str to str
+        Setting → value.
+
+    Raises
+    ------
+    SubmitError
+        The file is unreadable, or a line is not a known setting.
+    """
     path = Path(path)
     try:
         text = path.read_text()
@@ -180,7 +196,23 @@ _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def parse_time(text: str) -> int:
-    """Seconds of a Slurm time limit: M, M:S, H:M:S, D-H, D-H:M or D-H:M:S (> 0)."""
+    """Seconds of a Slurm time limit: M, M:S, H:M:S, D-H, D-H:M or D-H:M:S (> 0).
+
+    Parameters
+    ----------
+    text : str
+        A Slurm time limit.
+
+    Returns
+    -------
+    int
+        The limit, in seconds.
+
+    Raises
+    ------
+    SubmitError
+        Not a Slurm time limit > 0.
+    """
     for pattern, units in _TIME_FORMS:
         m = re.fullmatch(pattern, text.strip())
         if m:
@@ -195,7 +227,18 @@ def parse_time(text: str) -> int:
 
 
 def format_time(seconds: float) -> str:
-    """Slurm's H:MM:SS, or D-HH:MM:SS from a day on (seconds rounded up)."""
+    """Slurm's H:MM:SS, or D-HH:MM:SS from a day on (seconds rounded up).
+
+    Parameters
+    ----------
+    seconds : float
+        A time limit, in seconds.
+
+    Returns
+    -------
+    str
+        The limit as Slurm writes it.
+    """
     s = int(math.ceil(seconds))
     d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)
@@ -393,7 +436,13 @@ def _job_environment(values, config: Path | None) -> dict[str, str]:
 
 
 def add_arguments(parser) -> None:
-    """The options of ``python -m lfpk_hpc submit``."""
+    """The options of ``python -m lfpk_hpc submit``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser, to which the options are added.
+    """
     parser.description = (
         "Submit the kernels of a params file (and with --validate the validation after it) "
         "to Slurm: jobscripts/kernels.sbatch (srun python -m lfpk_hpc PARAMS --out FILE "
@@ -469,7 +518,18 @@ def _error(msg, code: int = 2) -> int:
 
 
 def main(args) -> int:
-    """``python -m lfpk_hpc submit``: the jobs submitted (or printed); the exit code."""
+    """``python -m lfpk_hpc submit``: the jobs submitted (or printed); the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     try:
         stages, values, job_env, logs = _prepare(args)
         site = _site_sbatch_options(values)

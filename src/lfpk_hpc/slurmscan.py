@@ -42,14 +42,27 @@ from .slurm import (
     resolve_settings,
 )
 
-__all__ = ["array_spec", "prepare_scan", "size_scan"]
+# prepare_scan and size_scan are steps of ``submit --scan`` (lfpk_hpc.slurm calls
+# them with its parsed arguments and private Sizing), not API
+__all__ = ["array_spec"]
 
 #: the summary job's time limit
 SUMMARY_TIME_S = 600
 
 
 def array_spec(points: list[int]) -> str:
-    """sbatch --array of ``points``: runs as ranges, '0-3,7,9-12'."""
+    """sbatch --array of ``points``: runs as ranges, '0-3,7,9-12'.
+
+    Parameters
+    ----------
+    points : list of int
+        Indices of the scan's points.
+
+    Returns
+    -------
+    str
+        The value of sbatch's ``--array``.
+    """
     out, run = [], []
     for p in sorted(points):
         if run and p == run[-1] + 1:

@@ -91,7 +91,23 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class ProbeInfo:
-    """What the store needs to know of a probe."""
+    """What the store needs to know of a probe.
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    type : str
+        The probe's type.
+    units : str
+        Its units (e.g. ``"mV"``, ``"nA·µm"``).
+    n_channels : int
+        Its channels (a count).
+    attrs : dict, optional
+        Its attributes (lengths in µm, conductivities in S/m).
+    z : tuple of float, optional
+        Contact depths (µm).
+    """
 
     name: str
     type: str
@@ -103,7 +119,27 @@ class ProbeInfo:
 
 @dataclass
 class TaskRecord:
-    """A finished task: its kernels (probe → array) and where/how it was computed."""
+    """A finished task: its kernels (probe → array) and where/how it was computed.
+
+    Parameters
+    ----------
+    X : str
+        Presynaptic population (or :data:`AP_TASK`).
+    Y : str
+        Postsynaptic population.
+    kernels : dict of str to numpy.ndarray
+        Probe → kernel (channels, lags), in the probe's units per spike.
+    rank : int, optional
+        The rank that computed it.
+    wall_time_s : float, optional
+        Wall time of the task, in seconds.
+    n_seg : int, optional
+        Segments of Y's cell (a count).
+    timings : dict of str to float, optional
+        Wall time of each step, in seconds.
+    extra : dict, optional
+        The linear cell or the action-potential kernel's numbers (see above).
+    """
 
     X: str
     Y: str
@@ -118,6 +154,20 @@ class TaskRecord:
 
     @classmethod
     def from_result(cls, result, rank: int) -> TaskRecord:
+        """The record of a :class:`lfpk_hpc.kernel.KernelResult` computed on ``rank``.
+
+        Parameters
+        ----------
+        result : KernelResult
+            The task's result.
+        rank : int
+            The rank that computed it.
+
+        Returns
+        -------
+        TaskRecord
+            The record.
+        """
         return cls(
             result.X,
             result.Y,
@@ -208,6 +258,29 @@ class KernelStore:
 
     With ``mpio`` every rank must make the same calls to the constructor and to
     :meth:`finalize`; :meth:`write` is independent (any rank, any time).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The kernels file.
+    header : dict
+        The file's root attributes, with dt and tau (ms).
+    probes : list of ProbeInfo
+        The probes.
+    pairs : list of tuple of str
+        Every pathway (X, Y), with C_YX = 0 or not.
+    tasks : list of tuple of str
+        The tasks (X, Y), action-potential kernels included.
+    n_lags : int
+        Lags per kernel, 2·n_tau + 1 (a count).
+    comm : mpi4py.MPI.Comm, optional
+        Communicator of the ranks (with ``mpio``).
+    mpio : bool, optional
+        Whether every rank writes with parallel HDF5.
+    costs : dict, optional
+        Task → estimated wall time, in seconds.
+    root : h5py.Group, optional
+        A group of a file opened elsewhere (a scan's point) to write into instead.
     """
 
     def __init__(
@@ -315,7 +388,13 @@ class KernelStore:
             f.file.flush()
 
     def write(self, rec: TaskRecord) -> None:
-        """Write one finished task's kernels and its row of /tasks."""
+        """Write one finished task's kernels and its row of /tasks.
+
+        Parameters
+        ----------
+        rec : TaskRecord
+            The finished task.
+        """
         f = self._root
         i = self._row[(rec.X, rec.Y)]
         if "cell" in rec.extra:
@@ -346,7 +425,15 @@ class KernelStore:
     def finalize(self, complete: set, **attrs) -> None:
         """Set every kernel's ``complete`` flag, the linear cells' and action-potential
         kernels' records (every rank must hold all of them: see
-        :meth:`merge_records`) and the run totals (collective)."""
+        :meth:`merge_records`) and the run totals (collective).
+
+        Parameters
+        ----------
+        complete : set of tuple of str
+            The finished tasks (X, Y).
+        **attrs
+            The run's totals, written as root attributes.
+        """
         f = self._root
         for p in self.probes:
             for X, Y in self.pairs:
@@ -372,7 +459,13 @@ class KernelStore:
     def merge_records(self, comm) -> None:
         """With parallel HDF5: every rank learns what the others recorded of the linear
         cells and action-potential kernels, so that :meth:`finalize` writes the same
-        on every rank (collective)."""
+        on every rank (collective).
+
+        Parameters
+        ----------
+        comm : mpi4py.MPI.Comm or None
+            Communicator of the ranks.
+        """
         if comm is None or not self.mpio:
             return
         for cells, aps in comm.allgather((self.cells, self.aps)):
@@ -390,7 +483,13 @@ class KernelStore:
 
 
 class Checkpoints:
-    """The folder ``<out>.parts/``: one atomically written file per finished task."""
+    """The folder ``<out>.parts/``: one atomically written file per finished task.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        The output whose checkpoints these are.
+    """
 
     def __init__(self, out):
         self.dir = Path(str(out) + ".parts")
@@ -402,6 +501,13 @@ class Checkpoints:
         return self.dir / "manifest.json"
 
     def init(self, params_hash: str) -> None:
+        """Make the folder and its manifest (the format and the run's params hash).
+
+        Parameters
+        ----------
+        params_hash : str
+            The run's params hash.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         if not self._manifest().exists():
             atomic_write(
@@ -420,12 +526,35 @@ class Checkpoints:
 
     @staticmethod
     def kernel_name(X: str, Y: str) -> str:
-        """Checkpoint name of the kernel task (X, Y)."""
+        """Checkpoint name of the kernel task (X, Y).
+
+        Parameters
+        ----------
+        X : str
+            Presynaptic population (or :data:`AP_TASK`).
+        Y : str
+            Postsynaptic population.
+
+        Returns
+        -------
+        str
+            The checkpoint's name.
+        """
         return "task_" + hashlib.sha1((X + "\0" + Y).encode()).hexdigest()[:16]
 
     def write_entry(self, name: str, meta: dict, arrays: dict) -> None:
         """Save one finished task atomically as ``<name>.npz``: ``meta`` (JSON-able,
-        stored with its ``name``) and numpy ``arrays``."""
+        stored with its ``name``) and numpy ``arrays``.
+
+        Parameters
+        ----------
+        name : str
+            The checkpoint's name.
+        meta : dict
+            What JSON holds of the task.
+        arrays : dict of str to numpy.ndarray
+            Its arrays.
+        """
         meta = dict(meta, name=name)
         path = self.dir / f"{name}.npz"
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
@@ -439,7 +568,18 @@ class Checkpoints:
 
     def load_entries(self, arrays: bool = True) -> list[tuple[dict, dict]]:
         """Every whole checkpoint as (meta, arrays), in name order (arrays empty
-        unless ``arrays``); a file that is not whole is not a checkpoint."""
+        unless ``arrays``); a file that is not whole is not a checkpoint.
+
+        Parameters
+        ----------
+        arrays : bool, optional
+            Whether to read the arrays too.
+
+        Returns
+        -------
+        list of tuple of dict
+            (meta, arrays) of each checkpoint.
+        """
         out = []
         for path in sorted(self.dir.glob("*.npz")):
             try:
@@ -453,7 +593,13 @@ class Checkpoints:
         return out
 
     def write(self, rec: TaskRecord) -> None:
-        """Checkpoint of a kernel task."""
+        """Checkpoint of a kernel task.
+
+        Parameters
+        ----------
+        rec : TaskRecord
+            The finished task.
+        """
         meta, arrays = task_record_to_checkpoint(rec)
         self.write_entry(self.kernel_name(rec.X, rec.Y), meta, arrays)
 
@@ -473,7 +619,15 @@ class Checkpoints:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` under a temporary name, then rename it: a reader never
-    sees a partial file."""
+    sees a partial file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    data : bytes
+        Its content.
+    """
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -486,7 +640,19 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def read_task_table(path) -> dict[tuple[str, str], dict]:
-    """Rows of /tasks: (X, Y) → {complete, rank, wall_time_s, n_seg, cost_estimate}."""
+    """Rows of /tasks: (X, Y) → {complete, rank, wall_time_s, n_seg, cost_estimate}.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file.
+
+    Returns
+    -------
+    dict
+        (X, Y) → {complete, rank, wall_time_s (seconds), n_seg, cost_estimate
+        (seconds)}.
+    """
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -582,7 +748,33 @@ class KernelData:
     """One kernel H_YX of a probe (:func:`read_kernel`): ``data`` (channels, lags) in
     ``units`` per presynaptic spike at lags −tau … tau in steps of dt (ms), ``lags``;
     the probe's contact depths ``z`` (µm, Gauss-cylinder LFP probes) or EEG
-    ``electrodes`` (µm), else None. ``numpy.asarray(kernel)`` is ``data``."""
+    ``electrodes`` (µm), else None. ``numpy.asarray(kernel)`` is ``data``.
+
+    Parameters
+    ----------
+    probe : str
+        The probe's name.
+    probe_type : str
+        The probe's type.
+    Y : str
+        Postsynaptic population.
+    X : str
+        Presynaptic population.
+    data : numpy.ndarray
+        The kernel (channels, lags), in ``units`` per presynaptic spike.
+    dt : float
+        Time step of the lags (ms).
+    tau : float
+        Largest lag (ms).
+    units : str
+        The probe's units (e.g. ``"mV"``, ``"nA·µm"``, ``"fT"``, ``"µA/mm³"``).
+    z : numpy.ndarray, optional
+        Contact depths (µm).
+    electrodes : numpy.ndarray, optional
+        EEG electrode positions (µm).
+    zero_connection : bool, optional
+        Whether the pathway has C_YX = 0 (exact zeros).
+    """
 
     probe: str
     probe_type: str
@@ -685,7 +877,18 @@ def read_kernel(path, probe: str, Y: str, X: str, *, partial: bool = False) -> K
 
 
 def read_kernels(path) -> dict[tuple[str, str, str], np.ndarray]:
-    """Every complete kernel: (probe, Y, X) → array (channels, lags)."""
+    """Every complete kernel: (probe, Y, X) → array (channels, lags).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file.
+
+    Returns
+    -------
+    dict
+        (probe, Y, X) → kernel (channels, lags), in the probe's units per spike.
+    """
     kf = read_kernels_file(path)
     return {
         (name, Y, X): k.data
@@ -705,7 +908,18 @@ class KernelsFileError(StoreError, ValueError):
 @dataclass
 class Kernel:
     """One kernel H_YX: ``data`` (channels, 2·n_tau + 1 lags −tau..tau), whether it is
-    ``complete``, and whether its pathway has C_YX = 0 (``zero``: exact zeros)."""
+    ``complete``, and whether its pathway has C_YX = 0 (``zero``: exact zeros).
+
+    Parameters
+    ----------
+    data : numpy.ndarray or None
+        The kernel (channels, lags), in its probe's units per presynaptic spike (e.g.
+        mV, nA·µm); None where not read.
+    complete : bool
+        Whether it was computed.
+    zero : bool
+        Whether its pathway has C_YX = 0.
+    """
 
     data: np.ndarray | None
     complete: bool
@@ -715,7 +929,23 @@ class Kernel:
 @dataclass
 class ProbeData:
     """A probe of a kernels file: its attributes, contact depths ``z`` (µm) if any,
-    and its kernels by (Y, X)."""
+    and its kernels by (Y, X).
+
+    Parameters
+    ----------
+    name : str
+        The probe's name.
+    type : str
+        The probe's type.
+    units : str
+        Its units (e.g. ``"mV"``, ``"nA·µm"``).
+    z : numpy.ndarray or None
+        Contact depths (µm).
+    attrs : dict
+        Its attributes (lengths in µm, conductivities in S/m).
+    kernels : dict, optional
+        (Y, X) → :class:`Kernel`.
+    """
 
     name: str
     type: str
@@ -727,7 +957,31 @@ class ProbeData:
 
 @dataclass
 class KernelsFile:
-    """Everything a reader of a kernels file needs (:func:`read_kernels_file`)."""
+    """Everything a reader of a kernels file needs (:func:`read_kernels_file`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    model_name : str
+        The model's name.
+    params_hash : str
+        The model's params hash.
+    dt : float
+        Time step of the lags (ms).
+    tau : float
+        Largest lag (ms).
+    Y : list of str
+        Postsynaptic populations, in the params' order.
+    X : list of str
+        Presynaptic populations, in the params' order.
+    probes : dict of str to ProbeData
+        The probes and their kernels.
+    complete : bool
+        Whether every kernel was computed.
+    electrodes : dict of str to list, optional
+        EEG probe → electrode positions (µm).
+    """
 
     path: Path
     model_name: str
@@ -866,7 +1120,27 @@ def read_kernels_file(path, group: str | None = None, point: int | None = None) 
     Populations come in the params' order (the file's group order if it has no
     parameters). ``point``: the kernels of point ``point`` of a scan file (the group
     ``points/<point>``, in the same layout); ``group``: any such group. Raises
-    KernelsFileError naming the file and the problem."""
+    KernelsFileError naming the file and the problem.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A kernels file or a scan file.
+    group : str, optional
+        A group of the file in the kernels file's layout.
+    point : int, optional
+        The point of a scan file (an index).
+
+    Returns
+    -------
+    KernelsFile
+        The file's kernels, probes and attributes.
+
+    Raises
+    ------
+    KernelsFileError
+        The file is missing, unreadable or not a kernels file.
+    """
     import h5py
 
     path = Path(path)

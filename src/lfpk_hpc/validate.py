@@ -97,7 +97,22 @@ R_MIN = 0.0
 
 def lowpass(x: np.ndarray, dt: float, f_cut: float = 100.0) -> np.ndarray:
     """Zero-phase elliptic low-pass (order 2, 0.1 dB ripple, 40 dB stop band) along
-    the last axis; ``dt`` in ms, ``f_cut`` in Hz (Hagen et al. 2022)."""
+    the last axis; ``dt`` in ms, ``f_cut`` in Hz (Hagen et al. 2022).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Signals (any units), time along the last axis.
+    dt : float
+        Sampling interval (ms).
+    f_cut : float, optional
+        Cut-off frequency (Hz).
+
+    Returns
+    -------
+    numpy.ndarray
+        The filtered signals, in ``x``'s units.
+    """
     import scipy.signal as ss
 
     fs = 1000.0 / dt
@@ -119,7 +134,29 @@ def _r_rstd(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def channel_metrics(pred: np.ndarray, truth: np.ndarray, dt: float) -> dict:
-    """r, R² = r² and r_STD per channel (rows), raw and low-passed, plus spectra."""
+    """r, R² = r² and r_STD per channel (rows), raw and low-passed, plus spectra.
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        The prediction (channels, samples), in the signal's units (e.g. mV).
+    truth : numpy.ndarray
+        The ground truth, same shape and units.
+    dt : float
+        Sampling interval (ms).
+
+    Returns
+    -------
+    dict
+        Per channel r, r2, rstd (dimensionless) and their low-passed values; ``freqs``
+        (Hz); the spectra ``psd_truth`` and ``psd_pred`` (the signal's units squared
+        per Hz); ``coherence`` (dimensionless).
+
+    Raises
+    ------
+    ValidationError
+        The shapes differ.
+    """
     import scipy.signal as ss
 
     pred = np.atleast_2d(np.asarray(pred, dtype=float))
@@ -155,7 +192,19 @@ def channel_metrics(pred: np.ndarray, truth: np.ndarray, dt: float) -> dict:
 
 
 def summary(values) -> dict:
-    """Median and 10/90 % quantiles (NaNs ignored)."""
+    """Median and 10/90 % quantiles (NaNs ignored).
+
+    Parameters
+    ----------
+    values : array_like of float
+        The values (any units).
+
+    Returns
+    -------
+    dict
+        ``median``, ``q10`` and ``q90``, in the values' units (None without a finite
+        value).
+    """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:

@@ -130,7 +130,48 @@ def run_hybrid_validation(
     log=print,
 ) -> dict | None:
     """The validation of a point-neuron model against its hybrid ground truth (see the
-    module docstring); every rank calls it. Returns the metrics on rank 0."""
+    module docstring); every rank calls it. Returns the metrics on rank 0.
+
+    Parameters
+    ----------
+    model : Model
+        The PD14 model (its params file's).
+    params_path : str or pathlib.Path
+        Its params file (NEST's network is built from it).
+    out : str or pathlib.Path
+        The output folder.
+    scale : float, optional
+        Fraction of the microcircuit simulated (dimensionless); None:
+        :data:`DEFAULT_SCALE`.
+    tstop : float, optional
+        Simulated time (ms); None: :data:`DEFAULT_TSTOP`.
+    transient : float, optional
+        Start of the compared window (ms).
+    seed : int, optional
+        Seed of every random draw (dimensionless).
+    dt : float, optional
+        Time step of the hybrid cells and the kernels (ms); None: :data:`DEFAULT_DT`.
+    spikes : str or pathlib.Path, optional
+        A spikes file with senders to use instead of simulating the point network.
+    comm : mpi4py.MPI.Comm, optional
+        Communicator of the ranks; None: serial.
+    overwrite : bool, optional
+        Replace an existing output.
+    log : callable, optional
+        Receives the progress messages.
+
+    Returns
+    -------
+    dict or None
+        The metrics on rank 0, None on the other ranks.
+
+    Raises
+    ------
+    ValidationError
+        A bad window, time step, scale or spikes file (exit code 2).
+    PointNetworkError
+        A population the kernels use has no spike after the transient (exit code 1).
+    """
     from . import nestsim
     from .groundtruth import GroundTruthError, scaled_model
     from .hybrid import run_hybrid
