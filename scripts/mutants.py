@@ -47,7 +47,7 @@ class Mutant:
     slow: bool = False
 
 
-V, S, K = "src/lfpk_hpc/validate.py", "src/lfpk_hpc/scheduler.py", "src/lfpk_hpc/kernel.py"
+V, S, K = "src/lfpk_hpc/metrics.py", "src/lfpk_hpc/scheduler.py", "src/lfpk_hpc/kernel.py"
 METRICS = "tests/test_validate_metrics.py"
 E2E = "tests/test_validate.py::test_tiny_network_end_to_end"
 PD14REF = "tests/test_pd14_references.py"
@@ -138,8 +138,8 @@ MUTANTS = (
         S,
         (
             (
-                "todo = [t for t in cost.order(costs) if t not in done_keys]",
-                "todo = list(cost.order(costs))",
+                "todo = [keys[i] for i in order if keys[i] not in done_keys]",
+                "todo = [keys[i] for i in order]",
             ),
         ),
         ("tests/test_resume.py",),

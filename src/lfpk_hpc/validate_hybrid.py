@@ -11,7 +11,7 @@
    in-degrees (the params' connection probabilities at the scaled sizes), weights,
    delays, placements and cells as the hybrid cells, at the same dt.
 4. **Prediction** from the same spikes (:func:`lfpk_hpc.predict.predict`) and the
-   comparison (:func:`lfpk_hpc.validate.compare`): LFP, dipole and EEG, in total and
+   comparison (:func:`lfpk_hpc.metrics.compare`): LFP, dipole and EEG, in total and
    per postsynaptic population, with the wall time of each step, in
    ``metrics.json`` and ``report.html``.
 
@@ -178,11 +178,10 @@ def run_hybrid_validation(
     from .kernelrun import run_kernels
     from .parallel import wait_quietly
     from .predict import predict
+    from .metrics import compare, compare_populations
     from .validate import (
         check_verdicts,
         check_window,
-        compare,
-        compare_populations,
         kernels_png,
         print_summary,
         raster_png,
