@@ -176,9 +176,9 @@ def run_hybrid_validation(
     from .groundtruth import GroundTruthError, scaled_model
     from .hybrid import run_hybrid
     from .kernelrun import run_kernels
+    from .metrics import compare, compare_populations
     from .parallel import wait_quietly
     from .predict import predict
-    from .metrics import compare, compare_populations
     from .validate import (
         check_verdicts,
         check_window,
