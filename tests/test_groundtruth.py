@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, lfpk, mpi_env, mpirun_command
 
+from lfpk_hpc import draws
 from lfpk_hpc import groundtruth as gt
 from lfpk_hpc import gtcells as gtc
+from lfpk_hpc import gtnetwork as gtn
 from lfpk_hpc.kernel import multapse_mean
 from lfpk_hpc.params import Synapse, load, truncnorm
 
@@ -333,15 +335,15 @@ def test_scaled_model_keeps_C_and_rounds_N():
 
 
 def test_generators_depend_on_seed_and_purpose_only():
-    a = gt.rng_for(1, "connect", "E", "I", 3).random(5)
-    gt.rng_for(1, "connect", "E", "I", 2).random(100)  # other draws do not matter
-    np.testing.assert_array_equal(a, gt.rng_for(1, "connect", "E", "I", 3).random(5))
-    assert not np.array_equal(a, gt.rng_for(2, "connect", "E", "I", 3).random(5))
-    assert not np.array_equal(a, gt.rng_for(1, "connect", "I", "E", 3).random(5))
+    a = draws.rng_for(1, "connect", "E", "I", 3).random(5)
+    draws.rng_for(1, "connect", "E", "I", 2).random(100)  # other draws do not matter
+    np.testing.assert_array_equal(a, draws.rng_for(1, "connect", "E", "I", 3).random(5))
+    assert not np.array_equal(a, draws.rng_for(2, "connect", "E", "I", 3).random(5))
+    assert not np.array_equal(a, draws.rng_for(1, "connect", "I", "E", 3).random(5))
 
 
 def test_soma_positions_fill_the_disc():
-    pos = gt.soma_positions(gt.rng_for(0, "p"), 20000, 150.0, -100.0, 75.0)
+    pos = draws.soma_positions(draws.rng_for(0, "p"), 20000, 150.0, -100.0, 75.0)
     assert pos.shape == (20000, 3)
     r = np.hypot(pos[:, 0], pos[:, 1])
     assert r.max() < 150.0
@@ -359,9 +361,9 @@ def test_incoming_connections_follow_C_multapses_placement_weights_delays():
     syn = Synapse("Exp2Syn", weight=-4.5e-3, tau1=0.1, tau2=9.0, e=-80.0)
     counts, nconn, weights, delays, n_short = np.zeros(4), 0, [], [], 0
     for j in range(20):
-        pre, conns, short = gt.draw_incoming(
-            gt.rng_for(3, "connect", "I", "E", j), n_pre=n_pre, self_index=j, C=C,
-            multapses=gt.multapse_pmf(mult), density=density, syn=syn, delay=delay, dt=dt,
+        pre, conns, short = gtn.draw_incoming(
+            draws.rng_for(3, "connect", "I", "E", j), n_pre=n_pre, self_index=j, C=C,
+            multapses=draws.multapse_pmf(mult), density=density, syn=syn, delay=delay, dt=dt,
         )  # fmt: skip
         assert j not in pre and np.all(np.diff(pre) > 0) and len(pre) == len(conns)
         nconn += len(conns)

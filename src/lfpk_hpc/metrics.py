@@ -191,7 +191,21 @@ def verdict(entry: dict) -> tuple[bool, list[str]]:
     the mark of a sign error, which R² = r² cannot see) or undefined (a constant
     prediction, e.g. one without any population). Single channels with r < 0 under
     a positive median do not fail a probe: where the LFP changes polarity a channel
-    may carry almost no signal."""
+    may carry almost no signal.
+
+    Parameters
+    ----------
+    entry : dict
+        One probe's metrics from :func:`compare` (its ``r``, ``r_median``,
+        ``r_lowpass`` and ``r_median_lowpass``: correlations, dimensionless).
+
+    Returns
+    -------
+    passed : bool
+        False when a median r is below :data:`R_MIN` or undefined.
+    failures : list of str
+        One line per reason, naming the channels with r < 0.
+    """
     failures = []
     for key, what in (("r_median", "r"), ("r_median_lowpass", "low-passed r")):
         m = entry.get(key)
@@ -322,7 +336,21 @@ def compare(truth_path, pred_path, *, transient: float = 200.0) -> dict:
 def compare_populations(truth_path, pred_path, *, transient: float = 200.0) -> dict:
     """Per postsynaptic population Y and probe, the medians (with 10/90 % quantiles) of
     R² and r_STD, raw and low-passed, of the two files' ``/contributions/<probe>/<Y>``
-    (aligned and reduced like :func:`compare`; a dipole by its z component)."""
+    (aligned and reduced like :func:`compare`; a dipole by its z component).
+
+    Parameters
+    ----------
+    truth_path, pred_path : str or path-like
+        Signals files with per-population contributions (mV, nA·µm, fT or µA/mm³).
+    transient : float
+        Start-up time left out, ms.
+
+    Returns
+    -------
+    dict
+        ``{probe: {Y: {...}}}``: medians and 10/90 % quantiles of R² and r_STD
+        (dimensionless) over the channels, raw and low-passed.
+    """
     truth, _ = _read_signals(truth_path)
     pred, _ = _read_signals(pred_path)
     out: dict = {}
@@ -397,7 +425,20 @@ NOT_PROBES = ("per_population", "wall_time_s")
 
 def public(metrics: dict) -> dict:
     """The JSON part of :func:`compare`'s result (and of a second comparison under
-    ``with_extrinsic``)."""
+    ``with_extrinsic``).
+
+    Parameters
+    ----------
+    metrics : dict
+        A result of :func:`compare`, possibly with the diagnoses' results nested
+        under ``with_extrinsic`` and ``with_action_potentials``.
+
+    Returns
+    -------
+    dict
+        The same without the private entries (keys starting with ``_``: the
+        signals kept for the figures).
+    """
     out = {}
     for p, e in metrics.items():
         if p.startswith("_"):
