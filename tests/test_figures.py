@@ -154,7 +154,7 @@ def test_incomplete_only_where_a_task_did_not_finish(files, tmp_path):
 def test_signals_figure_keeps_the_transient_out_of_its_scales(files):
     from matplotlib.patches import Rectangle
 
-    from lfpk_hpc.predict import signals_figure
+    from lfpk_hpc.signalsplot import signals_figure
 
     fig = signals_figure(files / "truth.h5", dpi=60)
     assert artists_outside(fig) == []
@@ -179,7 +179,7 @@ def test_signals_figure_keeps_the_transient_out_of_its_scales(files):
 def test_signals_figure_of_pd14_predictions(files):
     """A prediction's first samples lack the spikes before its start: its transient is
     the time the kernels take to decay, written by predict."""
-    from lfpk_hpc.predict import signals_figure
+    from lfpk_hpc.signalsplot import signals_figure
 
     with h5py.File(files / "pd14_signals.h5", "r") as f:
         transient = f.attrs["transient"]

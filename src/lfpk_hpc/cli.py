@@ -28,7 +28,7 @@ DEFAULT_OUT_DIR = "kernels"
 #: subcommands implemented in other modules: name -> (module, one-line description)
 EXTERNAL = {
     "predict": ("predict", "signals from spikes convolved with kernels"),
-    "plot-signals": ("predict", "figure of a signals file"),
+    "plot-signals": ("signalsplot", "figure of a signals file"),
     "simulate-pd14": ("nestsim", "spikes of the PD14 point-neuron network (NEST)"),
     "submit": ("slurm", "submit the kernel (and validation) jobs to Slurm"),
     "groundtruth": ("groundtruth", "a full biophysical LFPy.Network run of a params file"),
