@@ -591,14 +591,10 @@ def main(args) -> int:
     return 0
 
 
-def _prepare(args):
-    if args.scan:
-        from .slurmscan import prepare_scan
-
-        return prepare_scan(args)
-    from .cli import default_out
-    from .params import ParamsError, load
-
+def submit_settings(args):
+    """The options ``submit`` shares with ``submit --scan``, checked: (--time and
+    --validate-time in s or None, the settings, the config file they came from, the
+    job scripts' folder). Raises SubmitError naming the option."""
     if args.ranks is not None and args.ranks < 1:
         raise SubmitError(f"--ranks = {args.ranks} is invalid: must be >= 1")
     if args.validate_ranks is not None and args.validate_ranks < 1:
@@ -619,6 +615,18 @@ def _prepare(args):
             raise SubmitError(f"{', '.join(given)} only go with --validate")
     values, config = resolve_settings(args.config, os.environ)
     scripts = jobscripts_dir(values)
+    return time_s, vtime_s, values, config, scripts
+
+
+def _prepare(args):
+    if args.scan:
+        from .slurmscan import prepare_scan
+
+        return prepare_scan(args)
+    from .cli import default_out
+    from .params import ParamsError, load
+
+    time_s, vtime_s, values, config, scripts = submit_settings(args)
     params = Path(args.params)
     if not params.is_file():
         raise SubmitError(f"the params file {args.params} does not exist")

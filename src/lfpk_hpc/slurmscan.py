@@ -37,9 +37,7 @@ from .slurm import (
     _duration,
     _job_environment,
     format_time,
-    jobscripts_dir,
-    parse_time,
-    resolve_settings,
+    submit_settings,
 )
 
 # prepare_scan and size_scan are steps of ``submit --scan`` (lfpk_hpc.slurm calls
@@ -229,26 +227,7 @@ def prepare_scan(args):
     from .scan import ScanError, ScanTasks, load_scan, write_point_params
     from .scanplot import point_folder
 
-    if args.ranks is not None and args.ranks < 1:
-        raise SubmitError(f"--ranks = {args.ranks} is invalid: must be >= 1")
-    if args.validate_ranks is not None and args.validate_ranks < 1:
-        raise SubmitError(f"--validate-ranks = {args.validate_ranks} is invalid: must be >= 1")
-    time_s = parse_time(args.time) if args.time is not None else None
-    vtime_s = parse_time(args.validate_time) if args.validate_time is not None else None
-    for name in ("scale", "tstop"):
-        value = getattr(args, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise SubmitError(f"--{name} = {value!r} is invalid: must be a number > 0")
-    if not args.validate:
-        given = [
-            f"--{o.replace('_', '-')}"
-            for o in ("validation_out", "scale", "tstop", "validate_ranks", "validate_time")
-            if getattr(args, o) is not None
-        ]
-        if given:
-            raise SubmitError(f"{', '.join(given)} only go with --validate")
-    values, config = resolve_settings(args.config, os.environ)
-    scripts = jobscripts_dir(values)
+    time_s, vtime_s, values, config, scripts = submit_settings(args)
     scan_file = Path(args.params)
     if not scan_file.is_file():
         raise SubmitError(f"the scan file {args.params} does not exist")
