@@ -54,6 +54,7 @@ INITIAL {
 
 BREAKPOINT {
     SOLVE fall
+    CONDUCTANCE g
     i = g * (v - e) - A * scale
 }
 

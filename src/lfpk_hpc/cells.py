@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .imem import ADVANCE, RUN_PTR, define_procs
 from .params import CellModel, Section
 from .probes import SegmentGeometry
 
@@ -429,9 +430,9 @@ class PassiveCell:
         return out
 
 
-#: hoc procedures of :func:`define_run_procs`
-RUN_PROC = "lfpk_hpc_run"
-ADVANCE_PROC = "lfpk_hpc_advance"
+#: hoc procedures of :func:`define_run_procs` (see :func:`lfpk_hpc.imem.define_procs`)
+RUN_PROC = RUN_PTR
+ADVANCE_PROC = ADVANCE
 
 
 def _per_segment(values, n_seg: int) -> list[float]:
@@ -443,27 +444,21 @@ def _per_segment(values, n_seg: int) -> list[float]:
 
 def define_run_procs(h) -> None:
     """Define the hoc procedures of the simulation loops (the kernel engine's and the
-    ground truth's; a loop in hoc costs about half as much per step as in Python):
+    ground truths'; a loop in hoc costs about half as much per step as in Python):
 
     - ``RUN_PROC(ptr, buffer, record, n, n_values, last)``: n times, gather the
-      values of the PtrVector ``ptr`` through the Vector ``buffer`` into ``record``
-      (n_values each, sample k at k·n_values) and advance one step — except after
-      the last sample unless ``last`` is 1. So n samples at t0, t0 + dt, …;
+      values of the PtrVector ``ptr`` into the Vector ``buffer`` and append them to
+      ``record`` (emptied first: sample k at k·n_values), and advance one step —
+      except after the last sample unless ``last`` is 1. So n samples at t0,
+      t0 + dt, …;
     - ``ADVANCE_PROC(n)``: n steps, recording nothing.
+
+    Parameters
+    ----------
+    h : neuron.hoc.HocObject
+        NEURON's ``h``.
     """
-    if not hasattr(h, RUN_PROC):
-        h(
-            f"proc {RUN_PROC}() {{ local k\n"
-            "  for k = 0, $4 - 1 {\n"
-            "    $o1.gather($o2)\n"
-            "    $o3.copy($o2, k * $5)\n"
-            "    if (k < $4 - 1 || $6) { fadvance() }\n"
-            "  }\n"
-            "}\n"
-            f"proc {ADVANCE_PROC}() {{ local k\n"
-            "  for k = 0, $1 - 1 { fadvance() }\n"
-            "}\n"
-        )
+    define_procs(h)
 
 
 def build_cell(

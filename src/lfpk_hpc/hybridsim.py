@@ -33,8 +33,9 @@ count − 1 of Y). Simulating it:
    (mod/lfpk_train.mod) that holds the sorted times: NEURON's queue holds one event
    per train, whatever the number of spikes.
 4. **Simulation and probes.** The block is simulated with fixed steps of dt from
-   the window's start at rest (v = e_pas); a hoc loop gathers all membrane currents
-   each step and numpy turns them into every probe's signal
+   the window's start at rest (v = e_pas); a hoc loop records all membrane currents
+   each step (:class:`lfpk_hpc.imem.CurrentRecorder`) and numpy turns them into
+   every probe's signal
    (:func:`lfpk_hpc.probes.ground_truth_matrices`: line sources at the contacts,
    the dipole moment, each cell's EEG at its position).
 
@@ -756,19 +757,26 @@ def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt,
     weights = np.array([w for _m, w in classes])[keys % n_classes]
     order = np.lexsort((times, seg_index))
     seg_index, times, weights = seg_index[order], times[order], weights[order]
-    keep = []
+    # one Vector of times and one of weights for the block; each train sends its range
+    tv, wv = h.Vector(times), h.Vector(weights)
+    keep = [(tv, wv)]
     for a, b in _runs(seg_index):
         train = h.LfpkTrain()
-        tv, wv = h.Vector(times[a:b]), h.Vector(weights[a:b])
-        train.kicks(tv, wv)
+        train.kicks(tv, wv, a, b)
         h.setpointer(segments[int(seg_index[a])]._ref_A_lfpk_hsyn, "target", train)
-        keep.append((tv, wv, train))
+        keep.append(train)
     return keep
 
 
-def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: int) -> BlockResult:
+def simulate_block(
+    inputs: HybridInputs, Y: str, block: int, first: int, count: int, *, record: bool = True
+) -> BlockResult:
     """Simulate cells ``first`` … ``first + count − 1`` of Y (see the module docstring)
     and return their summed signals on the window's bins.
+
+    ``record=False`` builds and steps the block the same way but records nothing
+    (its signals are empty): the floor that ``benchmarks/hybrid.py`` measures the
+    block against.
 
     Parameters
     ----------
@@ -782,6 +790,8 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
         Index of its first cell.
     count : int
         Its cells (a count).
+    record : bool, optional
+        False: step the block without recording (signals empty; for benchmarks).
 
     Returns
     -------
@@ -791,7 +801,7 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
     from neuron import h
 
     from . import mechanisms
-    from .cells import RUN_PROC, define_run_procs
+    from .imem import ADVANCE, CurrentRecorder, define_procs
     from .probes import ground_truth_matrices
 
     t0 = time.perf_counter()
@@ -861,6 +871,8 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
         # segment and weight with a NetCon to it
         order = np.lexsort((times, keys))
         keys, times = keys[order], times[order]
+        vec = h.Vector(times)  # one Vector for the block; each train sends its range
+        keep.append(vec)
         for a, b in _runs(keys):
             seg_index, cls = divmod(int(keys[a]), n_classes)
             m, weight = classes[cls]
@@ -869,13 +881,12 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
                 pp = point_processes[(seg_index, m)] = _point_process(
                     h, models[m], segments[seg_index]
                 )
-            vec = h.Vector(times[a:b])
             train = h.LfpkTrain()
-            train.times(vec)
+            train.times(vec, a, b)
             nc = h.NetCon(train, pp)
             nc.weight[0] = weight
             nc.delay = 0.0
-            keep.append((vec, train, nc))
+            keep.append((train, nc))
     n_events = int(times.size)
     t_syn = time.perf_counter()
 
@@ -888,38 +899,38 @@ def simulate_block(inputs: HybridInputs, Y: str, block: int, first: int, count: 
 
     # simulation: sample k at t = tstart + k·dt, k < n_bins
     n_bins = inputs.n_bins
-    define_run_procs(h)
     h.dt = inputs.dt
     cvode = h.CVode()
     cvode.active(0)
     cvode.use_fast_imem(1)
-    ptr = h.PtrVector(n_seg)
-    for k, seg in enumerate(segments):
-        ptr.pset(k, seg._ref_i_membrane_)
+    recorder = CurrentRecorder(h, segments) if record else None
     out = np.zeros((M.shape[0], n_bins))
     h.finitialize(proto.e_pas)
     h.fcurrent()
-    chunk = max(1, min(n_bins, CHUNK_VALUES // max(n_seg, 1)))
-    buffer, record = h.Vector(n_seg), h.Vector()
-    k = 0
-    while k < n_bins:
-        b = min(chunk, n_bins - k)
-        record.resize(n_seg * b)
-        getattr(h, RUN_PROC)(ptr, buffer, record, b, n_seg, 1)
-        imem = record.as_numpy().reshape(b, n_seg)
-        out[:, k : k + b] = M @ imem.T
-        k += b
+    if recorder is None:
+        define_procs(h)
+        getattr(h, ADVANCE)(n_bins)
+    else:
+        recorder.locate()  # the block copy of all currents where NEURON allows it
+        M_rec = recorder.matrix(M)
+        chunk = max(1, min(n_bins, CHUNK_VALUES // max(recorder.width, 1)))
+        k = 0
+        while k < n_bins:
+            b = min(chunk, n_bins - k)
+            out[:, k : k + b] = M_rec @ recorder.run_raw(b, True).T
+            k += b
     t_sim = time.perf_counter()
     signals, row = {}, 0
-    for p in names:
+    for p in names if record else ():
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    n_pp = len(point_processes) or len(keep)  # point processes, or kicked segments
+    # point processes, or kicked segments (keep: the block's Vectors, then one train each)
+    n_pp = len(point_processes) or max(len(keep) - 1, 0)
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
     point_processes.clear()
-    ptr = buffer = record = None
+    recorder = None
     segments.clear()
     sections.clear()
     t_end = time.perf_counter()
