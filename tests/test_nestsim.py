@@ -131,6 +131,20 @@ def test_same_seed_same_spikes_other_seed_different(tmp_path, nest_installed):
     )
 
 
+def test_too_few_threads_for_the_network_exit_2_before_building(tmp_path, nest_installed):
+    """At full scale PD14 has about 3·10⁸ synapses; NEST holds 134,217,726 per thread:
+    1 thread is refused at once (exit 2, naming --threads and the count it needs)."""
+    net = nestsim.derive(1.0, 1.0, 0.1, False)
+    n_syn = sum(sum(row.values()) for row in net["synapses"].values())
+    assert 2.9e8 < n_syn < 3.1e8  # PD14: 0.3 billion synapses (DOMAIN.md)
+    assert nestsim.threads_needed(net) == 3
+    assert nestsim.threads_needed(nestsim.derive(0.2, 0.2, 0.1, False)) == 1
+    proc = run(tmp_path, POTJANS, "--scale", "1", "--tstop", "100", "--out", "s.h5")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--threads 1" in proc.stderr and "use --threads 3 or more" in proc.stderr
+    assert not (tmp_path / "s.h5").exists()
+
+
 def test_thalamus_is_recorded_as_TC(tmp_path, nest_installed):
     # default presim 500 ms: the stimulus (700-710 ms of simulation time) is at 200-210 ms
     proc = run(

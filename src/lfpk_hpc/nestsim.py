@@ -362,6 +362,33 @@ def _synapses_full(C: float, n_pre: float, n_post: float) -> float:
     return math.log1p(-C) / math.log1p(-1.0 / (n_pre * n_post)) if C > 0 else 0.0
 
 
+#: NEST's largest number of connections of one synapse model on one virtual process
+MAX_CONNECTIONS_PER_THREAD = 134_217_726
+
+
+def threads_needed(net: dict) -> int:
+    """The fewest NEST threads (one process) that hold the network ``net`` (from
+    :func:`derive`): NEST keeps at most :data:`MAX_CONNECTIONS_PER_THREAD` connections
+    of a synapse model per thread, and spreads them over threads with the neurons
+    (10 % kept in reserve for the unevenness). 3 for the full-scale microcircuit
+    (about 3·10⁸ synapses), 1 below a scale of about 0.6.
+
+    Parameters
+    ----------
+    net : dict
+        The network, as :func:`derive` returns it.
+
+    Returns
+    -------
+    int
+        Threads (a count).
+    """
+    total = sum(sum(row.values()) for row in net["synapses"].values())
+    if net.get("thalamus"):
+        total += sum(net["thalamus_params"]["synapses"].values())
+    return max(1, math.ceil(total / (0.9 * MAX_CONNECTIONS_PER_THREAD)))
+
+
 def derive(scale: float, k_scale: float, dt: float, thalamus: bool) -> dict:
     """Everything that is simulated, as plain numbers (JSON-able): sizes, synapse
     counts, in-degrees, weights (pA), DC (pA), background rates.
@@ -700,6 +727,14 @@ def main(args) -> int:
 
     net = derive(args.scale, args.k_scale, args.dt, args.thalamus)
     pops = net["populations"]
+    needed = threads_needed(net)
+    if args.threads < needed:
+        n_syn = sum(sum(row.values()) for row in net["synapses"].values())
+        return _error(
+            f"--threads {args.threads}: at --scale {args.scale:g} the network has "
+            f"{n_syn:,} synapses and NEST holds at most {MAX_CONNECTIONS_PER_THREAD:,} "
+            f"per thread; use --threads {needed} or more"
+        )
     log(f"simulate-pd14: the PD14 microcircuit in NEST {nest.__version__} ({args.params})")
     log(
         f"  N_scaling {args.scale:g}, K_scaling {args.k_scale:g}: weights x "
@@ -833,6 +868,8 @@ __all__ = [
     "hidden_launcher_env",
     "import_nest",
     "derive",
+    "threads_needed",
+    "MAX_CONNECTIONS_PER_THREAD",
     "simulate",
     "main",
 ]

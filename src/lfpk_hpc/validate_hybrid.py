@@ -73,10 +73,15 @@ def _spikes_from_nest(params_path, out: Path, *, scale, tstop, seed, dt, log) ->
         for k, v in os.environ.items()
         if not k.startswith(("OMPI_", "PMI", "PMIX", "MPI_LOCAL", "SLURM_STEP", "HYDRA"))
     }
+    from .nestsim import derive, threads_needed
+
+    # as many threads as NEST needs to hold the network (3 at full scale), a number
+    # fixed by the scale: NEST's spikes depend on it
+    threads = threads_needed(derive(float(scale), float(scale), float(dt), False))
     cmd = [
         sys.executable, "-m", "lfpk_hpc", "simulate-pd14", str(params_path),
         "--scale", repr(float(scale)), "--tstop", repr(float(tstop)), "--seed", str(int(seed)),
-        "--dt", repr(float(dt)), "--out", str(out),
+        "--dt", repr(float(dt)), "--threads", str(threads), "--out", str(out),
     ]  # fmt: skip
     log("validate: the point network in NEST: " + " ".join(cmd[2:]))
     t0 = time.perf_counter()
