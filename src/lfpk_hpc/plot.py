@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from .kernel import kernel_duration
+from .kernelsfile import Kernel, KernelsFile, KernelsFileError, ProbeData
+from .kernelsfile import read_kernels_file as _read_full
 from .probes import canonical_units
-from .store import Kernel, KernelsFile, KernelsFileError, ProbeData
-from .store import read_kernels_file as _read_full
 
 __all__ = [
     "SCALES",
@@ -65,7 +65,7 @@ TAIL_RTOL = 0.01
 
 def read_kernels_file(path, point: int | None = None) -> KernelsFile:
     """A kernels file (or point ``point`` of a scan file) as the figure needs it
-    (:func:`lfpk_hpc.store.read_kernels_file`): every kernel cut to lags 0..tau, and no
+    (:func:`lfpk_hpc.kernelsfile.read_kernels_file`): every kernel cut to lags 0..tau, and no
     data for pathways with C_YX = 0.
 
     Parameters
@@ -296,7 +296,7 @@ def plot_kernels(
         The figure's path.
     """
     if point is not None:
-        from .store import resolve_point
+        from .kernelsfile import resolve_point
 
         point = resolve_point(path, point)
     if out is None:
@@ -566,7 +566,7 @@ def kernels_figure(
     # ---- title and what was drawn
     title = f"Spike-signal kernels H_YX of {kf.model_name!r}, X → Y, per presynaptic spike"
     if point is not None:
-        from .store import scan_point_label
+        from .kernelsfile import scan_point_label
 
         title += f"; scan {scan_point_label(path, point)}"
     if not kf.complete:

@@ -385,7 +385,7 @@ def bin_spikes(times: np.ndarray, dt: float, t_start: float, n_bins: int) -> np.
 
 def read_kernel_set(path, point: int | None = None):
     """The complete kernels of a kernels file (or of point ``point`` of a scan file):
-    (info, {probe: {(Y, X): H}}), read by :func:`lfpk_hpc.store.read_kernels_file`;
+    (info, {probe: {(Y, X): H}}), read by :func:`lfpk_hpc.kernelsfile.read_kernels_file`;
     an incomplete kernel is an error.
 
     Parameters
@@ -408,7 +408,7 @@ def read_kernel_set(path, point: int | None = None):
     SpikesError
         The file cannot be read or has an incomplete kernel.
     """
-    from .store import KernelsFileError, read_kernels_file
+    from .kernelsfile import KernelsFileError, read_kernels_file
 
     try:
         kf = read_kernels_file(path, point=point)
@@ -580,7 +580,7 @@ def predict(
         raise SpikesError(f"output {str(out)!r} exists; choose another --out or pass --overwrite")
     if out.parent.exists() and not out.parent.is_dir():
         raise SpikesError(f"--out {str(out)!r} is invalid: {str(out.parent)!r} is not a folder")
-    from .store import KernelsFileError, resolve_point, scan_point_label
+    from .kernelsfile import KernelsFileError, resolve_point, scan_point_label
 
     if point is not None:
         try:

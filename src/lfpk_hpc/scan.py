@@ -72,9 +72,9 @@ import numpy as np
 
 from .errors import InputError
 from .kernelrun import task_keys, task_label
+from .kernelsfile import SCAN_FORMAT
 from .params import Model, ParamsError
 from .scheduler import TaskKind, run_farm
-from .store import SCAN_FORMAT
 
 __all__ = [
     "Scan",
@@ -839,7 +839,7 @@ def measured_times(kind: ScanTasks, path) -> tuple[dict, str]:
     (key -> seconds, a note saying where they came from)."""
     import h5py
 
-    from .store import SCAN_FORMAT, read_task_table
+    from .store import read_task_table
 
     path = Path(path)
     if not path.is_file():
@@ -987,7 +987,7 @@ def extract_point(scan_file, point, out, *, overwrite: bool = False) -> Path:
     same datasets and attributes as a run of that point)."""
     import h5py
 
-    from .store import KernelsFileError, read_kernels_file, resolve_point
+    from .kernelsfile import KernelsFileError, read_kernels_file, resolve_point
 
     out = Path(out)
     point = resolve_point(scan_file, point)
@@ -1024,7 +1024,7 @@ def add_extract_arguments(parser) -> None:
 
 def extract_main(args) -> int:
     from .errors import report
-    from .store import KernelsFileError, resolve_point, scan_point_label
+    from .kernelsfile import KernelsFileError, resolve_point, scan_point_label
 
     try:
         point = resolve_point(args.scan_file, args.point)

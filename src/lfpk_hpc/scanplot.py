@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import SCAN_FORMAT, KernelsFileError, resolve_point
+from .kernelsfile import SCAN_FORMAT, KernelsFileError, resolve_point
 
 __all__ = ["ScanSummary", "plot_scan", "read_scan_summary"]
 
@@ -117,7 +117,7 @@ def read_scan_summary(path, probe=None, pathways=None, at=0) -> ScanSummary:
         The pathways (X, Y); None: the largest at point ``at``.
     at : int or str, optional
         The point whose largest pathways are chosen: an index or its values
-        (:func:`lfpk_hpc.store.resolve_point`).
+        (:func:`lfpk_hpc.kernelsfile.resolve_point`).
 
     Returns
     -------
@@ -491,7 +491,7 @@ def plot_scan(path, out=None, probe=None, pathways=None, at=0, dpi: float = 120.
         The pathways (X, Y); None: the largest at point ``at``.
     at : int or str, optional
         The point whose largest pathways are drawn: an index or its values
-        (:func:`lfpk_hpc.store.resolve_point`).
+        (:func:`lfpk_hpc.kernelsfile.resolve_point`).
     dpi : float, optional
         Resolution (dots per inch).
 

@@ -79,7 +79,8 @@ def _scan_state(kind, out: Path) -> tuple[dict, set, str]:
     its checkpoints); SubmitError for a file of another scan."""
     import h5py
 
-    from .store import SCAN_FORMAT, Checkpoints
+    from .kernelsfile import SCAN_FORMAT
+    from .store import Checkpoints
 
     measured, done, sources = {}, set(), []
     if out.exists():
