@@ -200,7 +200,7 @@ def _measure_scan(scan: Path, args) -> None:
     first run, with and without its set-up."""
     import h5py
 
-    from lfpk_hpc.scan import plan_scan
+    from lfpk_hpc.scanplan import plan_scan
 
     env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     print(f"scan {scan}")

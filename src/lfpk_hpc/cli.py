@@ -349,7 +349,8 @@ def _plan(args) -> int:
     if args.scan:
         if args.hybrid:
             return _error("--scan and --hybrid exclude each other", 2)
-        from .scan import ScanError, plan_scan, print_plan
+        from .scan import ScanError
+        from .scanplan import plan_scan, print_plan
 
         try:
             print_plan(args.params, plan_scan(args.params, ranks, args.measured))

@@ -97,7 +97,8 @@ def _scan_state(kind, out: Path) -> tuple[dict, set, str]:
                 f"{out} holds a scan of other points or parameters; give another --out or remove it"
             )
         if found is not None:
-            from .scan import ScanError, measured_times
+            from .scan import ScanError
+            from .scanplan import measured_times
 
             try:
                 measured, _note = measured_times(kind, out)
