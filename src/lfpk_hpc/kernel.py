@@ -709,6 +709,17 @@ class KernelEngine:
 
         delete_all_sections()
 
+    def _check_vrest(self, Y: str, cell, n_seg: int, allowed: str) -> None:
+        """A Vrest per segment of Y must have one value per segment of Y's cell (else the
+        cell is deleted and ParamsError names ``allowed``)."""
+        vrest = self.model.kernel.vrest_of(Y)
+        if np.ndim(vrest) == 1 and len(vrest) != n_seg:
+            cell.delete()
+            raise ParamsError(
+                f"kernel.Vrest[{Y}] has {len(vrest)} values but is invalid: the cell of {Y} "
+                f"has {n_seg} segments ({allowed})"
+            )
+
     def _leak_shifts(self, Y: str, geometry: SegmentGeometry, g: np.ndarray) -> np.ndarray:
         """``g`` plus the time-averaged conductance (S/cm²) of every synapse onto Y."""
         model = self.model
@@ -741,13 +752,7 @@ class KernelEngine:
             log=self.log,
             **self._user_paths(pop_y.cell),
         )
-        vrest = ks.vrest_of(Y)
-        if np.ndim(vrest) == 1 and len(vrest) != cell.n_seg:
-            cell.delete()
-            raise ParamsError(
-                f"kernel.Vrest[{Y}] has {len(vrest)} values but is invalid: the cell of {Y} "
-                f"has {cell.n_seg} segments (one value per segment, one value, or 'cell')"
-            )
+        self._check_vrest(Y, cell, cell.n_seg, "one value per segment, one value, or 'cell'")
         if ks.g_eff:
             cell.add_leak(self._leak_shifts(Y, cell.geometry, cell.leak()), info.e_leak)
         self._linear[Y] = info
@@ -792,26 +797,10 @@ class KernelEngine:
             dt=ks.dt,
         )
         geometry = cell.geometry
-        vrest = ks.vrest_of(Y)
-        if np.ndim(vrest) == 1 and len(vrest) != geometry.n_seg:
-            cell.delete()
-            raise ParamsError(
-                f"kernel.Vrest[{Y}] has {len(vrest)} values but is invalid: the cell of {Y} "
-                f"has {geometry.n_seg} segments (one value per segment, or one value)"
-            )
+        self._check_vrest(Y, cell, geometry.n_seg, "one value per segment, or one value")
         # effective leak: time-averaged conductance of every synapse onto Y
         if ks.g_eff:
-            ext = model.extrinsic[Y]
-            rho_ext = ext.n_ext * geometry.area / geometry.area.sum()
-            g = cell.leak() + _leak_shift(rho_ext, ext.synapse, ext.nu_ext, geometry.area)
-            for Xi in model.presynaptic(Y):
-                ci = model.connection(Xi, Y)
-                if ci.C == 0:
-                    continue
-                p_i = pathway_density(geometry, ci, pop_y.geometry.scale)
-                k_in = total_synapses(model, ci) / pop_y.N
-                g = g + _leak_shift(p_i * k_in, ci.synapse, model.population(Xi).nu, geometry.area)
-            cell.set_leak(g)
+            cell.set_leak(self._leak_shifts(Y, geometry, cell.leak()))
         if not cell.rest:
             self.log(
                 f"cell of {Y} is not at rest at t = 0 (v_init differs from e_pas or it has "
