@@ -269,6 +269,17 @@ def header_attrs(model) -> dict:
     return out
 
 
+def _kernel_dataset(f, key: str, probe: ProbeInfo, n_lags: int, dt, tau, complete: bool):
+    """A kernel's dataset (channels, lags) of zeros with its dt, tau (ms), units and
+    ``complete`` flag (a kernel or an action-potential kernel: the layout is one)."""
+    ds = f.create_dataset(key, shape=(probe.n_channels, n_lags), dtype="f8", fillvalue=0.0)
+    ds.attrs["dt"] = dt
+    ds.attrs["tau"] = tau
+    ds.attrs["units"] = probe.units
+    ds.attrs["complete"] = complete
+    return ds
+
+
 class KernelStore:
     """One kernels file, written by rank 0 alone or by every rank (``mpio``).
 
@@ -349,44 +360,21 @@ class KernelStore:
             if p.z is not None:
                 g.create_dataset("z", data=np.asarray(p.z, dtype=float)).attrs["units"] = "µm"
             for X, Y in self.pairs:
-                ds = f.create_dataset(
-                    f"kernels/{p.name}/{Y}/{X}",
-                    shape=(p.n_channels, n_lags),
-                    dtype="f8",
-                    fillvalue=0.0,
-                )
-                ds.attrs["dt"] = dt
-                ds.attrs["tau"] = tau
-                ds.attrs["units"] = p.units
-                zero = (X, Y) not in self._row
-                ds.attrs["complete"] = zero
+                zero = (X, Y) not in self._row  # C_YX = 0: exact zeros, complete
+                ds = _kernel_dataset(f, f"kernels/{p.name}/{Y}/{X}", p, n_lags, dt, tau, zero)
                 ds.attrs["zero_connection"] = zero
             for Y in self.ap_Ys:
-                ds = f.create_dataset(
-                    f"ap_kernels/{p.name}/{Y}",
-                    shape=(p.n_channels, n_lags),
-                    dtype="f8",
-                    fillvalue=0.0,
-                )
-                ds.attrs["dt"] = dt
-                ds.attrs["tau"] = tau
-                ds.attrs["units"] = p.units
-                ds.attrs["complete"] = False
+                _kernel_dataset(f, f"ap_kernels/{p.name}/{Y}", p, n_lags, dt, tau, False)
         n = len(self.tasks)
         names = max([len(s.encode()) for t in self.tasks for s in t] + [1])
         g = f.create_group("tasks")
-        g.create_dataset(
-            "X",
-            data=np.array([t[0].encode() for t in self.tasks], dtype=f"S{names}")
-            if n
-            else np.zeros(0, dtype="S1"),
-        )
-        g.create_dataset(
-            "Y",
-            data=np.array([t[1].encode() for t in self.tasks], dtype=f"S{names}")
-            if n
-            else np.zeros(0, dtype="S1"),
-        )
+        for col, name in enumerate(("X", "Y")):
+            g.create_dataset(
+                name,
+                data=np.array([t[col].encode() for t in self.tasks], dtype=f"S{names}")
+                if n
+                else np.zeros(0, dtype="S1"),
+            )
         g.create_dataset("complete", shape=(n,), dtype="i1", fillvalue=0)
         g.create_dataset("rank", shape=(n,), dtype="i4", fillvalue=-1)
         g.create_dataset("wall_time_s", shape=(n,), dtype="f8", fillvalue=np.nan)
