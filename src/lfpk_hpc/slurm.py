@@ -339,32 +339,70 @@ def size_kernels(model, out: Path, ranks: int | None, time_s: int | None) -> Siz
         seconds = [sum(by_key[t] for t in u) for u in cost.units(costs, n, todo=set(todo))]
         return cost.efficiency(seconds, n)[0]
 
-    kind = "measured and estimated" if measured else "estimated"
+    n_max = max(len(todo), 1)
+    return _size_job(
+        makespan,
+        range(1, n_max + 1),
+        n_max,
+        ranks,
+        time_s,
+        notes,
+        work=[by_key[t] for t in todo],
+        measured=bool(measured),
+        fewest="the fewest",
+        shortest_on=_ranks(n_max),
+        minutes=", whole minutes",
+    )
+
+
+def _ranks(n: int) -> str:
+    return f"{n} rank{'s' if n > 1 else ''}"
+
+
+def _size_job(
+    makespan,
+    candidates,
+    n_max: int,
+    ranks,
+    time_s,
+    notes: list,
+    *,
+    work: list,
+    measured: bool,
+    fewest: str,
+    shortest_on: str,
+    minutes: str = "",
+) -> Sizing:
+    """Ranks and time limit of a job of tasks (the kernels', a scan's) from
+    ``makespan(n)``, its expected makespan on n ranks (see the module docstring), with
+    the notes that say why, appended to ``notes``: unless given, the ranks are the first
+    of ``candidates`` whose makespan is within RANKS_SLACK × the one on ``n_max`` ranks
+    or under RANKS_TARGET_S, and the time limit max(MIN_TIME_S, TIME_FACTOR × makespan
+    + STARTUP_S) in whole minutes. ``work``: the seconds of the tasks left; ``fewest``,
+    ``shortest_on`` and ``minutes`` are words of the notes (each job's own)."""
     if ranks is None:
-        n_max = max(len(todo), 1)
         best = makespan(n_max)
         limit = max(RANKS_SLACK * best, RANKS_TARGET_S)
-        ranks = next((n for n in range(1, n_max + 1) if makespan(n) <= limit), n_max)
+        ranks = next((n for n in candidates if makespan(n) <= limit), n_max)
         notes.append(
-            f"{ranks} rank{'s' if ranks > 1 else ''}: the fewest with an expected makespan "
-            f"within {RANKS_SLACK:g} × the shortest ({_duration(best)} on {n_max} "
-            f"rank{'s' if n_max > 1 else ''}) or "
-            f"under {_duration(RANKS_TARGET_S)} (--ranks overrides)"
+            f"{_ranks(ranks)}: {fewest} with an expected makespan within {RANKS_SLACK:g} × "
+            f"the shortest ({_duration(best)} on {shortest_on}) or under "
+            f"{_duration(RANKS_TARGET_S)} (--ranks overrides)"
         )
     else:
-        notes.append(f"{ranks} rank{'s' if ranks > 1 else ''} (--ranks)")
+        notes.append(f"{_ranks(ranks)} (--ranks)")
     span = makespan(ranks)
-    total = sum(by_key[t] for t in todo)
     notes.append(
-        f"plan ({kind} task times): {len(todo)} tasks, {_duration(total)} of work, "
-        f"expected makespan {_duration(span)} on {ranks} rank{'s' if ranks > 1 else ''}"
+        f"plan ({'measured and estimated' if measured else 'estimated'} task times): "
+        f"{len(work)} tasks, {_duration(sum(work))} of work, expected makespan {_duration(span)} "
+        f"on {_ranks(ranks)}"
     )
     if time_s is None:
         raw = max(MIN_TIME_S, TIME_FACTOR * span + STARTUP_S)
         time_s = int(math.ceil(raw / 60.0) * 60)
         notes.append(
             f"time limit {format_time(time_s)}: max({_duration(MIN_TIME_S)}, "
-            f"{TIME_FACTOR:g} × makespan + {_duration(STARTUP_S)} start-up), whole minutes "
+            f"{TIME_FACTOR:g} × makespan + {_duration(STARTUP_S)} start-up){minutes} "
             "(--time overrides)"
         )
     else:

@@ -19,23 +19,17 @@ out), the array holds the points without a validation, and the summary is made a
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 from .slurm import (
-    MIN_TIME_S,
-    RANKS_SLACK,
-    RANKS_TARGET_S,
-    STARTUP_S,
-    TIME_FACTOR,
     VALIDATE_MIN_RANKS,
     VALIDATE_TIME_S,
     Sizing,
     Stage,
     SubmitError,
-    _duration,
     _job_environment,
+    _size_job,
     format_time,
     submit_settings,
 )
@@ -145,36 +139,20 @@ def size_scan(kind, out: Path, ranks: int | None, time_s: int | None) -> tuple[S
         units = kind.units(seconds, n, todo)
         return cost.efficiency([sum(seconds[k] for k in u) for u in units], n)[0]
 
-    if ranks is None:
-        n_max = max(1, min(len(todo), 4096))
-        best = makespan(n_max)
-        limit = max(RANKS_SLACK * best, RANKS_TARGET_S)
-        candidates = sorted({1, n_max, *(2**k for k in range(13) if 2**k < n_max)})
-        ranks = next((n for n in candidates if makespan(n) <= limit), n_max)
-        notes.append(
-            f"{ranks} rank{'s' if ranks > 1 else ''}: the fewest (of 1, 2, 4, ...) with an "
-            f"expected makespan within {RANKS_SLACK:g} × the shortest ({_duration(best)} on "
-            f"{n_max}) or under {_duration(RANKS_TARGET_S)} (--ranks overrides)"
-        )
-    else:
-        notes.append(f"{ranks} rank{'s' if ranks > 1 else ''} (--ranks)")
-    span = makespan(ranks)
-    total = sum(seconds[k] for k in todo)
-    notes.append(
-        f"plan ({'measured and estimated' if measured else 'estimated'} task times): "
-        f"{len(todo)} tasks, {_duration(total)} of work, expected makespan {_duration(span)} "
-        f"on {ranks} rank{'s' if ranks > 1 else ''}"
+    n_max = max(1, min(len(todo), 4096))
+    sizing = _size_job(
+        makespan,
+        sorted({1, n_max, *(2**k for k in range(13) if 2**k < n_max)}),
+        n_max,
+        ranks,
+        time_s,
+        notes,
+        work=[seconds[k] for k in todo],
+        measured=bool(measured),
+        fewest="the fewest (of 1, 2, 4, ...)",
+        shortest_on=str(n_max),
     )
-    if time_s is None:
-        raw = max(MIN_TIME_S, TIME_FACTOR * span + STARTUP_S)
-        time_s = int(math.ceil(raw / 60.0) * 60)
-        notes.append(
-            f"time limit {format_time(time_s)}: max({_duration(MIN_TIME_S)}, "
-            f"{TIME_FACTOR:g} × makespan + {_duration(STARTUP_S)} start-up) (--time overrides)"
-        )
-    else:
-        notes.append(f"time limit {format_time(time_s)} (--time)")
-    return Sizing(ranks, time_s, notes), len(todo)
+    return sizing, len(todo)
 
 
 def _check_validation_args(args, models) -> str:
