@@ -316,11 +316,10 @@ def _load(params: str):
 
 
 def _run(args) -> int:
-    from .parallel import run_guarded, world_comm
+    from .parallel import run_command
 
     # MPI (when launched with mpirun/srun) is initialised after NEURON is imported
-    comm = world_comm()
-    return run_guarded(lambda: _run_kernels(args, comm), comm)
+    return run_command(lambda comm: _run_kernels(args, comm))
 
 
 def _run_kernels(args, comm) -> int:

@@ -817,10 +817,10 @@ def main(args) -> int:
     int
         The exit code.
     """
-    from .parallel import run_guarded, world_comm
+    from .parallel import run_command
 
-    comm = world_comm()  # NEURON (the kernels) stays out of MPI; NEST never sees it
-    return run_guarded(lambda: _main(args, comm), comm)
+    # NEURON (the kernels) stays out of MPI; NEST never sees it
+    return run_command(lambda comm: _main(args, comm))
 
 
 def _main(args, comm) -> int:

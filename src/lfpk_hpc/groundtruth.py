@@ -638,10 +638,10 @@ def main(args) -> int:
     int
         The exit code.
     """
-    from .parallel import run_guarded, world_comm
+    from .parallel import run_command
 
-    comm = world_comm(neuron_in_mpi=True)  # the network uses NEURON's ParallelContext
-    return run_guarded(lambda: _main(args, comm), comm)
+    # the network uses NEURON's ParallelContext
+    return run_command(lambda comm: _main(args, comm), neuron_in_mpi=True)
 
 
 def _main(args, comm) -> int:

@@ -876,10 +876,10 @@ def main(args) -> int:
     int
         The exit code.
     """
-    from .parallel import run_guarded, world_comm
+    from .parallel import run_command
 
-    comm = world_comm()  # NEURON stays out of MPI: every block is independent
-    return run_guarded(lambda: _main(args, comm), comm)
+    # NEURON stays out of MPI: every block is independent
+    return run_command(lambda comm: _main(args, comm))
 
 
 def _main(args, comm) -> int:

@@ -3,6 +3,8 @@
 - :func:`world_comm` gives ``MPI.COMM_WORLD`` when the process was started by an MPI
   launcher (mpirun, mpiexec, srun) and ``None`` otherwise (mpi4py is then not even
   imported).
+- :func:`run_command` is a command's entry point: the communicator, and the command
+  run guarded on every rank.
 - :func:`run_guarded` runs a command on every rank and turns any exception into
   one error line and an exit code that every rank returns. When the ranks that did
   not fail reach the end of the command too (the usual case: bad input is found by
@@ -38,6 +40,7 @@ __all__ = [
     "env_rank",
     "fault_point",
     "launched_with_mpi",
+    "run_command",
     "run_guarded",
     "wait_quietly",
     "world_comm",
@@ -145,6 +148,28 @@ def wait_quietly(comm) -> None:
     if comm is None or comm.Get_size() == 1:
         return
     _test_sleep(comm.Ibarrier())
+
+
+def run_command(work, *, neuron_in_mpi: bool = False) -> int:
+    """A command's entry point: ``work(comm)`` on every rank of :func:`world_comm`'s
+    communicator, guarded by :func:`run_guarded` (any error is one line and the exit
+    code every rank returns: 2 for bad input, 1 for a run that failed).
+
+    Parameters
+    ----------
+    work : callable
+        Called with the communicator (None: one process); returns an exit code or None.
+    neuron_in_mpi : bool, optional
+        Initialise MPI before NEURON is imported, so that NEURON joins it
+        (:func:`world_comm`).
+
+    Returns
+    -------
+    int
+        The exit code (0 on success), the same on every rank.
+    """
+    comm = world_comm(neuron_in_mpi=neuron_in_mpi)
+    return run_guarded(lambda: work(comm), comm)
 
 
 def run_guarded(fn, comm=None) -> int:

@@ -858,10 +858,9 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from .parallel import run_guarded, world_comm
+    from .parallel import run_command
 
-    comm = world_comm()
-    return run_guarded(lambda: _main(args, comm), comm)
+    return run_command(lambda comm: _main(args, comm))
 
 
 def _main(args, comm) -> int:
