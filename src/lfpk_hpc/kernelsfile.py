@@ -173,6 +173,8 @@ def scan_point_label(path, point: int) -> str:
 
 
 def _split_outside_brackets(text: str, sep: str) -> list[str]:
+    """``text`` split at every ``sep`` outside square brackets (a scan's parameter
+    paths: ``populations[L4E->L23E].C``; also read by :mod:`lfpk_hpc.scan`)."""
     out, buf, depth = [], "", 0
     for ch in text:
         depth += (ch == "[") - (ch == "]")

@@ -73,7 +73,7 @@ import numpy as np
 from ._moved import forward
 from .errors import InputError
 from .kernelrun import task_keys, task_label
-from .kernelsfile import SCAN_FORMAT
+from .kernelsfile import SCAN_FORMAT, _split_outside_brackets
 from .params import Model, ParamsError
 from .scheduler import TaskKind, run_farm
 
@@ -132,20 +132,8 @@ _TOKEN = re.compile(r"^([A-Za-z_]\w*)(?:\[([^\]]+)\])?$")
 def _tokens(path: str) -> list[tuple[str, str | None]]:
     # a key in brackets may contain dots (a population named "a.b" is not allowed
     # anyway; Distribution keys have none): split on dots outside brackets
-    out, buf, depth = [], "", 0
-    for ch in path:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        if ch == "." and depth == 0:
-            out.append(buf)
-            buf = ""
-        else:
-            buf += ch
-    out.append(buf)
     tokens = []
-    for part in out:
+    for part in _split_outside_brackets(path, "."):
         m = _TOKEN.match(part)
         if m is None:
             raise ScanError(f"parameter path {path!r} is invalid at {part!r}")
