@@ -31,22 +31,16 @@ used but its mechanism cache (to compile the mod files).
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 
-import lfpykernels  # noqa: E402
-import neuron  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.stats as st  # noqa: E402
+from lfpykernels_common import lfp_and_dipole, load_mechanisms, spec_kernel_approx  # noqa: E402
 from neuron import h  # noqa: E402
 
-from lfpk_hpc.mechanisms import ensure_compiled  # noqa: E402
-
-PKG = Path(lfpykernels.__file__).parent / "tests"
 HERE = Path(__file__).resolve().parent
 CELL = HERE / "data" / "active_cell"
 
@@ -180,12 +174,10 @@ def _set(seg, mech, **values):
 
 def main(spec_path, out):
     spec = json.loads(Path(spec_path).read_text())
-    mods = Path(tempfile.mkdtemp(prefix="lfpk_ref_active_mod_"))
-    shutil.copy(PKG / "exp2synI.mod", mods)
-    for f in list((CELL / "mod").glob("*.mod")) + list((CELL / "reference_mod").glob("*.mod")):
-        shutil.copy(f, mods)
-    neuron.load_mechanisms(str(ensure_compiled(mods)))
-    shutil.rmtree(mods)
+    load_mechanisms(
+        list((CELL / "mod").glob("*.mod")) + list((CELL / "reference_mod").glob("*.mod")),
+        "lfpk_ref_active_mod_",
+    )
     nodes, gates, segs = find_rest(spec)
     v_rest = [v for _, _, v in segs]
     result = {
@@ -195,13 +187,9 @@ def main(spec_path, out):
     }
     X = spec["X"]
     for case in spec["cases"]:
-        ka = lfpykernels.KernelApprox(
-            X=X,
-            Y=spec["Y"],
-            N_X=np.array(spec["N_X"], dtype=float),
-            N_Y=spec["N_Y"],
-            C_YX=np.array(spec["C_YX"]),
-            cellParameters={
+        ka = spec_kernel_approx(
+            spec,
+            {
                 "templatefile": spec["template"],
                 "templatename": spec["template_name"],
                 "templateargs": spec["template_args"],
@@ -215,44 +203,18 @@ def main(spec_path, out):
                 ],
                 "delete_sections": True,
             },
-            populationParameters=spec["population"],
             rotationParameters={},
             multapseFunction=st.truncnorm,
             multapseParameters=spec["multapses"],
             delayFunction=st.truncnorm,
             delayParameters=spec["delays"],
-            synapseParameters=spec["synapses"],
-            synapsePositionArguments=[
-                {
-                    "section": pos["sections"],
-                    "fun": [getattr(st, d["name"]) for d in pos["depth"]],
-                    "funargs": [d["params"] for d in pos["depth"]],
-                    "funweights": pos["weights"],
-                }
-                for pos in spec["positions"]
-            ],
-            extSynapseParameters=None,
-            nu_ext=0.0,
-            n_ext=0,
-            nu_X={x: 0.0 for x in X},
             conductance_based=True,
         )
         vrest = [spec["v_hold"]] * len(v_rest) if case == "frozen_hold" else v_rest
-        lfp = spec["lfp"]
         for x in X:
-            probes = [
-                lfpykernels.GaussCylinderPotential(
-                    cell=None, z=np.array(lfp["z"]), sigma=lfp["sigma"], R=lfp["R"],
-                    sigma_z=lfp["sigma_z"],
-                ),
-                lfpykernels.KernelApproxCurrentDipoleMoment(cell=None),
-            ]  # fmt: skip
-            H = ka.get_kernel(
-                probes, Vrest=list(vrest), dt=spec["dt"], X=x, t_X=spec["t_X"], tau=spec["tau"],
-                g_eff=False,
-            )  # fmt: skip
-            result[f"{case}/{x}/lfp"] = H["GaussCylinderPotential"]
-            result[f"{case}/{x}/cdm"] = H["KernelApproxCurrentDipoleMoment"]
+            lfp, cdm = lfp_and_dipole(ka, spec, x, list(vrest))
+            result[f"{case}/{x}/lfp"] = lfp
+            result[f"{case}/{x}/cdm"] = cdm
         result[f"{case}/z"] = ka.cell.z
     np.savez(out, **result)
 

@@ -31,13 +31,9 @@ from pathlib import Path
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 
 import lfpykernels  # noqa: E402
-import neuron  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.stats as st  # noqa: E402
-
-from lfpk_hpc.mechanisms import ensure_compiled  # noqa: E402
-
-PKG = Path(lfpykernels.__file__).parent / "tests"
+from lfpykernels_common import PKG, lfp_and_dipole, load_mechanisms, spec_kernel_approx  # noqa: E402
 
 # weights of the current-based case (nA); the vrest_seg profile (mV per µm of depth)
 CURRENT_WEIGHTS = {"E": 0.03, "I": -0.12}
@@ -183,13 +179,9 @@ def pathways(spec_path, result):
             sec.e_pas = e_pas
 
     X = spec["X"]
-    ka = lfpykernels.KernelApprox(
-        X=X,
-        Y=spec["Y"],
-        N_X=np.array(spec["N_X"], dtype=float),
-        N_Y=spec["N_Y"],
-        C_YX=np.array(spec["C_YX"]),
-        cellParameters={
+    ka = spec_kernel_approx(
+        spec,
+        {
             "templatefile": str(template),
             "templatename": name,
             "templateargs": None,
@@ -202,52 +194,22 @@ def pathways(spec_path, result):
             "custom_fun_args": [{"g_pas": cell["g_pas"], "e_pas": spec["Vrest"]}],
             "delete_sections": False,
         },
-        populationParameters=spec["population"],
         multapseFunction=getattr(st, spec["multapses"]["name"]),
         multapseParameters=[spec["multapses"]["params"]] * len(X),
         delayFunction=getattr(st, spec["delays"][0]["name"]),
         delayParameters=[d["params"] for d in spec["delays"]],
-        synapseParameters=spec["synapses"],
-        synapsePositionArguments=[
-            {
-                "section": pos["sections"],
-                "fun": [getattr(st, d["name"]) for d in pos["depth"]],
-                "funargs": [d["params"] for d in pos["depth"]],
-                "funweights": pos["weights"],
-            }
-            for pos in spec["positions"]
-        ],
-        extSynapseParameters=None,
-        nu_ext=0.0,
-        n_ext=0,
-        nu_X={x: 0.0 for x in X},
         conductance_based=False,
     )
-    lfp = spec["lfp"]
     for x in X:
-        probes = [
-            lfpykernels.GaussCylinderPotential(
-                cell=None, z=np.array(lfp["z"]), sigma=lfp["sigma"], R=lfp["R"],
-                sigma_z=lfp["sigma_z"],
-            ),
-            lfpykernels.KernelApproxCurrentDipoleMoment(cell=None),
-        ]  # fmt: skip
-        H = ka.get_kernel(
-            probes, Vrest=spec["Vrest"], dt=spec["dt"], X=x, t_X=spec["t_X"], tau=spec["tau"],
-            g_eff=False,
-        )  # fmt: skip
-        result[f"pathways/{x}/lfp"] = H["GaussCylinderPotential"]
-        result[f"pathways/{x}/cdm"] = H["KernelApproxCurrentDipoleMoment"]
+        lfp, cdm = lfp_and_dipole(ka, spec, x, spec["Vrest"])
+        result[f"pathways/{x}/lfp"] = lfp
+        result[f"pathways/{x}/cdm"] = cdm
     result["pathways/n_seg"] = np.array(ka.cell.totnsegs)
     shutil.rmtree(folder)
 
 
 def main(out, cases):
-    mods = Path(tempfile.mkdtemp(prefix="lfpk_ref_mod_"))
-    shutil.copy(PKG / "exp2synI.mod", mods)
-    shutil.copy(Path(__file__).resolve().parents[1] / "mod" / "expsyni.mod", mods)
-    neuron.load_mechanisms(str(ensure_compiled(mods)))
-    shutil.rmtree(mods)
+    load_mechanisms([Path(__file__).resolve().parents[1] / "mod" / "expsyni.mod"], "lfpk_ref_mod_")
     result = {}
     for case in cases:
         if case.startswith("pathways:"):
