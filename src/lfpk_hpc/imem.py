@@ -120,7 +120,7 @@ class CurrentRecorder:
 
     def locate(self) -> bool:
         """Find the segments in NEURON's array of all nodes' currents: write a mark
-        k·1e200 into segment k's i_membrane_, copy the array from the first root
+        k·1e200 into segment k's ``i_membrane_``, copy the array from the first root
         node, put the values back. True when every mark was found exactly once (then
         :meth:`run` uses the block copy until the next :meth:`locate`).
 
