@@ -14,6 +14,7 @@ simulates it), as a hybridLFPy user pays them.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 
@@ -121,4 +122,6 @@ def run(model, inputs, tstop, n_cells) -> float:
         tau_yX=[0.5, 0.5],
     )
     population.run()
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    shutil.rmtree(tmpdir, ignore_errors=True)  # its morphology and outputs: not kept
+    return took

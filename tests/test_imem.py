@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lfpk_hpc import mechanisms
 from lfpk_hpc.cells import delete_all_sections
 from lfpk_hpc.imem import CurrentRecorder
 
@@ -16,6 +17,7 @@ AMP = 0.3  # nA
 def _cells(h, n_cells=3):
     """Branched passive cells (children at 1 and at 0.5 of their parents, nseg 1–7),
     a current clamp on the first: returns (sections, segments, clamp)."""
+    mechanisms.load_mechanisms()  # LfpkRec: the compiled recording loop
     delete_all_sections()
     sections = []
     for c in range(n_cells):

@@ -723,6 +723,15 @@ def _events_of(syn: CellSynapses, trains, t0: float, duration: float):
     return which[keep], times[keep]
 
 
+def _order(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The order that sorts events by key, then time (events of one key at exactly
+    the same time in an arbitrary but fixed order): two unstable sorts, about 3 times
+    faster than numpy's lexsort of (times, keys)."""
+    by_time = np.argsort(times)
+    n = keys.size
+    return by_time[np.argsort(keys[by_time].astype(np.int64) * n + np.arange(n))]
+
+
 def _runs(keys: np.ndarray):
     """(start, end) of each run of equal values in sorted ``keys``."""
     if keys.size == 0:
@@ -755,7 +764,7 @@ def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt,
         seg.lfpk_hsyn.scale = sc
     seg_index = keys // n_classes
     weights = np.array([w for _m, w in classes])[keys % n_classes]
-    order = np.lexsort((times, seg_index))
+    order = _order(seg_index, times)
     seg_index, times, weights = seg_index[order], times[order], weights[order]
     # one Vector of times and one of weights for the block; each train sends its range
     tv, wv = h.Vector(times), h.Vector(weights)
@@ -869,7 +878,7 @@ def simulate_block(
     else:
         # any synapse models: one point process per segment and model, one train per
         # segment and weight with a NetCon to it
-        order = np.lexsort((times, keys))
+        order = _order(keys, times)
         keys, times = keys[order], times[order]
         vec = h.Vector(times)  # one Vector for the block; each train sends its range
         keep.append(vec)

@@ -5,9 +5,11 @@ kernels, both ground truths) advances NEURON with fixed steps and needs, at each
 step, the ``i_membrane_`` (nA) of all its segments. NEURON (``CVode.use_fast_imem``)
 keeps these values of all nodes in one array in the nodes' order. When that holds
 for the segments at hand — checked, not assumed — :class:`CurrentRecorder` copies
-the whole array each step (``Vector.from_double``, a block copy) and picks the
-segments' columns out after the run; otherwise it gathers them one by one through
-a ``PtrVector``, which costs about 5 ns per segment and step. Both read the same
+the whole array each step (one ``memcpy`` in the compiled loop of ``LfpkRec``,
+mod/lfpk_rec.mod, which also advances the step: no interpreter between steps) and
+picks the segments' columns out after the run; otherwise it gathers them one by
+one through a ``PtrVector`` in a hoc loop, which costs about 5 ns per segment and
+step. Both read the same
 memory, so the currents are the same bit for bit; the block copy is checked
 against the ``PtrVector`` after every run, and a mismatch is an error, never a
 wrong number.
@@ -21,7 +23,6 @@ __all__ = ["CurrentRecorder"]
 
 #: hoc procedures of the simulation loops
 RUN_PTR = "lfpk_hpc_run"
-RUN_NODES = "lfpk_hpc_run_nodes"
 ADVANCE = "lfpk_hpc_advance"
 
 
@@ -33,8 +34,6 @@ def define_procs(h) -> None:
     - ``RUN_PTR(ptr, buffer, record, n, n_values, last)``: gather the PtrVector
       ``ptr`` into ``buffer`` and append it to ``record`` (emptied first, its
       capacity kept: sample k at k·n_values);
-    - ``RUN_NODES(&first, buffer, record, n, n_values, last)``: the same with
-      n_values contiguous doubles copied from ``first`` (``Vector.from_double``);
     - ``ADVANCE(n)``: n steps, recording nothing.
 
     Parameters
@@ -42,21 +41,13 @@ def define_procs(h) -> None:
     h : neuron.hoc.HocObject
         NEURON's ``h``.
     """
-    if hasattr(h, RUN_NODES):
+    if hasattr(h, ADVANCE):
         return
     h(
         f"proc {RUN_PTR}() {{ local k\n"
         "  $o3.resize(0)\n"
         "  for k = 0, $4 - 1 {\n"
         "    $o1.gather($o2)\n"
-        "    $o3.append($o2)\n"
-        "    if (k < $4 - 1 || $6) { fadvance() }\n"
-        "  }\n"
-        "}\n"
-        f"proc {RUN_NODES}() {{ local k\n"
-        "  $o3.resize(0)\n"
-        "  for k = 0, $4 - 1 {\n"
-        "    $o2.from_double($5, &$&1)\n"
         "    $o3.append($o2)\n"
         "    if (k < $4 - 1 || $6) { fadvance() }\n"
         "  }\n"
@@ -117,6 +108,7 @@ class CurrentRecorder:
         self.check = h.Vector(max(self.n_seg, 1))
         self.record = h.Vector()
         self.layout = None  # (first root's pointer, nodes, columns) once found
+        self._loop = None  # the LfpkRec pointing at the first root's current
 
     def locate(self) -> bool:
         """Find the segments in NEURON's array of all nodes' currents: write a mark
@@ -132,6 +124,8 @@ class CurrentRecorder:
         h = self.h
         self.layout = None
         if self.n_seg == 0 or int(h.ParallelContext().nthread()) != 1:
+            return False
+        if not hasattr(h, "LfpkRec"):  # lfpk_hpc's mechanisms are not loaded
             return False
         found = _node_count(h, self._segments)
         if found is None:
@@ -151,6 +145,8 @@ class CurrentRecorder:
         columns = np.empty(self.n_seg, dtype=np.int64)
         columns[which] = at
         self.layout = (first, n_nodes, columns)
+        self._loop = h.LfpkRec()
+        h.setpointer(first, "first", self._loop)
         return True
 
     @property
@@ -202,9 +198,7 @@ class CurrentRecorder:
             getattr(h, RUN_PTR)(self.ptr, self.buffer, self.record, n, self.n_seg, int(last))
             return self.record.as_numpy().reshape(n, self.n_seg)
         first, n_nodes, columns = self.layout
-        self.buffer.resize(n_nodes)
-        self.record.resize(n_nodes * n)  # (its capacity: the run empties it)
-        getattr(h, RUN_NODES)(first, self.buffer, self.record, n, n_nodes, int(last))
+        self._loop.run(self.record, n, n_nodes, int(last))
         # the same memory read both ways now: a layout that moved is an error
         self.ptr.gather(self.check)
         self.buffer.from_double(n_nodes, first)
