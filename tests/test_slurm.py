@@ -217,6 +217,24 @@ def _fake_sbatch(folder: Path, fail_at: int = 0) -> Path:
     return exe
 
 
+def test_full_scale_pd14_chain_gives_nest_the_threads_it_needs(tmp_path):
+    """At full scale PD14's 3·10⁸ synapses need 3 NEST threads (134,217,726 connections
+    per thread at most): the spikes job asks for 3 CPUs and runs 3 threads; at the
+    default scale 1 thread and no --cpus-per-task."""
+    env = clean_env(tmp_path)
+    potjans = ROOT / "params" / "potjans.py"
+    lines = {}
+    for scale in ("1", None):
+        extra = ("--scale", scale) if scale else ()
+        proc = submit(potjans, "--dry-run", "--validate", *extra, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        lines[scale] = next(
+            ln for ln in proc.stdout.splitlines() if ln.startswith("spikes=$(sbatch ")
+        )
+    assert "--cpus-per-task=3" in lines["1"] and lines["1"].rstrip(")").endswith("--threads 3")
+    assert "--cpus-per-task" not in lines[None] and "--threads 1" in lines[None]
+
+
 def test_dry_run_prints_the_chain_with_site_settings_and_plan_sizes(tmp_path):
     cfg = tmp_path / "slurm.env"
     cfg.write_text(

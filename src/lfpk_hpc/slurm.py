@@ -430,6 +430,8 @@ class Stage:
     after: str = "afterok"
     #: no dependency on the previous stage (it is not submitted, or not needed)
     independent: bool = False
+    #: sbatch --cpus-per-task (threads of one task: NEST's); site options may raise it
+    cpus: int = 1
 
     def sbatch_args(self, site: list[str], dependency: str | None) -> list[str]:
         opts = [
@@ -438,6 +440,7 @@ class Stage:
             f"--ntasks={self.ranks}",
             f"--time={format_time(self.time_s)}",
             f"--output={self.log}",
+            *([f"--cpus-per-task={self.cpus}"] if self.cpus > 1 else []),
             *site,
         ]
         if self.array is not None:
@@ -775,7 +778,7 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
     network (pd14spikes.sbatch, one task), the hybrid ground truth (hybrid.sbatch, sized
     from its plan like the kernels job) and the validation (validate.sbatch with the
     spikes; it finds the finished hybrid run in DIR/hybrid and computes the rest)."""
-    from . import hybrid, validate_hybrid
+    from . import hybrid, nestsim, validate_hybrid
 
     stem = params.stem
     scale = args.scale if args.scale is not None else validate_hybrid.DEFAULT_SCALE
@@ -785,6 +788,9 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
     common = ["--scale", repr(scale), "--tstop", repr(tstop)]
     est = hybrid.block_seconds(model, scale=scale, tstop=tstop, dt=dt)
     secs, blocks = est["seconds"], est["blocks"]
+
+    # NEST's threads: as many as hold the network (3 at full scale), as validate gives it
+    threads = nestsim.threads_needed(nestsim.derive(scale, scale, dt, False))
 
     def run_s(n):
         return hybrid.expected_run(secs, n, blocks, est["checkpoint_mb"])[2]
@@ -802,18 +808,19 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
         Stage(
             "spikes",
             scripts / "pd14spikes.sbatch",
-            [str(params), str(spikes), *common, "--dt", repr(dt)],
+            [str(params), str(spikes), *common, "--dt", repr(dt), "--threads", str(threads)],
             1,
             int(SPIKES_TIME_S),
             [
-                "1 task (NEST in one process; give it threads with --cpus-per-task in "
-                "LFPK_SBATCH_ARGS)",
+                f"1 task, {threads} NEST thread(s) on --cpus-per-task={threads} (as many as hold "
+                f"the network at scale {scale:g}; validate gives NEST the same)",
                 f"time limit {format_time(SPIKES_TIME_S)}: a default",
                 "runs after the kernels job succeeds (afterok)",
             ],
             f"lfpk-spikes-{stem}",
             logs / "%x-%j.out",
             f"{params} -> {spikes} ({' '.join(common)})",
+            cpus=threads,
         ),
         Stage(
             "hybrid",
