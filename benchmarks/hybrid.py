@@ -33,17 +33,23 @@ ratios:
 
 Each route runs in this process one after the other; the hybrid and both floors
 are repeated in turn and the best time of each kept (a busy machine only slows a
-run down).
+run down). BLAS runs one thread, as in a run (one rank per core; python -m
+lfpk_hpc sets the same), unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say
+otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
