@@ -757,7 +757,7 @@ def _point_process(h, model, seg):
 def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt, count):
     """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak) as
     lfpk_hsyn states: one LfpkTrain per segment with events, kicking that segment's
-    state by each event's weight."""
+    state by each event's weight. Returns (the block's Vectors, the trains)."""
     h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
     scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
     for seg, sc in zip(segments, scale, strict=True):
@@ -768,13 +768,13 @@ def _kick_segments(h, segments, keys, times, classes, n_classes, proto, tau, dt,
     seg_index, times, weights = seg_index[order], times[order], weights[order]
     # one Vector of times and one of weights for the block; each train sends its range
     tv, wv = h.Vector(times), h.Vector(weights)
-    keep = [(tv, wv)]
+    trains = []
     for a, b in _runs(seg_index):
         train = h.LfpkTrain()
         train.kicks(tv, wv, a, b)
         h.setpointer(segments[int(seg_index[a])]._ref_A_lfpk_hsyn, "target", train)
-        keep.append(train)
-    return keep
+        trains.append(train)
+    return [tv, wv], trains
 
 
 def simulate_block(
@@ -869,11 +869,11 @@ def simulate_block(
             times.append(t_ev)
     keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     times = np.concatenate(times) if times else np.zeros(0)
-    point_processes, keep = {}, []
+    point_processes, vectors, keep = {}, [], []
     if kicks:
         # one synapse model, ExpSynI with one tau: every segment's synapses are the
         # state of its lfpk_hsyn (which is also its leak), kicked by one train per segment
-        keep = _kick_segments(h, segments, keys, times, classes, n_classes, proto,
+        vectors, keep = _kick_segments(h, segments, keys, times, classes, n_classes, proto,
                               models[0][2], inputs.dt, count)  # fmt: skip
     else:
         # any synapse models: one point process per segment and model, one train per
@@ -881,7 +881,7 @@ def simulate_block(
         order = _order(keys, times)
         keys, times = keys[order], times[order]
         vec = h.Vector(times)  # one Vector for the block; each train sends its range
-        keep.append(vec)
+        vectors.append(vec)
         for a, b in _runs(keys):
             seg_index, cls = divmod(int(keys[a]), n_classes)
             m, weight = classes[cls]
@@ -934,10 +934,10 @@ def simulate_block(
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    # point processes, or kicked segments (keep: the block's Vectors, then one train each)
-    n_pp = len(point_processes) or max(len(keep) - 1, 0)
+    n_pp = len(point_processes) or len(keep)  # point processes, or kicked segments
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
+    vectors.clear()
     point_processes.clear()
     recorder = None
     segments.clear()
