@@ -233,6 +233,13 @@ def test_full_scale_pd14_chain_gives_nest_the_threads_it_needs(tmp_path):
         )
     assert "--cpus-per-task=3" in lines["1"] and lines["1"].rstrip(")").endswith("--threads 3")
     assert "--cpus-per-task" not in lines[None] and "--threads 1" in lines[None]
+    # the hybrid and the validation share the in-degrees (default: full)
+    stages = [ln for ln in proc.stdout.splitlines() if ln.startswith(("hybrid=", "validate="))]
+    assert len(stages) == 2 and all("--in-degrees full" in ln for ln in stages), stages
+    proc = submit(HAGEN, "--dry-run", "--validate", "--in-degrees", "full", env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "--in-degrees = 'full' is invalid for hagen2022.py" in (
+        proc.stderr
+    )
 
 
 def test_dry_run_prints_the_chain_with_site_settings_and_plan_sizes(tmp_path):
@@ -675,6 +682,8 @@ def test_pd14_validation_chain_spikes_hybrid_validate(slurm, tmp_path):
         "0.05",  # smaller PD14 networks fire too little in L2/3 to validate anything
         "--tstop",
         "500",
+        "--in-degrees",
+        "scaled",  # the chain is what is tested here; full in-degrees cost 20x the synapses
         "--validate-ranks",
         "2",
         "--validate-time",
@@ -703,6 +712,9 @@ def test_pd14_validation_chain_spikes_hybrid_validate(slurm, tmp_path):
     }  # fmt: skip
     vlog = read_log(proc.stdout, "validate").read_text()
     assert "is a finished run of the same inputs; nothing to do" in vlog
+    with h5py.File(vout / "hybrid" / "signals.h5", "r") as f:
+        assert f.attrs["in_degrees"] == "scaled" and f.attrs["scale"] == 0.05
+    assert "in-degrees</th><td>scaled" in (vout / "report.html").read_text()
 
 
 @pytest.mark.slurm

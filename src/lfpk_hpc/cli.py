@@ -155,6 +155,13 @@ def _plan_parser() -> argparse.ArgumentParser:
         "--hybrid", action="store_true", help="plan a hybrid ground truth instead of kernels"
     )
     h.add_argument("--scale", type=float, default=1.0, help="fraction of N (default 1)")
+    h.add_argument(
+        "--in-degrees",
+        choices=("full", "scaled"),
+        default="full",
+        help="below scale 1, as hybrid --in-degrees: cells keep their full-scale in-degrees "
+        "(default) or C is kept",
+    )
     h.add_argument("--tstop", type=float, default=1000.0, help="simulated ms (default 1000)")
     h.add_argument("--dt", type=float, default=None, help="time step, ms (default kernel dt)")
     h.add_argument(
@@ -446,6 +453,7 @@ def _plan_hybrid(args, model, ranks) -> int:
             dt=args.dt,
             ranks=ranks,
             measured=args.measured,
+            in_degrees=args.in_degrees,
         )
     except Exception as exc:  # noqa: BLE001 - bad input or an unreadable --measured file
         code, msg, _tb = describe(exc)

@@ -19,7 +19,7 @@ from .gtcells import (
 )
 from .params import Model
 
-__all__ = ["scaled_model"]
+__all__ = ["IN_DEGREES", "full_in_degree_probability", "scaled_model"]
 
 #: initial membrane potential (mV)
 V_INIT = -65.0
@@ -39,10 +39,20 @@ _POISSON_STREAM = 2**31
 # --------------------------------------------------------------------------- plain helpers
 
 
-def scaled_model(model: Model, scale: float) -> Model:
-    """``model`` with every population of round(N·scale) neurons and the same C
-    (the network the ground truth simulates; kernels to compare with it must be
-    computed from it).
+#: how a scaled network's in-degrees follow ``scale`` (:func:`scaled_model`)
+IN_DEGREES = ("scaled", "full")
+
+
+def scaled_model(model: Model, scale: float, in_degrees: str = "scaled") -> Model:
+    """``model`` with every population of round(N·scale) neurons (the network the
+    ground truth simulates; kernels to compare with it must be computed from it).
+
+    ``in_degrees="scaled"`` keeps every connection probability C, so each cell's
+    in-degree shrinks with the presynaptic population (× scale). ``"full"`` raises C
+    so that each cell keeps its full-scale in-degree (the synapses per cell that
+    :func:`lfpk_hpc.kernel.total_synapses` gives the unscaled model, under the
+    model's ``synapse_count`` rule): every cell then receives as many synapses of the
+    same weights as in the full network, from fewer presynaptic neurons.
 
     Parameters
     ----------
@@ -50,6 +60,9 @@ def scaled_model(model: Model, scale: float) -> Model:
         The model.
     scale : float
         Fraction of each population's neurons kept (dimensionless, > 0).
+    in_degrees : {"scaled", "full"}, optional
+        Whether the in-degrees shrink with the scale (C kept) or stay at their
+        full-scale values (C raised).
 
     Returns
     -------
@@ -59,10 +72,16 @@ def scaled_model(model: Model, scale: float) -> Model:
     Raises
     ------
     GroundTruthError
-        ``scale`` is not a finite number > 0, or a population would have no cell.
+        ``scale`` is not a finite number > 0, a population would have no cell,
+        ``in_degrees`` is not one of :data:`IN_DEGREES`, or a full in-degree would
+        need a connection probability above 1.
     """
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise GroundTruthError(f"--scale = {scale!r} is invalid: must be a finite number > 0")
+    if in_degrees not in IN_DEGREES:
+        raise GroundTruthError(
+            f"--in-degrees = {in_degrees!r} is invalid: must be one of {', '.join(IN_DEGREES)}"
+        )
     pops = []
     for pop in model.populations:
         n = int(round(pop.N * scale))
@@ -73,7 +92,55 @@ def scaled_model(model: Model, scale: float) -> Model:
                 f"have {pop.N * scale:.3g} < 0.5 cells; use --scale >= {0.5 / smallest:.3g}"
             )
         pops.append(replace(pop, N=n))
-    return replace(model, populations=tuple(pops))
+    scaled = replace(model, populations=tuple(pops))
+    if in_degrees == "scaled":
+        return scaled
+    cons = []
+    for con in model.connections:
+        C = full_in_degree_probability(model, scaled, con)
+        if not C <= 1.0:
+            raise GroundTruthError(
+                f"--scale = {scale!r} with --in-degrees full is invalid: {con.pre} -> "
+                f"{con.post} (C = {con.C:g}) would need a connection probability of "
+                f"{C:.3g} > 1 to keep its full in-degree; use a larger --scale or "
+                "--in-degrees scaled"
+            )
+        cons.append(replace(con, C=C))
+    return replace(scaled, connections=tuple(cons))
+
+
+def full_in_degree_probability(model: Model, scaled: Model, con) -> float:
+    """The connection probability of ``con`` in ``scaled`` (the same populations at
+    other sizes) that gives each postsynaptic cell the in-degree it has in ``model``
+    (synapses per cell K_YX / N_Y of :func:`lfpk_hpc.kernel.total_synapses`).
+
+    Parameters
+    ----------
+    model : Model
+        The full model.
+    scaled : Model
+        The same model with other population sizes.
+    con : Connection
+        A pathway of ``model``.
+
+    Returns
+    -------
+    float
+        The probability (dimensionless; above 1, or infinite, when no probability
+        gives that in-degree; ``con.C`` itself where neither population changed size).
+    """
+    n_x, n_y = model.population(con.pre).N, model.population(con.post).N
+    m_x, m_y = scaled.population(con.pre).N, scaled.population(con.post).N
+    if con.C <= 0 or (m_x, m_y) == (n_x, n_y):
+        return con.C  # (at scale 1 the model itself, bit for bit)
+    if model.synapse_count == "log":
+        # K_YX = ln(1 - C) / ln(1 - 1/(N_X N_Y)); K_YX / N_Y kept
+        per_cell = math.log1p(-con.C) / math.log1p(-1.0 / (n_x * n_y)) / n_y
+        if m_x * m_y == 1:  # one pair: no probability gives more than one connection
+            return math.inf
+        return -math.expm1(per_cell * m_y * math.log1p(-1.0 / (m_x * m_y)))
+    # K_YX = C N_X N_Y
+    return con.C * n_x / m_x
 
 
 def draw_weights(rng: np.random.Generator, weight: float, n: int) -> np.ndarray:

@@ -15,7 +15,10 @@ presynaptic spike, so it is their reference.
 What is simulated (see :mod:`lfpk_hpc.hybridsim` for the details):
 
 - every population of the params file with a cell model, at ``--scale`` (round(N·S)
-  cells, C kept, so in-degrees shrink with S, as in ``groundtruth`` and ``validate``);
+  cells); below scale 1 each cell keeps its full-scale in-degree (``--in-degrees
+  full``, the default: the connection probabilities raised,
+  :func:`lfpk_hpc.groundtruth.scaled_model`), or C is kept and in-degrees shrink with
+  S (``--in-degrees scaled``, as in ``groundtruth``);
 - each cell's synapses by the params' connectivity (synapse-count rule, multapses,
   layer-specific placement, synapse model, weight and delay distribution), each bound
   to one neuron of the presynaptic population of the spikes file and activated by
@@ -99,6 +102,11 @@ COST_SYNAPSE = 1.0e-6
 COST_CELL = 4e-3
 
 FORMAT = "lfpk_hpc.hybrid/1"
+#: --in-degrees of a run below full scale: every cell keeps its full-scale in-degree
+#: (:func:`lfpk_hpc.groundtruth.scaled_model`), so each receives the synapses it
+#: would in the whole microcircuit and the signals' cell-to-cell variation keeps
+#: its full-scale share (the validation's R², docs/guide/validation.md)
+DEFAULT_IN_DEGREES = "full"
 
 
 # --------------------------------------------------------------------------- blocks
@@ -412,7 +420,7 @@ def _write_signals(out, model, inputs, Ys, probes, sums, stats, rows, run_info, 
         f.attrs["dt"] = float(inputs.dt)
         f.attrs["n_bins"] = int(inputs.n_bins)
         f.attrs["seed"] = int(inputs.seed)
-        for k in ("scale", "spikes", "spikes_sha256", "block_segments", "run_hash"):
+        for k in ("scale", "in_degrees", "spikes", "spikes_sha256", "block_segments", "run_hash"):
             f.attrs[k] = run_info[k]
         for k, v in attrs.items():
             f.attrs[k] = v
@@ -475,6 +483,7 @@ def prepare_inputs(
     tstop: float | None = None,
     dt: float | None = None,
     seed: int = 1234,
+    in_degrees: str = DEFAULT_IN_DEGREES,
 ):
     """Check the inputs of a hybrid run (before anything is simulated) and read the
     spikes: (HybridInputs, the scaled model, spikes per population in the window)."""
@@ -482,7 +491,7 @@ def prepare_inputs(
     from .predict import SpikesError, read_spike_trains
 
     try:
-        model = scaled_model(model, scale)
+        model = scaled_model(model, scale, in_degrees)
     except GroundTruthError as exc:
         raise HybridError(str(exc)) from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
@@ -547,6 +556,7 @@ def run_hybrid(
     dt: float | None = None,
     seed: int = 1234,
     block_segments: int | None = None,
+    in_degrees: str = DEFAULT_IN_DEGREES,
     comm=None,
     overwrite: bool = False,
     resume: bool = False,
@@ -576,6 +586,10 @@ def run_hybrid(
         Seed of every cell's draws.
     block_segments : int or None
         Segments per task (a count; None: from the model).
+    in_degrees : {"full", "scaled"}
+        At a scale below 1, whether each cell keeps its full-scale in-degree
+        (connection probabilities raised; the default) or C is kept
+        (:func:`lfpk_hpc.groundtruth.scaled_model`).
     comm : mpi4py communicator or None
         The ranks.
     overwrite, resume : bool
@@ -594,7 +608,14 @@ def run_hybrid(
     say = log if rank == 0 else (lambda *a, **k: None)
     spikes_path = Path(spikes_path)
     inputs, smodel, in_window = prepare_inputs(
-        model, spikes_path, scale=scale, tstart=tstart, tstop=tstop, dt=dt, seed=seed
+        model,
+        spikes_path,
+        scale=scale,
+        tstart=tstart,
+        tstop=tstop,
+        dt=dt,
+        seed=seed,
+        in_degrees=in_degrees,
     )
     if block_segments is not None and not (
         isinstance(block_segments, (int, np.integer)) and block_segments >= 1
@@ -624,6 +645,7 @@ def run_hybrid(
     }
     run_info = {
         "scale": float(scale),
+        "in_degrees": str(in_degrees),
         "spikes": str(spikes_path),
         "spikes_sha256": sha,
         "block_segments": int(block_segments),
@@ -706,6 +728,7 @@ def block_seconds(
     dt: float | None = None,
     measured=None,
     block_segments: int | None = None,
+    in_degrees: str = DEFAULT_IN_DEGREES,
 ) -> dict:
     """The estimated seconds of every block of a hybrid run of ``model`` at ``scale``
     over ``tstop`` ms (events from the populations' rates nu; with ``measured``, the
@@ -715,7 +738,7 @@ def block_seconds(
     from .groundtruth import scaled_model
     from .probes import make_probe
 
-    smodel = scaled_model(model, scale)
+    smodel = scaled_model(model, scale, in_degrees)
     dt = float(smodel.kernel.dt if dt is None else dt)
     steps = int(round(tstop / dt))
     Ys = [Y for Y in smodel.postsynaptic if smodel.population(Y).cell is not None]
@@ -764,6 +787,7 @@ def plan(
     ranks=(64, 256, 1024),
     measured=None,
     block_segments: int | None = None,
+    in_degrees: str = DEFAULT_IN_DEGREES,
 ) -> list[str]:
     """The plan of a hybrid run of ``model`` at ``scale`` over ``tstop`` ms: blocks,
     their estimated cost (the cost model, scaled by an earlier run's measured block
@@ -771,13 +795,20 @@ def plan(
     rates), and the expected makespan and parallel efficiency on each number of
     ranks (longest first, as the task farm hands them out). Returns printable lines."""
     est = block_seconds(
-        model, scale=scale, tstop=tstop, dt=dt, measured=measured, block_segments=block_segments
+        model,
+        scale=scale,
+        tstop=tstop,
+        dt=dt,
+        measured=measured,
+        block_segments=block_segments,
+        in_degrees=in_degrees,
     )
     smodel, Ys, nseg, secs = est["model"], est["Ys"], est["nseg"], est["seconds"]
     total = sum(secs)
     n_cells = sum(smodel.population(Y).N for Y in Ys)
     lines = [
-        f"hybrid plan for {model.name!r} at scale {scale:g}: {n_cells} cells, "
+        f"hybrid plan for {model.name!r} at scale {scale:g} ({in_degrees} in-degrees): "
+        f"{n_cells} cells, "
         f"{sum(nseg[Y] * smodel.population(Y).N for Y in Ys)} segments; {tstop:g} ms at dt "
         f"{est['dt']:g} ms ({est['steps']} steps); {len(est['blocks'])} blocks of about "
         f"{est['block_segments']} segments",
@@ -831,8 +862,15 @@ def add_arguments(parser) -> None:
         "--scale",
         type=float,
         default=1.0,
-        help="fraction of every population's N, as the point network was simulated "
-        "(C kept; default 1)",
+        help="fraction of every population's N, as the point network was simulated (default 1)",
+    )
+    parser.add_argument(
+        "--in-degrees",
+        choices=("full", "scaled"),
+        default=DEFAULT_IN_DEGREES,
+        help="below --scale 1: each cell keeps its full-scale in-degree, the connection "
+        "probabilities raised (full, the default), or the probabilities C are kept and "
+        "in-degrees shrink with the scale (scaled)",
     )
     parser.add_argument("--tstart", type=float, default=0.0, help="start of the window (ms)")
     parser.add_argument(
@@ -891,6 +929,7 @@ def _main(args, comm) -> int:
         args.spikes,
         args.out,
         scale=args.scale,
+        in_degrees=args.in_degrees,
         tstart=args.tstart,
         tstop=args.tstop,
         dt=args.dt,

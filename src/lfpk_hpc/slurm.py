@@ -541,6 +541,12 @@ def add_arguments(parser) -> None:
         "--tstop", type=float, help="validate --tstop, simulated ms (default: validate's, 2000)"
     )
     v.add_argument(
+        "--in-degrees",
+        choices=("full", "scaled"),
+        help="validate --in-degrees of a hybrid validation (PD14) below scale 1 (default: "
+        "validate's, full)",
+    )
+    v.add_argument(
         "--validate-ranks",
         type=int,
         help=f"ranks of the validation job (default: the kernels job's, at least "
@@ -649,7 +655,14 @@ def submit_settings(args):
     if not args.validate:
         given = [
             f"--{o.replace('_', '-')}"
-            for o in ("validation_out", "scale", "tstop", "validate_ranks", "validate_time")
+            for o in (
+                "validation_out",
+                "scale",
+                "tstop",
+                "in_degrees",
+                "validate_ranks",
+                "validate_time",
+            )
             if getattr(args, o) is not None
         ]
         if given:
@@ -706,8 +719,10 @@ def _prepare(args):
             try:
                 check_window(args.tstop if args.tstop is not None else DEFAULT_TSTOP, 200.0)
                 from .groundtruth import GroundTruthError, scaled_model
+                from .hybrid import DEFAULT_IN_DEGREES
 
-                scaled_model(model, args.scale if args.scale is not None else DEFAULT_SCALE)
+                scale = args.scale if args.scale is not None else DEFAULT_SCALE
+                scaled_model(model, scale, args.in_degrees or DEFAULT_IN_DEGREES)
             except (ValidationError, GroundTruthError) as exc:
                 raise SubmitError(
                     f"the validation jobs would stop at once: {exc} (validate's --transient "
@@ -731,6 +746,12 @@ def _prepare(args):
                     "is 200 ms)"
                 ) from None
         vout = Path(os.path.abspath(args.validation_out or Path("validation") / stem))
+        if kind != "hybrid" and args.in_degrees is not None:
+            raise SubmitError(
+                f"--in-degrees = {args.in_degrees!r} is invalid for {params.name}: it is an "
+                "option of the hybrid ground truth (a PD14 model); this one is validated "
+                "against its network ground truth"
+            )
         if kind == "hybrid":
             stages += _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
             return stages, values, _job_environment(values, config), logs
@@ -786,7 +807,9 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
     dt = validate_hybrid.DEFAULT_DT
     spikes = vout / "spikes.h5"
     common = ["--scale", repr(scale), "--tstop", repr(tstop)]
-    est = hybrid.block_seconds(model, scale=scale, tstop=tstop, dt=dt)
+    in_degrees = args.in_degrees or hybrid.DEFAULT_IN_DEGREES
+    hcommon = [*common, "--in-degrees", in_degrees]
+    est = hybrid.block_seconds(model, scale=scale, tstop=tstop, dt=dt, in_degrees=in_degrees)
     secs, blocks = est["seconds"], est["blocks"]
 
     # NEST's threads: as many as hold the network (3 at full scale), as validate gives it
@@ -825,7 +848,7 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
         Stage(
             "hybrid",
             scripts / "hybrid.sbatch",
-            [str(params), str(spikes), str(vout / "hybrid"), *common, "--dt", repr(dt)],
+            [str(params), str(spikes), str(vout / "hybrid"), *hcommon, "--dt", repr(dt)],
             hranks,
             htime,
             [
@@ -849,7 +872,7 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
         Stage(
             "validate",
             scripts / "validate.sbatch",
-            [str(params), str(vout), *common, "--spikes", str(spikes)],
+            [str(params), str(vout), *hcommon, "--spikes", str(spikes)],
             vranks,
             vtime_s or 3600,
             [
@@ -860,7 +883,7 @@ def _hybrid_validation_stages(args, model, params, vout, scripts, logs, vtime_s)
             ],
             f"lfpk-validate-{stem}",
             logs / "%x-%j.out",
-            f"{params} -> {vout}/ {' '.join(common)} --spikes {spikes}",
+            f"{params} -> {vout}/ {' '.join(hcommon)} --spikes {spikes}",
         ),
     ]
 

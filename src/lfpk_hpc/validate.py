@@ -429,6 +429,14 @@ def add_arguments(parser) -> None:
         "--dt", type=float, default=None, help="hybrid ground truth: time step (ms, default 0.1)"
     )
     parser.add_argument(
+        "--in-degrees",
+        choices=("full", "scaled"),
+        default=None,
+        help="hybrid ground truth below --scale 1: the hybrid cells and the kernels keep "
+        "the full-scale in-degrees (full, the default) or the connection probabilities "
+        "(scaled: in-degrees x scale)",
+    )
+    parser.add_argument(
         "--spikes",
         default=None,
         help="hybrid ground truth: spikes of the point network (HDF5 with senders) "
@@ -926,12 +934,17 @@ def _main(args, comm, model, kind) -> int:
             seed=args.seed,
             dt=args.dt,
             spikes=args.spikes,
+            in_degrees=args.in_degrees,
             comm=comm,
             overwrite=args.overwrite,
             log=log,
         )
         return 0
-    for flag, value in (("--dt", args.dt), ("--spikes", args.spikes)):
+    for flag, value in (
+        ("--dt", args.dt),
+        ("--spikes", args.spikes),
+        ("--in-degrees", args.in_degrees),
+    ):
         if value is not None:
             raise ValidationError(
                 f"{flag} = {value!r} is invalid with the network ground truth (it is an "

@@ -7,9 +7,15 @@
    wait), or the spikes of ``--spikes`` (any spikes file with senders).
 2. **Hybrid ground truth** (:mod:`lfpk_hpc.hybrid`): every neuron of the scaled
    network as a passive multicompartment cell driven by those spikes, over all ranks.
+   Below scale 1 each cell keeps its full-scale in-degree by default
+   (``--in-degrees full``: the connection probabilities raised so that
+   C'·N_X·scale synapses give the full-scale count, :func:`lfpk_hpc.groundtruth.scaled_model`),
+   so every cell receives the synapses it has in the whole microcircuit, from fewer
+   presynaptic neurons; ``--in-degrees scaled`` keeps C and in-degrees shrink with
+   the scale.
 3. **Kernels** of the same scaled network (:mod:`lfpk_hpc.kernelrun`): the same
-   in-degrees (the params' connection probabilities at the scaled sizes), weights,
-   delays, placements and cells as the hybrid cells, at the same dt.
+   in-degrees, weights, delays, placements and cells as the hybrid cells, at the
+   same dt.
 4. **Prediction** from the same spikes (:func:`lfpk_hpc.predict.predict`) and the
    comparison (:func:`lfpk_hpc.metrics.compare`): LFP, dipole and EEG, in total and
    per postsynaptic population, with the wall time of each step, in
@@ -18,12 +24,15 @@
 The hybrid cells are passive and their synapses current-based, so the hybrid signal
 is linear in the spikes and the kernels are its mean response per spike: what is
 left between the two is how far each neuron's actual synapses (their number,
-places, delays and the positions of the cells they sit on) are from the population
-mean, and the geometry of the probes (the kernels' Gauss-cylinder LFP against line
-sources at the contacts; each cell's EEG at its own position against the
-population's dipole at the column's axis). The hybrid's synapses have the params'
-PSC amplitudes (the point network at a reduced scale has its own, larger weights:
-they only shape its spikes); kernels and hybrid share them.
+places, delays, the spikes of their presynaptic neurons and the positions of the
+cells they sit on) are from the population mean, and the geometry of the probes
+(the kernels' Gauss-cylinder LFP against line sources at the contacts; each cell's
+EEG at its own position against the population's dipole at the column's axis). The
+share of the first falls like the scale's inverse when in-degrees shrink with the
+scale and keeps its full-scale value when they are kept (docs/guide/validation.md).
+The hybrid's synapses have the params' PSC amplitudes (the point network at a reduced
+scale has its own, larger weights: they only shape its spikes); kernels and hybrid
+share them.
 
 Every outcome that cannot give meaningful numbers stops with an error before the
 expensive steps where it can: a window not longer than the transient, a scale
@@ -49,7 +58,8 @@ from .validate import ValidationError
 __all__ = ["DEFAULT_DT", "DEFAULT_SCALE", "DEFAULT_TSTOP", "run_hybrid_validation"]
 
 #: defaults of the PD14 validation: a fraction of the microcircuit and a duration that
-#: take about 10 minutes on the 2 ranks of a 2-core machine
+#: take about 6 minutes on the 2 ranks of a 2-core machine (with full in-degrees: LFP
+#: R² 0.978, as the full microcircuit's 0.979; docs/guide/validation.md)
 DEFAULT_SCALE = 0.2
 #: default simulated time of the hybrid validation (ms)
 DEFAULT_TSTOP = 1200.0
@@ -130,6 +140,7 @@ def run_hybrid_validation(
     seed: int = 1234,
     dt: float | None = None,
     spikes=None,
+    in_degrees: str | None = None,
     comm=None,
     overwrite: bool = False,
     log=print,
@@ -158,6 +169,10 @@ def run_hybrid_validation(
         Time step of the hybrid cells and the kernels (ms); None: :data:`DEFAULT_DT`.
     spikes : str or pathlib.Path, optional
         A spikes file with senders to use instead of simulating the point network.
+    in_degrees : {"full", "scaled"}, optional
+        Below scale 1, whether the hybrid cells and the kernels keep the full-scale
+        in-degrees (None: :data:`lfpk_hpc.hybrid.DEFAULT_IN_DEGREES`, full) or the
+        connection probabilities (:func:`lfpk_hpc.groundtruth.scaled_model`).
     comm : mpi4py.MPI.Comm, optional
         Communicator of the ranks; None: serial.
     overwrite : bool, optional
@@ -179,7 +194,7 @@ def run_hybrid_validation(
     """
     from . import nestsim
     from .groundtruth import GroundTruthError, scaled_model
-    from .hybrid import run_hybrid
+    from .hybrid import DEFAULT_IN_DEGREES, run_hybrid
     from .kernelrun import run_kernels
     from .metrics import compare, compare_populations
     from .parallel import wait_quietly
@@ -197,11 +212,12 @@ def run_hybrid_validation(
     scale = DEFAULT_SCALE if scale is None else scale
     tstop = DEFAULT_TSTOP if tstop is None else tstop
     dt = DEFAULT_DT if dt is None else float(dt)
+    in_degrees = DEFAULT_IN_DEGREES if in_degrees is None else in_degrees
     check_window(tstop, transient)
     if not (np.isfinite(dt) and dt > 0):
         raise ValidationError(f"--dt = {dt!r} is invalid: must be a time > 0 ms")
     try:
-        smodel = scaled_model(model, scale)
+        smodel = scaled_model(model, scale, in_degrees)
     except GroundTruthError as exc:
         raise ValidationError(str(exc)) from None
     if spikes is None:
@@ -262,6 +278,7 @@ def run_hybrid_validation(
         spikes_path,
         out / "hybrid",
         scale=scale,
+        in_degrees=in_degrees,
         tstart=0.0,
         tstop=tstop,
         dt=dt,
@@ -308,6 +325,12 @@ def run_hybrid_validation(
             "ground truth": "hybrid scheme (Hagen et al. 2016): every neuron a passive "
             "multicompartment cell driven by the point network's spikes",
             "scale": scale,
+            "in-degrees": f"{in_degrees} (below scale 1: "
+            + (
+                "each cell's full-scale in-degree, connection probabilities raised)"
+                if in_degrees == "full"
+                else "connection probabilities kept, in-degrees x scale)"
+            ),
             "simulated time (ms)": tstop,
             "transient (ms)": transient,
             "dt (ms)": dt,
