@@ -2,14 +2,15 @@
 ranks, and the plan for 64.
 
     .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
-    .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.1] [--tstop 1000]
+    .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.1] [--tstop 1000] [--in-degrees full]
     .venv/bin/python benchmarks/scaling.py --scan benchmarks/scan_16types.py
 
 ``--scan``: the scan on every R of --ranks: the run's wall time, its set-up and task
 phases and the command's time, speed-up and efficiency against 1 rank; then the plan
 for --predict ranks from the measured task times of the first run.
 
-``--hybrid``: the hybrid ground truth of params/potjans.py at --scale, driven by
+``--hybrid``: the hybrid ground truth of params/potjans.py at --scale (and
+``--in-degrees``, as ``hybrid``'s: by default each cell's full-scale in-degree), driven by
 Poisson spikes of every population at its rate (senders drawn uniformly; made here,
 the same file for every rank count), on every R of --ranks; the run's wall time
 (``wall_time_s`` of its signals file) and its block phase (``wall_time_tasks_s``),
@@ -88,6 +89,12 @@ def main() -> None:
     p.add_argument("--keep", default=None, help="--scan: keep the scan files in this folder")
     p.add_argument("--scale", type=float, default=0.1, help="--hybrid: network scale")
     p.add_argument("--tstop", type=float, default=1000.0, help="--hybrid: simulated ms")
+    p.add_argument(
+        "--in-degrees",
+        choices=("full", "scaled"),
+        default="full",
+        help="--hybrid: the hybrid's --in-degrees (default full)",
+    )
     args = p.parse_args()
     if args.hybrid:
         _measure_hybrid(args)
@@ -170,7 +177,7 @@ def _measure_hybrid(args) -> None:
             out = Path(tmp) / f"h{r}"
             cmd = ["mpirun", "-n", str(r), "--oversubscribe", sys.executable, "-m", "lfpk_hpc",
                    "hybrid", str(potjans), str(sp), "--out", str(out), "--scale",
-                   repr(args.scale), "--dt", "0.1"]  # fmt: skip
+                   repr(args.scale), "--in-degrees", args.in_degrees, "--dt", "0.1"]  # fmt: skip
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             total = time.perf_counter() - t0
