@@ -50,7 +50,7 @@ INITIAL {
     pos = first
     sent = 0
     if (advance()) {
-        net_send(upcoming - t, 1)
+        net_send(wait(), 1)
     }
 }
 
@@ -63,8 +63,18 @@ NET_RECEIVE (w) {
         }
         sent = sent + 1
         if (advance()) {
-            net_send(upcoming - t, 1)
+            net_send(wait(), 1)
         }
+    }
+}
+
+FUNCTION wait() {
+    : the delay to the next time, never below 0: t (the delivery time of the last
+    : event) can exceed the next time by a rounding error, and NEURON stops on a
+    : negative delay
+    wait = upcoming - t
+    if (wait < 0) {
+        wait = 0
     }
 }
 

@@ -427,3 +427,136 @@ def test_python_api_reports_the_scale_mismatch(tiny, tmp_path):
     with pytest.raises(HybridError, match="--scale 0.5"):
         prepare_inputs(tiny, f, scale=0.5)
     assert sys.executable
+
+
+@pytest.fixture(scope="module")
+def pd14_block_inputs():
+    """PD14 at 2 % (ExpSynI only: the lfpk_hsyn states), 100 ms of Poisson spikes with
+    on-grid duplicates and spikes at 0 ms, full in-degrees."""
+    from lfpk_hpc import pd14
+    from lfpk_hpc.groundtruth import scaled_model
+
+    model = scaled_model(pd14.build(), 0.02, "full")
+    rng = np.random.default_rng(11)
+    spikes = {}
+    for p in model.populations:
+        n = rng.poisson(p.nu * 0.1 * p.N)
+        t = np.r_[rng.uniform(0, 100, n), np.round(rng.uniform(0, 100, n // 3), 1), 0.0, 0.0]
+        spikes[p.name] = (np.sort(t), rng.integers(0, p.N, t.size), p.N)
+    return HybridInputs(model, spikes, 0.0, 100.0, 0.1, seed=4)
+
+
+def test_compiled_event_delivery_equals_one_train_per_segment(pd14_block_inputs, monkeypatch):
+    """The events of the lfpk_hsyn states delivered by the compiled loop
+    (lfpk_hpc.imem.EventKicks) give the signals of one LfpkTrain per segment and
+    NEURON's event queue bit for bit (the trains are what test_one_cell_equals_lfpy_cell
+    checks against LFPy's NetCons); the compiled route is really taken."""
+    from lfpk_hpc import hybridsim
+
+    built = []
+    trains = hybridsim._kick_trains
+
+    def counting(*args):
+        built.append(1)
+        return trains(*args)
+
+    monkeypatch.setattr(hybridsim, "_kick_trains", counting)
+    for Y in ("L23E", "L5E"):
+        fast = simulate_block(pd14_block_inputs, Y, 0, 0, 6)
+        assert not built, "the compiled delivery was not used"
+        monkeypatch.setattr(hybridsim, "COMPILED_EVENTS", False)
+        slow = simulate_block(pd14_block_inputs, Y, 0, 0, 6)
+        monkeypatch.setattr(hybridsim, "COMPILED_EVENTS", True)
+        assert built and fast.n_events == slow.n_events > 0
+        assert fast.n_point_processes == slow.n_point_processes > 0
+        for p in ("lfp", "cdm", "eeg"):
+            assert np.abs(slow.signals[p]).max() > 0
+            np.testing.assert_array_equal(fast.signals[p], slow.signals[p], err_msg=(Y, p))
+        built.clear()
+
+
+def _own_block(h, inputs, name):
+    """Two L2/3 cells with lfpk_hsyn (scale 1, decay 0.9) and their segments."""
+    from lfpk_hpc import mechanisms
+
+    mechanisms.load_mechanisms()
+    proto = inputs.prototype("L23E")
+    cells = [proto.make(h, f"{name}{i}", "lfpk_hsyn") for i in range(2)]
+    segments = [seg for secs in cells for sec in secs for seg in sec]
+    for seg in segments:
+        seg.lfpk_hsyn.scale = 1.0
+    h.decay_lfpk_hsyn = 0.9
+    h.dt = 0.1
+    h.CVode().use_fast_imem(1)
+    return cells, segments
+
+
+#: event times on and between the steps' delivery bounds (t + dt/2, dt 0.1 ms)
+EDGE_TIMES = [0.0, 0.05, 0.05, 0.1, 0.15, 0.15 + 1e-9, 0.2499999, 0.35, 0.95, 1.0]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_events_at_the_delivery_bounds(pd14_block_inputs, compiled):
+    """Events at t = 0, at t + dt/2 exactly and just after it: the compiled delivery
+    and one LfpkTrain per segment give the same membrane currents bit for bit (the
+    route of the other parameter, computed here too)."""
+    from neuron import h
+
+    from lfpk_hpc.cells import delete_all_sections
+    from lfpk_hpc.hybridsim import _kick_trains
+    from lfpk_hpc.imem import CurrentRecorder, EventKicks
+
+    def currents(use_compiled):
+        delete_all_sections()
+        cells, segments = _own_block(h, pd14_block_inputs, "edge")
+        n = len(segments)
+        seg_index = np.repeat(np.arange(n), len(EDGE_TIMES))
+        times = np.tile(EDGE_TIMES, n)
+        weights = np.linspace(0.1, 1.0, times.size)
+        h.finitialize(-65.0)
+        nodes = CurrentRecorder(h, segments)
+        keep = None
+        if use_compiled:
+            kicks = EventKicks(h, segments, seg_index, times, weights)
+            assert nodes.locate() and kicks.locate(nodes.layout[2])
+            kicks.attach(nodes._loop)
+            nodes.kicks = kicks
+        else:
+            keep = _kick_trains(h, segments, seg_index, times, weights)
+            h.finitialize(-65.0)
+            assert nodes.locate()
+        h.fcurrent()
+        out = nodes.run(15, True).copy()
+        del keep, cells
+        return out
+
+    mine, other = currents(compiled), currents(not compiled)
+    assert np.abs(mine).max() > 0
+    np.testing.assert_array_equal(mine, other)
+
+
+def test_compiled_events_that_moved_are_an_error(pd14_block_inputs):
+    """EventKicks compares the states it writes with the segments' own pointers after
+    every run: offsets that no longer match are an error, not a wrong number."""
+    from neuron import h
+
+    from lfpk_hpc.cells import delete_all_sections
+    from lfpk_hpc.imem import CurrentRecorder, EventKicks
+
+    delete_all_sections()
+    cells, segments = _own_block(h, pd14_block_inputs, "moved")
+    n = len(segments)
+    seg_index = np.repeat(np.arange(n), 2)
+    times = np.tile([0.3, 0.6], n)
+    weights = np.linspace(0.1, 1.0, 2 * n)
+    h.finitialize(-65.0)
+    nodes = CurrentRecorder(h, segments)
+    kicks = EventKicks(h, segments, seg_index, times, weights)
+    assert nodes.locate() and kicks.locate(nodes.layout[2])
+    kicks.advance(10)
+    a = np.array([seg.lfpk_hsyn.A for seg in segments])
+    assert np.all(a > 0) and np.unique(a).size == n  # every event delivered, states differ
+    kicks._offsets = kicks._offsets[::-1].copy()  # as if NEURON had moved them
+    with pytest.raises(RuntimeError, match="synapse states moved"):
+        kicks.verify()
+    del cells

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CurrentRecorder"]
+__all__ = ["CurrentRecorder", "EventKicks"]
 
 #: hoc procedures of the simulation loops
 RUN_PTR = "lfpk_hpc_run"
@@ -109,6 +109,7 @@ class CurrentRecorder:
         self.record = h.Vector()
         self.layout = None  # (first root's pointer, nodes, columns) once found
         self._loop = None  # the LfpkRec pointing at the first root's current
+        self.kicks = None  # EventKicks delivered by the same loop (see EventKicks.attach)
 
     def locate(self) -> bool:
         """Find the segments in NEURON's array of all nodes' currents: write a mark
@@ -198,7 +199,11 @@ class CurrentRecorder:
             getattr(h, RUN_PTR)(self.ptr, self.buffer, self.record, n, self.n_seg, int(last))
             return self.record.as_numpy().reshape(n, self.n_seg)
         first, n_nodes, columns = self.layout
-        self._loop.run(self.record, n, n_nodes, int(last))
+        if self.kicks is None:
+            self._loop.run(self.record, n, n_nodes, int(last))
+        else:
+            self._loop.run(self.record, n, n_nodes, int(last), *self.kicks.vectors)
+            self.kicks.verify()
         # the same memory read both ways now: a layout that moved is an error
         self.ptr.gather(self.check)
         self.buffer.from_double(n_nodes, first)
@@ -226,3 +231,127 @@ class CurrentRecorder:
         """
         raw = self.run_raw(n, last)
         return raw if self.layout is None else raw[:, self.layout[2]]
+
+
+class EventKicks:
+    """The synaptic events of current-based synapses kept as the state A of
+    mod/lfpk_hsyn.mod, delivered by the compiled loop of ``LfpkRec`` (before each
+    step, every event with time <= t + dt/2, NEURON's own rule) instead of one
+    ``LfpkTrain`` per segment and NEURON's event queue: no object per segment to set
+    up and no queue operation per event.
+
+    Like :class:`CurrentRecorder` it finds the states in memory (marks written into
+    each segment's A and read back from the lowest-addressed one, after
+    ``finitialize``), and after every run compares them with the segments' own
+    pointers (a mismatch is an error); :meth:`locate` returns False where it cannot
+    find them, and the caller then uses trains.
+
+    Parameters
+    ----------
+    h : neuron.hoc.HocObject
+        NEURON's ``h``.
+    segments : list of nrn.Segment
+        The segments (each with ``lfpk_hsyn``).
+    seg_index : numpy.ndarray
+        Each event's segment (index into ``segments``), events in the order of
+        (segment, time) in which a train of each segment delivers them.
+    times : numpy.ndarray
+        Each event's time (ms).
+    weights : numpy.ndarray
+        Each event's weight (nA), added to its segment's A.
+    """
+
+    def __init__(self, h, segments, seg_index, times, weights):
+        self.h = h
+        self.n_seg = len(segments)
+        order = np.argsort(times, kind="stable")  # time order; a segment's own order kept
+        self._seg = np.asarray(seg_index)[order]
+        self._times = np.asarray(times, dtype=float)[order]
+        self._weights = np.asarray(weights, dtype=float)[order]
+        self._segments = segments
+        self.ptr = h.PtrVector(max(self.n_seg, 1))
+        for k, seg in enumerate(segments):
+            self.ptr.pset(k, seg._ref_A_lfpk_hsyn)
+        self.vectors = None  # (times, offsets, weights) once located
+        self._base = None
+        self._offsets = None
+        self._check = h.Vector(max(self.n_seg, 1))
+        self._read = h.Vector(max(self.n_seg, 1))
+
+    def locate(self, columns) -> bool:
+        """Find every segment's A (after ``finitialize``, before any step).
+
+        Parameters
+        ----------
+        columns : numpy.ndarray
+            Each segment's node index (NEURON orders a mechanism's instances as
+            their nodes): the segment with the smallest holds the first A.
+
+        Returns
+        -------
+        bool
+            Whether the events can be delivered by the compiled loop.
+        """
+        h = self.h
+        self.vectors = None
+        if self.n_seg == 0 or not hasattr(h, "LfpkRec") or len(columns) != self.n_seg:
+            return False
+        base = self._segments[int(np.argmin(columns))]._ref_A_lfpk_hsyn
+        saved = h.Vector(self.n_seg)
+        self.ptr.gather(saved)
+        self.ptr.scatter(h.Vector(_MARK * np.arange(1.0, self.n_seg + 1.0)))
+        seen = h.Vector()
+        seen.from_double(self.n_seg, base)
+        self.ptr.scatter(saved)
+        mark = seen.as_numpy() / _MARK
+        which = np.rint(mark).astype(np.int64) - 1
+        if not np.array_equal(np.sort(which), np.arange(self.n_seg)):
+            return False
+        offsets = np.empty(self.n_seg, dtype=np.int64)
+        offsets[which] = np.arange(self.n_seg)
+        self._base, self._offsets = base, offsets
+        self.vectors = (
+            h.Vector(self._times),
+            h.Vector(offsets[self._seg].astype(float)),
+            h.Vector(self._weights),
+        )
+        return True
+
+    def attach(self, loop) -> None:
+        """Let the ``LfpkRec`` ``loop`` deliver the events (from the first) and
+        deliver those at or before the current t, as ``finitialize`` delivers the
+        events of NEURON's queue (call right after it).
+
+        Parameters
+        ----------
+        loop : hoc object
+            An ``LfpkRec``.
+        """
+        self.h.setpointer(self._base, "abase", loop)
+        loop.kpos = 0
+        loop.kick(*self.vectors)
+
+    def verify(self) -> None:
+        """Compare the states read where they were found with the segments' own
+        pointers; an error when NEURON moved them."""
+        self.ptr.gather(self._check)
+        self._read.from_double(self.n_seg, self._base)
+        if not np.array_equal(self._read.as_numpy()[self._offsets], self._check.as_numpy()):
+            raise RuntimeError(
+                "internal error: NEURON's synapse states moved during the run (the "
+                "compiled event delivery no longer matches the segments' pointers)"
+            )
+
+    def advance(self, n: int) -> None:
+        """``n`` steps delivering the events, recording nothing (after :meth:`locate`
+        and ``finitialize``).
+
+        Parameters
+        ----------
+        n : int
+            Steps (a count).
+        """
+        loop = self.h.LfpkRec()
+        self.attach(loop)
+        loop.run(self.h.Vector(), int(n), 0, 1, *self.vectors)
+        self.verify()
