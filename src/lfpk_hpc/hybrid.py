@@ -93,11 +93,14 @@ MAX_BLOCK_SEGMENTS = 50000
 #: quiet, 2026; benchmarks/hybrid.py and a run's /blocks table): NEURON's steps per
 #: segment with the leak, synapse state and recording of every membrane current
 #: (bare passive stepping is about 2e-8), a synapse point process per step (models
-#: other than ExpSynI), one event, one synapse drawn, one cell made (its sections,
-#: its draws per pathway and its EEG matrix, about 3.5 ms of that)
+#: other than ExpSynI), one event (delivered by the compiled loop to an ExpSynI
+#: state, PD14's case: about 0.1 µs; through NEURON's queue to a point process it is
+#: about 1 µs, which an earlier run's --measured block times correct), one synapse
+#: drawn, one cell made (its sections, its draws per pathway and its EEG matrix,
+#: about 3.5 ms of that)
 COST_SEGMENT_STEP = 3.0e-8
 COST_POINT_PROCESS_STEP = 0.5e-8
-COST_EVENT = 0.5e-6
+COST_EVENT = 0.1e-6
 COST_SYNAPSE = 1.0e-6
 COST_CELL = 4e-3
 

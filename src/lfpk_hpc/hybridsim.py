@@ -27,14 +27,19 @@ count − 1 of Y). Simulating it:
    soma-spread widening the kernels' single cell needs), has the pathway's weight
    and synapse model and a delay from the delay distribution, and is activated by
    its presynaptic neuron's spikes plus that delay.
-3. **Events.** Synapses of one synapse model on one segment share one point process
-   (the models are linear in their events; NEURON's ``ExpSynI``/``Exp2SynI``/
-   ``Exp2Syn``); their events, per weight, go to it from one ``LfpkTrain``
-   (mod/lfpk_train.mod) that holds the sorted times: NEURON's queue holds one event
-   per train, whatever the number of spikes.
+3. **Events.** Where every synapse of the population is an ``ExpSynI`` of one time
+   constant, a segment's synapses are one state A of its membrane mechanism
+   (mod/lfpk_hsyn.mod, which is also its leak), and the compiled simulation loop adds
+   each event's weight to its segment's A before the step NEURON would deliver it in
+   (:class:`lfpk_hpc.imem.EventKicks`; one ``LfpkTrain`` per segment kicking A where
+   the states cannot be found: the same numbers). Otherwise synapses of one synapse
+   model on one segment share one point process (the models are linear in their
+   events; NEURON's ``ExpSynI``/``Exp2SynI``/``Exp2Syn``); their events, per weight,
+   go to it from one ``LfpkTrain`` (mod/lfpk_train.mod) that holds the sorted times:
+   NEURON's queue holds one event per train, whatever the number of spikes.
 4. **Simulation and probes.** The block is simulated with fixed steps of dt from
-   the window's start at rest (v = e_pas); a hoc loop records all membrane currents
-   each step (:class:`lfpk_hpc.imem.CurrentRecorder`) and numpy turns them into
+   the window's start at rest (v = e_pas); a compiled loop records all membrane
+   currents each step (:class:`lfpk_hpc.imem.CurrentRecorder`) and numpy turns them into
    every probe's signal
    (:func:`lfpk_hpc.probes.ground_truth_matrices`: line sources at the contacts,
    the dipole moment, each cell's EEG at its position).

@@ -58,7 +58,7 @@ from .validate import ValidationError
 __all__ = ["DEFAULT_DT", "DEFAULT_SCALE", "DEFAULT_TSTOP", "run_hybrid_validation"]
 
 #: defaults of the PD14 validation: a fraction of the microcircuit and a duration that
-#: take about 6 minutes on the 2 ranks of a 2-core machine (with full in-degrees: LFP
+#: take about 4 minutes on the 2 ranks of a 2-core machine (with full in-degrees: LFP
 #: R² 0.978, as the full microcircuit's 0.979; docs/guide/validation.md)
 DEFAULT_SCALE = 0.2
 #: default simulated time of the hybrid validation (ms)
