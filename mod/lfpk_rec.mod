@@ -29,9 +29,9 @@ offset of each event's A from abase, in doubles; its weight in nA),
 adds wv[j] to the A at abase + iv[j] for every event j not yet delivered with
 tv[j] <= t + dt/2, before each step: the rule by which NEURON's fixed step delivers
 the events of its queue (kick: those with tv[j] <= t, as finitialize delivers them),
-so the states are those an LfpkTrain kicking the same A would give. kpos is the next event to deliver. Whether abase and
-the offsets point where the caller thinks is the caller's check
-(lfpk_hpc.imem.EventKicks).
+so the states are those an LfpkTrain kicking the same A would give. kpos is the
+next event to deliver. Whether abase and the offsets point where the caller thinks
+is the caller's check (lfpk_hpc.imem.EventKicks).
 ENDCOMMENT
 
 NEURON {

@@ -78,7 +78,7 @@ __all__ = [
 CHUNK_VALUES = 4_000_000
 #: deliver the events of lfpk_hsyn states by the compiled loop (lfpk_hpc.imem.EventKicks)
 #: where their states can be found; False: one LfpkTrain per segment (the same numbers,
-#: tests/test_imem.py; about 1 µs more per event and 30 µs per segment)
+#: tests/test_hybrid.py; about 1 µs more per event and 30 µs per segment)
 COMPILED_EVENTS = True
 
 

@@ -8,8 +8,8 @@
 2. **Hybrid ground truth** (:mod:`lfpk_hpc.hybrid`): every neuron of the scaled
    network as a passive multicompartment cell driven by those spikes, over all ranks.
    Below scale 1 each cell keeps its full-scale in-degree by default
-   (``--in-degrees full``: the connection probabilities raised so that
-   C'·N_X·scale synapses give the full-scale count, :func:`lfpk_hpc.groundtruth.scaled_model`),
+   (``--in-degrees full``: the connection probabilities raised until each cell has
+   the full model's synapses per cell, :func:`lfpk_hpc.groundtruth.scaled_model`),
    so every cell receives the synapses it has in the whole microcircuit, from fewer
    presynaptic neurons; ``--in-degrees scaled`` keeps C and in-degrees shrink with
    the scale.
