@@ -189,6 +189,10 @@ def test_validate_checks_tstop_against_transient_before_simulating(tmp_path, lau
     "args, param",
     [
         (("validate", HAGEN, "--out", "v", "--scale", "1e-5"), "--scale = 1e-05 is invalid"),
+        (
+            ("validate", HAGEN, "--out", "v", "--in-degrees", "full"),
+            "--in-degrees = 'full' is invalid with the network ground truth",
+        ),
         (("groundtruth", HAGEN, "--out", "g", "--transient", "-5"), "--transient = -5.0"),
         (("predict", "k.h5", "missing.npz", "--out", "p.h5", "--block", "0"), "--block = 0"),
         (
@@ -205,6 +209,7 @@ def test_validate_checks_tstop_against_transient_before_simulating(tmp_path, lau
     ],
     ids=[
         "validate-scale",
+        "validate-in-degrees",
         "groundtruth-transient",
         "block",
         "window",
