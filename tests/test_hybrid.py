@@ -495,11 +495,9 @@ def _own_block(h, inputs, name):
 EDGE_TIMES = [0.0, 0.05, 0.05, 0.1, 0.15, 0.15 + 1e-9, 0.2499999, 0.35, 0.95, 1.0]
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_events_at_the_delivery_bounds(pd14_block_inputs, compiled):
+def test_events_at_the_delivery_bounds(pd14_block_inputs):
     """Events at t = 0, at t + dt/2 exactly and just after it: the compiled delivery
-    and one LfpkTrain per segment give the same membrane currents bit for bit (the
-    route of the other parameter, computed here too)."""
+    and one LfpkTrain per segment give the same membrane currents bit for bit."""
     from neuron import h
 
     from lfpk_hpc.cells import delete_all_sections
@@ -530,9 +528,9 @@ def test_events_at_the_delivery_bounds(pd14_block_inputs, compiled):
         del keep, cells
         return out
 
-    mine, other = currents(compiled), currents(not compiled)
-    assert np.abs(mine).max() > 0
-    np.testing.assert_array_equal(mine, other)
+    compiled, trains = currents(True), currents(False)
+    assert np.abs(compiled).max() > 0
+    np.testing.assert_array_equal(compiled, trains)
 
 
 def test_compiled_events_that_moved_are_an_error(pd14_block_inputs):

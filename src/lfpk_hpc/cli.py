@@ -123,6 +123,8 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _plan_parser() -> argparse.ArgumentParser:
+    from .gtnetwork import IN_DEGREES
+
     p = argparse.ArgumentParser(
         prog="python -m lfpk_hpc plan",
         description="Print the tasks of a params file with cost estimates and the expected "
@@ -157,7 +159,7 @@ def _plan_parser() -> argparse.ArgumentParser:
     h.add_argument("--scale", type=float, default=1.0, help="fraction of N (default 1)")
     h.add_argument(
         "--in-degrees",
-        choices=("full", "scaled"),
+        choices=IN_DEGREES,
         default="full",
         help="below scale 1, as hybrid --in-degrees: cells keep their full-scale in-degrees "
         "(default) or C is kept",

@@ -850,6 +850,8 @@ def add_arguments(parser) -> None:
     parser : argparse.ArgumentParser
         The subcommand's parser, to which the options are added.
     """
+    from .gtnetwork import IN_DEGREES
+
     parser.description = (
         "The hybrid ground truth (Hagen et al. 2016): every neuron of the point network "
         "as a passive multicompartment cell of its population's model, driven by the "
@@ -869,7 +871,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument(
         "--in-degrees",
-        choices=("full", "scaled"),
+        choices=IN_DEGREES,
         default=DEFAULT_IN_DEGREES,
         help="below --scale 1: each cell keeps its full-scale in-degree, the connection "
         "probabilities raised (full, the default), or the probabilities C are kept and "

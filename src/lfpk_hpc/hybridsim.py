@@ -76,9 +76,8 @@ __all__ = [
 
 #: samples of membrane currents gathered per chunk (memory: chunk × segments × 8 B)
 CHUNK_VALUES = 4_000_000
-#: deliver the events of lfpk_hsyn states by the compiled loop (lfpk_hpc.imem.EventKicks)
-#: where their states can be found; False: one LfpkTrain per segment (the same numbers,
-#: tests/test_hybrid.py; about 1 µs more per event and 30 µs per segment)
+#: deliver lfpk_hsyn events by the compiled loop (lfpk_hpc.imem.EventKicks) where it can;
+#: False: one LfpkTrain per segment (the same numbers, tests/test_hybrid.py; slower)
 COMPILED_EVENTS = True
 
 
@@ -778,9 +777,8 @@ def _kick_events(h, segments, keys, times, classes, n_classes, proto, tau, dt, c
 
 
 def _kick_trains(h, segments, seg_index, times, weights):
-    """One LfpkTrain per segment with events, kicking that segment's state by each
-    event's weight (where the compiled delivery, :class:`lfpk_hpc.imem.EventKicks`,
-    cannot find the states). Returns (the block's Vectors, the trains)."""
+    """One LfpkTrain per segment with events, kicking its state by each event's weight
+    (where EventKicks cannot be used). Returns (the block's Vectors, the trains)."""
     # one Vector of times and one of weights for the block; each train sends its range
     tv, wv = h.Vector(times), h.Vector(weights)
     trains = []
@@ -934,17 +932,19 @@ def simulate_block(
     h.finitialize(proto.e_pas)
     events = None
     if kick_events is not None:
-        events = EventKicks(h, segments, *kick_events)
+        # the compiled delivery needs the block copy's node order; else trains
         nodes = recorder if recorder is not None else CurrentRecorder(h, segments)
-        if not (COMPILED_EVENTS and nodes.locate() and events.locate(nodes.layout[2])):
-            events = None
+        if COMPILED_EVENTS and nodes.locate():
+            events = EventKicks(h, segments, *kick_events)
+            if not events.locate(nodes.layout[2]):
+                events = None
+        if events is None:
             vectors, keep = _kick_trains(h, segments, *kick_events)
             h.finitialize(proto.e_pas)
     if recorder is not None:
-        recorder.locate()  # the block copy of all currents where NEURON allows it
-        if events is not None:
-            if recorder.layout is None:  # (cannot happen: located above)
-                raise RuntimeError("internal error: the block copy was lost")
+        if events is None:
+            recorder.locate()  # the block copy of all currents where NEURON allows it
+        else:  # located above, in this initialisation
             events.attach(recorder._loop)  # and the events due at t0 delivered
             recorder.kicks = events
     h.fcurrent()
@@ -968,8 +968,8 @@ def simulate_block(
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    # point processes, or kicked segments
-    n_pp = len(point_processes) or (len(_runs(kick_events[0])) if kick_events is not None else 0)
+    kicked = len(_runs(kick_events[0])) if kick_events is not None else 0
+    n_pp = len(point_processes) or kicked  # point processes, or kicked segments
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
     vectors.clear()

@@ -484,6 +484,8 @@ def add_arguments(parser) -> None:
     parser : argparse.ArgumentParser
         The subcommand's parser, to which the options are added.
     """
+    from .gtnetwork import IN_DEGREES
+
     parser.description = (
         "Submit the kernels of a params file (and with --validate the validation after it) "
         "to Slurm: jobscripts/kernels.sbatch (srun python -m lfpk_hpc PARAMS --out FILE "
@@ -542,7 +544,7 @@ def add_arguments(parser) -> None:
     )
     v.add_argument(
         "--in-degrees",
-        choices=("full", "scaled"),
+        choices=IN_DEGREES,
         help="validate --in-degrees of a hybrid validation (PD14) below scale 1 (default: "
         "validate's, full)",
     )

@@ -380,6 +380,8 @@ def compare_main(args) -> int:
 
 
 def add_arguments(parser) -> None:
+    from .gtnetwork import IN_DEGREES
+
     parser.description = (
         "Validate the kernel predictions of a params file against a ground truth: "
         "'network' — a recurrent LFPy.Network of the params' cells (hh soma, extrinsic "
@@ -430,7 +432,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument(
         "--in-degrees",
-        choices=("full", "scaled"),
+        choices=IN_DEGREES,
         default=None,
         help="hybrid ground truth below --scale 1: the hybrid cells and the kernels keep "
         "the full-scale in-degrees (full, the default) or the connection probabilities "
