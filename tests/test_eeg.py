@@ -114,6 +114,67 @@ def test_equal_conductivities_approach_infinite_medium():
     np.testing.assert_allclose(m_z, infinite, rtol=0, atol=1e-5 * np.abs(infinite).max())
 
 
+def _scalp_electrodes():
+    """Scalp electrodes from the top to near the bottom of the head, off the xz-plane,
+    and two inside the scalp shell (µm)."""
+    th, ph = np.deg2rad([0, 10, 45, 90, 170]), 0.3
+    el = np.c_[np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)]
+    el *= RADII[3] * (1 - 1e-15) / np.linalg.norm(el, axis=1)[:, None]
+    return np.r_[el, [[0.0, 0.0, 87000.0], [1000.0, 2000.0, 89960.0]]]
+
+
+def test_many_dipoles_at_once_equal_lfpykit():
+    """lfpk_hpc.foursphere (the hybrid's EEG: a unit dipole along x, y, z at every
+    cell's soma at once) equals LFPykit's FourSphereVolumeConductor, one position at
+    a time, to 1e-10 of the largest value (it sums the same series and stops each
+    where LFPykit does): cells of a column at depths 20-2000 µm, one on the axis
+    through the top electrode (no tangential part there), one far off the axis."""
+    from lfpk_hpc.foursphere import on_scalp, scalp_unit_potentials
+
+    rng = np.random.default_rng(1)
+    loc = np.c_[rng.uniform(-600, 600, (40, 2)), RADII[0] - rng.uniform(20, 2000, 40)]
+    loc = np.r_[loc, [[0, 0, RADII[0] - 500]], [[5000, -3000, 78200]], [[0, 40000, 40000]]]
+    el = _scalp_electrodes()
+    assert on_scalp(RADII, el) and not on_scalp(RADII, np.r_[el, [[0, 0, 84000.0]]])
+    got = scalp_unit_potentials(RADII, SIGMAS, el, loc)
+    head = FourSphereVolumeConductor(el, radii=list(RADII), sigmas=list(SIGMAS))
+    ref = np.array([head.get_transformation_matrix(p) for p in loc])  # (loc, el, 3)
+    assert got.shape == ref.shape == (loc.shape[0], el.shape[0], 3)
+    assert np.abs(ref[:, :, :2]).max() > 1e-3 * np.abs(ref).max()  # tangential parts count
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="inside the brain"):
+        scalp_unit_potentials(RADII, SIGMAS, el, [[0, 0, RADII[0] + 1]])
+
+
+def test_hybrid_eeg_matrix_equals_lfpykit_per_cell():
+    """The hybrid's EEG matrix (probes.ground_truth_matrices) for several cells: scalp
+    electrodes take the all-at-once series, electrodes inside the skull LFPykit per
+    cell; both equal LFPykit's potential of each cell's own dipole at its soma."""
+    import lfpykit
+    from lfpykit.cellgeometry import CellGeometry
+
+    from lfpk_hpc.probes import ground_truth_matrices
+
+    n = CELL.n_seg
+    somata = [(-300.0, 200.0, -800.0), (150.0, -50.0, -1400.0), (0.0, 0.0, -600.0)]
+    z = np.concatenate([CELL.z + s[2] + 800 for s in somata])
+    x = np.concatenate([CELL.x + s[0] for s in somata])
+    y = np.concatenate([CELL.y + s[1] for s in somata])
+    geometry = SegmentGeometry(x=x, y=y, z=z, d=np.ones(3 * n), section=CELL.section * 3)
+    cells = [(k * n, n, s) for k, s in enumerate(somata)]
+    for el in (_scalp_electrodes(), np.r_[_scalp_electrodes(), [[0, 0, 83000.0]]]):
+        spec = FourSphereEEGProbe("eeg", RADII, SIGMAS, tuple(map(tuple, el)))
+        M = ground_truth_matrices([spec], geometry, cells)["eeg"]
+        head = FourSphereVolumeConductor(el, radii=list(RADII), sigmas=list(SIGMAS))
+        for first, count, s in cells:
+            sl = slice(first, first + count)
+            part = CellGeometry(x=x[sl], y=y[sl], z=z[sl], d=np.ones(count))
+            cdm = lfpykit.CurrentDipoleMoment(part).get_transformation_matrix()  # Σ I_n r_n
+            unit = head.get_transformation_matrix(np.array([s[0], s[1], RADII[0] + s[2]]))
+            ref = unit @ cdm
+            np.testing.assert_allclose(M[:, sl], ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+
+
 def test_dipole_outside_the_brain_is_refused_with_a_message():
     above = _geometry([[10, 30], [30, 200]], ["soma", "apic"])  # soma above z = 0
     with pytest.raises(ValueError, match=r"EEG probe 'eeg'.*not inside the brain sphere"):

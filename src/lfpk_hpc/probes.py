@@ -624,6 +624,8 @@ def ground_truth_matrices(
     - :class:`~lfpk_hpc.params.FourSphereEEGProbe`: the four-sphere EEG (mV) of each
       cell's own dipole, placed at its soma: (x_s, y_s, radii[0] + z_s) µm (the
       cortical surface z = 0 on top of the brain sphere, as the kernels place it);
+      for scalp electrodes all cells at once (:mod:`lfpk_hpc.foursphere`), else
+      LFPykit's solution per cell;
     - :class:`~lfpk_hpc.params.MEGProbe`: the magnetic field (fT) of each cell's own
       dipole (its three components turned with the column into the head) at its soma,
       (0, 0, brain_radius) + R·(x_s, y_s, z_s)
@@ -644,6 +646,7 @@ def ground_truth_matrices(
     import lfpykit
     from lfpykit.cellgeometry import CellGeometry
 
+    from .foursphere import on_scalp, scalp_unit_potentials
     from .megcsd import LaminarCSD, meg_cell_location, meg_unit_fields
 
     n = geometry.n_seg
@@ -672,8 +675,8 @@ def ground_truth_matrices(
                 unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
                 out[spec.name] = unit @ cdm
                 continue
-            for first, count, soma in cells:
-                loc = np.array([soma[0], soma[1], eeg.radii[0] + soma[2]], dtype=float)
+            locs = np.array([[s[0], s[1], eeg.radii[0] + s[2]] for _f, _c, s in cells], float)
+            for (_first, _count, soma), loc in zip(cells, locs, strict=True):
                 r_d = float(np.linalg.norm(loc))
                 if not r_d < eeg.radii[0]:
                     raise ValueError(
@@ -681,8 +684,13 @@ def ground_truth_matrices(
                         f"puts its dipole outside the brain sphere (|r| = {r_d:g} µm > "
                         f"{eeg.radii[0]:g} µm); somata must lie below the cortical surface"
                     )
-                unit = eeg.conductor().get_dipole_potential(np.eye(3), loc)  # (el, 3)
-                M[:, first : first + count] = unit @ cdm[:, first : first + count]
+            if len(cells) and on_scalp(eeg.radii, eeg.electrodes):  # all cells at once
+                units = scalp_unit_potentials(eeg.radii, eeg.sigmas, eeg.electrodes, locs)
+            else:  # electrodes inside the skull: LFPykit, one cell at a time
+                conductor = eeg.conductor()
+                units = [conductor.get_dipole_potential(np.eye(3), loc) for loc in locs]
+            for (first, count, _soma), unit in zip(cells, units, strict=True):
+                M[:, first : first + count] = unit @ cdm[:, first : first + count]  # (el, 3)
             out[spec.name] = M
         elif isinstance(spec, MEGProbe):
             meg = make_probe(spec)
