@@ -511,6 +511,8 @@ def test_events_at_the_delivery_bounds(pd14_block_inputs):
         seg_index = np.repeat(np.arange(n), len(EDGE_TIMES))
         times = np.tile(EDGE_TIMES, n)
         weights = np.linspace(0.1, 1.0, times.size)
+        order = np.argsort(times, kind="stable")  # both routes take events in time order
+        seg_index, times, weights = seg_index[order], times[order], weights[order]
         h.finitialize(-65.0)
         nodes = CurrentRecorder(h, segments)
         keep = None
@@ -533,6 +535,65 @@ def test_events_at_the_delivery_bounds(pd14_block_inputs):
     np.testing.assert_array_equal(compiled, trains)
 
 
+def test_truncated_normal_delays_by_their_upper_tail():
+    """PD14's delays (truncnorm, a <= 0, b = inf) are inverted without scipy's general
+    ppf: equal to it where scipy is accurate, exact where it is not (the tail, against
+    the formula in 50 digits), never below the cut, and other distributions are
+    scipy's."""
+    import mpmath
+    import scipy.stats as st
+
+    from lfpk_hpc.hybridsynapses import _delays
+    from lfpk_hpc.params import Distribution, truncnorm
+
+    rng = np.random.default_rng(3)
+    u = np.r_[0.0, 1e-300, rng.random(20_000) * (1 - 1e-6), 0.5]
+    tail = np.array([1 - 1e-10, 1 - 2**-53])
+    for a, loc, scale in ((-1.9333333333333333, 1.5, 0.75), (0.0, 1.0, 0.5), (-4.0, 3.0, 1.0)):
+        dist = truncnorm(loc, scale, a=a)
+        got = _delays(dist, u)
+        assert np.abs(got - st.truncnorm.ppf(u, **dict(dist.params))).max() < 1e-12
+        assert got.min() >= loc + a * scale and np.all(np.diff(np.sort(u)) >= 0)
+        mpmath.mp.dps = 50
+        q = 1 - mpmath.ncdf(a)
+        for ui, x in zip(tail, _delays(dist, tail), strict=True):
+            exact = loc - scale * mpmath.sqrt(2) * mpmath.erfinv(2 * q * (1 - mpmath.mpf(ui)) - 1)
+            assert abs(x - float(exact)) < 1e-12 * abs(float(exact)), (a, ui)
+    far = truncnorm(3.0, 1.0, a=-40.0)  # cut far below the mean: scipy's
+    np.testing.assert_array_equal(_delays(far, u), st.truncnorm.ppf(u, **dict(far.params)))
+    lognormal = Distribution("lognorm", {"s": 0.5, "scale": 1.5})
+    np.testing.assert_array_equal(_delays(lognormal, u), st.lognorm.ppf(u, s=0.5, scale=1.5))
+
+
+def test_time_order_is_a_stable_sort():
+    """The events' order (quicksort plus a fix of equal times) is a stable sort's:
+    events of one segment at equal times are added in the order they were made, on
+    any machine, whatever the sort's algorithm does with ties."""
+    from lfpk_hpc.hybridsim import _time_order
+
+    rng = np.random.default_rng(5)
+    for times in (
+        rng.uniform(0, 100, 20_000),  # no ties
+        np.round(rng.uniform(0, 100, 20_000), 1),  # many ties (spikes on a grid)
+        np.zeros(50),
+        np.zeros(0),
+    ):
+        np.testing.assert_array_equal(_time_order(times), np.argsort(times, kind="stable"))
+
+
+def test_compiled_events_must_be_in_time_order(pd14_block_inputs):
+    from neuron import h
+
+    from lfpk_hpc.cells import delete_all_sections
+    from lfpk_hpc.imem import EventKicks
+
+    delete_all_sections()
+    cells, segments = _own_block(h, pd14_block_inputs, "order")
+    with pytest.raises(ValueError, match="non-decreasing order"):
+        EventKicks(h, segments, np.array([0, 1]), np.array([0.6, 0.3]), np.ones(2))
+    del cells
+
+
 def test_compiled_events_that_moved_are_an_error(pd14_block_inputs):
     """EventKicks compares the states it writes with the segments' own pointers after
     every run: offsets that no longer match are an error, not a wrong number."""
@@ -544,8 +605,8 @@ def test_compiled_events_that_moved_are_an_error(pd14_block_inputs):
     delete_all_sections()
     cells, segments = _own_block(h, pd14_block_inputs, "moved")
     n = len(segments)
-    seg_index = np.repeat(np.arange(n), 2)
-    times = np.tile([0.3, 0.6], n)
+    seg_index = np.tile(np.arange(n), 2)
+    times = np.repeat([0.3, 0.6], n)
     weights = np.linspace(0.1, 1.0, 2 * n)
     h.finitialize(-65.0)
     nodes = CurrentRecorder(h, segments)

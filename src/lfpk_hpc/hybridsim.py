@@ -51,14 +51,20 @@ result depends only on the model, the spikes and the seed. Units: µm, ms, mV, n
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .draws import multapse_pmf, rng_for, soma_positions
+from .draws import rng_for, soma_positions
 from .errors import InputError
+from .hybridsynapses import (  # noqa: F401 (also the old import paths)
+    CellSynapses,
+    block_densities,
+    block_synapses,
+    cell_synapses,
+    connections_per_cell,
+)
 from .params import Model
 from .probes import SegmentGeometry
 
@@ -484,167 +490,6 @@ class HybridInputs:
         return self._prototypes[Y]
 
 
-def connections_per_cell(model: Model, X: str, Y: str) -> float:
-    """Mean connections (without multapses) from X onto one cell of Y.
-
-    Parameters
-    ----------
-    model : Model
-        The (scaled) model.
-    X : str
-        Presynaptic population.
-    Y : str
-        Postsynaptic population.
-
-    Returns
-    -------
-    float
-        Mean connections per cell of Y (a count).
-    """
-    from .kernel import multapse_mean, total_synapses
-
-    con = model.connection(X, Y)
-    return total_synapses(model, con) / multapse_mean(con.multapses) / model.population(Y).N
-
-
-@dataclass
-class CellSynapses:
-    """The synapses of one pathway onto one cell: segment, presynaptic neuron and
-    delay (ms) of each."""
-
-    seg: np.ndarray
-    pre: np.ndarray
-    delay: np.ndarray
-
-
-def _draw_cell(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int, pmf, k):
-    """(presynaptic neurons, segments, uniforms for the delays) of the synapses of
-    X → Y onto cell ``i`` of Y, from the generator of (seed, "synapses", X, Y, i);
-    ``pmf``: the multapse distribution (:func:`lfpk_hpc.draws.multapse_pmf`), ``k``:
-    the mean connections per cell (:func:`connections_per_cell`)."""
-    con = model.connection(X, Y)
-    n_x = model.population(X).N
-    rng = rng_for(seed, "synapses", X, Y, i)
-    if model.synapse_count == "log":
-        n_conn = int(math.floor(k)) + int(rng.random() < k - math.floor(k))
-        pre = rng.integers(0, n_x, size=n_conn)
-    else:
-        mask = rng.random(n_x) < con.C
-        if X == Y:
-            mask[i] = False
-        pre = np.flatnonzero(mask)
-    k_vals, pk = pmf
-    if pk.max() == 1.0:  # one synapse count only (e.g. PD14's one synapse per connection)
-        pre = np.repeat(pre, int(k_vals[np.argmax(pk)]))
-    else:
-        pre = np.repeat(pre, rng.choice(k_vals, size=pre.size, p=pk))
-    seg = rng.choice(density.size, size=pre.size, p=density)
-    return pre.astype(np.int64), seg.astype(np.int64), rng.random(pre.size)
-
-
-def _delays(dist, u: np.ndarray) -> np.ndarray:
-    """Delays (ms) of the delay distribution by inversion of its CDF at uniforms ``u``
-    (one scipy call for many cells)."""
-    import scipy.stats as st
-
-    if u.size == 0:
-        return np.zeros(0)
-    return np.asarray(getattr(st, dist.name).ppf(u, **dict(dist.params)), dtype=float)
-
-
-def cell_synapses(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int):
-    """Draw the synapses of pathway X → Y onto cell ``i`` of Y (see the module
-    docstring, step 2); ``density``: the synapse probability of each segment.
-
-    Parameters
-    ----------
-    model : Model
-        The (scaled) model.
-    X : str
-        Presynaptic population.
-    Y : str
-        Postsynaptic population.
-    i : int
-        Index of the cell in Y.
-    density : numpy.ndarray
-        Synapse probability of each segment (dimensionless).
-    seed : int
-        The run's seed (dimensionless).
-
-    Returns
-    -------
-    CellSynapses
-        The cell's synapses: segments, presynaptic neurons, delays (ms).
-    """
-    con = model.connection(X, Y)
-    pmf, k = multapse_pmf(con.multapses), connections_per_cell(model, X, Y)
-    pre, seg, u = _draw_cell(model, X, Y, i, density, seed, pmf, k)
-    return CellSynapses(seg, pre, _delays(con.delay, u))
-
-
-def block_densities(proto: CellPrototype, con, z_mid: np.ndarray) -> np.ndarray:
-    """Synapse probability per segment of pathway ``con`` for each cell of a block
-    (rows), the cells' segment midpoints at depths ``z_mid`` (cells, segments) µm:
-    :func:`lfpk_hpc.kernel.synapse_density` at each cell's own depth (no widening)."""
-    from .kernel import allowed_segments, depth_profile
-
-    try:
-        allowed = allowed_segments(proto.section, con.placement)
-    except Exception as exc:
-        raise type(exc)(f"connections[{con.pre}->{con.post}]: {exc}") from None
-    p = np.zeros(z_mid.shape)
-    p[:, allowed] = proto.area[allowed] * depth_profile(z_mid[:, allowed], con.placement, 0.0)
-    total = p.sum(axis=1)
-    if not np.all(total > 0):
-        from .params import ParamsError
-
-        raise ParamsError(
-            f"connections[{con.pre}->{con.post}]: placement = {con.placement!r} is invalid: "
-            "its depth profile is zero on every allowed segment of a cell of "
-            f"{con.post} at depth {float(z_mid[np.argmin(total)].mean()):.1f} µm"
-        )
-    return p / total[:, None]
-
-
-def block_synapses(inputs: HybridInputs, X: str, Y: str, first: int, z_mid: np.ndarray):
-    """:class:`CellSynapses` of X → Y onto each cell of a block (cells first, first + 1,
-    …; their segment depths ``z_mid``), drawn cell by cell, the delays of all at once.
-
-    Parameters
-    ----------
-    inputs : HybridInputs
-        The run's inputs.
-    X : str
-        Presynaptic population.
-    Y : str
-        Postsynaptic population.
-    first : int
-        Index of the block's first cell.
-    z_mid : numpy.ndarray
-        Depths of the segments' midpoints, one row per cell (cells, n_seg) (µm).
-
-    Returns
-    -------
-    list of CellSynapses
-        One per cell of the block.
-    """
-    model = inputs.model
-    con = model.connection(X, Y)
-    proto = inputs.prototype(Y)
-    density = block_densities(proto, con, z_mid)
-    pmf, k = multapse_pmf(con.multapses), connections_per_cell(model, X, Y)
-    draws = [
-        _draw_cell(model, X, Y, first + j, density[j], inputs.seed, pmf, k)
-        for j in range(z_mid.shape[0])
-    ]
-    delays = _delays(con.delay, np.concatenate([d[2] for d in draws]))
-    out, lo = [], 0
-    for pre, seg, u in draws:
-        out.append(CellSynapses(seg, pre, delays[lo : lo + u.size]))
-        lo += u.size
-    return out
-
-
 # --------------------------------------------------------------------------- one block
 
 
@@ -740,6 +585,21 @@ def _order(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
     return by_time[np.argsort(keys[by_time].astype(np.int64) * n + np.arange(n))]
 
 
+def _time_order(times: np.ndarray) -> np.ndarray:
+    """The order of a stable sort of ``times`` (equal times in their given order):
+    numpy's quicksort, then, only where some times are equal, a sort of unique
+    integer keys (rank of the time, index) — a quarter of a stable sort's cost when
+    no two times are equal."""
+    order = np.argsort(times)
+    t = times[order]
+    same = t[1:] == t[:-1]
+    if same.any():
+        n = order.size
+        rank = np.concatenate([[0], np.cumsum(~same)])
+        order = np.sort(rank * n + order) % n
+    return order
+
+
 def _runs(keys: np.ndarray):
     """(start, end) of each run of equal values in sorted ``keys``."""
     if keys.size == 0:
@@ -765,20 +625,24 @@ def _point_process(h, model, seg):
 def _kick_events(h, segments, keys, times, classes, n_classes, proto, tau, dt, count):
     """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak) as
     events on lfpk_hsyn states: sets each segment's scale and the decay, and returns
-    (segment index, time, weight) of every event in (segment, time) order."""
+    (segment index, time, weight) of every event in time order (events at equal
+    times in the order they were made: pathway, cell, synapse, spike)."""
     h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
     scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
     for seg, sc in zip(segments, scale, strict=True):
         seg.lfpk_hsyn.scale = sc
     seg_index = keys // n_classes
     weights = np.array([w for _m, w in classes])[keys % n_classes]
-    order = _order(seg_index, times)
+    order = _time_order(times)
     return seg_index[order], times[order], weights[order]
 
 
 def _kick_trains(h, segments, seg_index, times, weights):
-    """One LfpkTrain per segment with events, kicking its state by each event's weight
-    (where EventKicks cannot be used). Returns (the block's Vectors, the trains)."""
+    """One LfpkTrain per segment with events (given in time order), kicking its state
+    by each event's weight in that order (where EventKicks cannot be used). Returns
+    (the block's Vectors, the trains)."""
+    by_segment = np.argsort(seg_index, kind="stable")  # a segment's events in time order
+    seg_index, times, weights = seg_index[by_segment], times[by_segment], weights[by_segment]
     # one Vector of times and one of weights for the block; each train sends its range
     tv, wv = h.Vector(times), h.Vector(weights)
     trains = []
@@ -797,8 +661,8 @@ def simulate_block(
     and return their summed signals on the window's bins.
 
     ``record=False`` builds and steps the block the same way but records nothing
-    (its signals are empty): the floor that ``benchmarks/hybrid.py`` measures the
-    block against.
+    (its signals are empty) and times the steps alone (``timings["step"]``): the
+    floor that ``benchmarks/hybrid.py`` measures the block against.
 
     Parameters
     ----------
@@ -949,18 +813,26 @@ def simulate_block(
             recorder.kicks = events
     h.fcurrent()
     if recorder is None:
+        if events is None:
+            define_procs(h)
+        t_step = time.perf_counter()
         if events is not None:
             events.advance(n_bins)
         else:
-            define_procs(h)
             getattr(h, ADVANCE)(n_bins)
+        t_step = time.perf_counter() - t_step
     else:
         M_rec = recorder.matrix(M)
         chunk = max(1, min(n_bins, CHUNK_VALUES // max(recorder.width, 1)))
-        k = 0
+        k, t_step, t_product = 0, 0.0, 0.0
         while k < n_bins:
             b = min(chunk, n_bins - k)
-            out[:, k : k + b] = M_rec @ recorder.run_raw(b, True).T
+            t_a = time.perf_counter()
+            currents = recorder.run_raw(b, True)
+            t_b = time.perf_counter()
+            out[:, k : k + b] = M_rec @ currents.T
+            t_step += t_b - t_a
+            t_product += time.perf_counter() - t_b
             k += b
     t_sim = time.perf_counter()
     signals, row = {}, 0
@@ -968,7 +840,7 @@ def simulate_block(
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    kicked = len(_runs(kick_events[0])) if kick_events is not None else 0
+    kicked = 0 if kick_events is None else np.count_nonzero(np.bincount(kick_events[0]))
     n_pp = len(point_processes) or kicked  # point processes, or kicked segments
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
@@ -985,6 +857,11 @@ def simulate_block(
         "simulate": t_sim - t_probe,
         "total": t_end - t0,
     }
+    # within "simulate": the steps (with the copy of the currents when recording;
+    # without their set-up: the benchmark's floor when not) and the probes' product
+    timings["step"] = t_step
+    if record:
+        timings["product"] = t_product
     return BlockResult(
         Y,
         block,

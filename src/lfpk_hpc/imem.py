@@ -253,10 +253,10 @@ class EventKicks:
     segments : list of nrn.Segment
         The segments (each with ``lfpk_hsyn``).
     seg_index : numpy.ndarray
-        Each event's segment (index into ``segments``), events in the order of
-        (segment, time) in which a train of each segment delivers them.
+        Each event's segment (index into ``segments``).
     times : numpy.ndarray
-        Each event's time (ms).
+        Each event's time (ms), in non-decreasing order (events of one segment at
+        equal times are added in their order here).
     weights : numpy.ndarray
         Each event's weight (nA), added to its segment's A.
     """
@@ -264,10 +264,11 @@ class EventKicks:
     def __init__(self, h, segments, seg_index, times, weights):
         self.h = h
         self.n_seg = len(segments)
-        order = np.argsort(times, kind="stable")  # time order; a segment's own order kept
-        self._seg = np.asarray(seg_index)[order]
-        self._times = np.asarray(times, dtype=float)[order]
-        self._weights = np.asarray(weights, dtype=float)[order]
+        self._times = np.asarray(times, dtype=float)
+        if np.any(self._times[1:] < self._times[:-1]):
+            raise ValueError("EventKicks: the events' times must be in non-decreasing order")
+        self._seg = np.asarray(seg_index)
+        self._weights = np.asarray(weights, dtype=float)
         self._segments = segments
         self.ptr = h.PtrVector(max(self.n_seg, 1))
         for k, seg in enumerate(segments):
