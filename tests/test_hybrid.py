@@ -3,6 +3,7 @@ against single cells, the mean response to one spike against the kernel, ranks a
 resume, and bad input."""
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -469,6 +470,9 @@ def test_compiled_event_delivery_equals_one_train_per_segment(pd14_block_inputs,
         monkeypatch.setattr(hybridsim, "COMPILED_EVENTS", True)
         assert built and fast.n_events == slow.n_events > 0
         assert fast.n_point_processes == slow.n_point_processes > 0
+        # the counts go into the checkpoints' JSON (a numpy integer there failed a run)
+        counts = ("n_seg", "n_synapses", "n_events", "n_point_processes")
+        json.dumps({c: getattr(fast, c) for c in counts})
         for p in ("lfp", "cdm", "eeg"):
             assert np.abs(slow.signals[p]).max() > 0
             np.testing.assert_array_equal(fast.signals[p], slow.signals[p], err_msg=(Y, p))

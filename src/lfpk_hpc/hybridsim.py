@@ -842,7 +842,7 @@ def simulate_block(
         n_ch = matrices[p].shape[0]
         signals[p] = np.ascontiguousarray(out[row : row + n_ch])
         row += n_ch
-    kicked = 0 if kick_events is None else np.count_nonzero(np.bincount(kick_events[0]))
+    kicked = 0 if kick_events is None else int(np.count_nonzero(np.bincount(kick_events[0])))
     n_pp = len(point_processes) or kicked  # point processes, or kicked segments
     # free the block's NEURON objects (its sections go with the last references)
     keep.clear()
