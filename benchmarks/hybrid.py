@@ -34,9 +34,12 @@ ratios:
 
 Each route runs in this process one after the other; the hybrid and both floors
 are repeated in turn and the best time of each kept (a busy machine only slows a
-run down). BLAS runs one thread, as in a run (one rank per core; python -m
-lfpk_hpc sets the same), unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say
-otherwise.
+run down). Ratios (a) and (a') are the median over the repetitions of the block's
+time over its floor's, run right after it: on a machine whose speed drifts over
+minutes (this one's by up to 30 %), a pair run seconds apart compares like with
+like, where the best of each route may come from different minutes. BLAS runs
+one thread, as in a run (one rank per core; python -m lfpk_hpc sets the same),
+unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise.
 """
 
 from __future__ import annotations
@@ -276,6 +279,7 @@ def main() -> None:
         model = bench_model(which, n_cells)
         spikes = poisson(model, args.tstop)
         best = bare = passive = None
+        paired, paired_passive = [], []
         for _ in range(args.repeat):
             took, res, inputs = run_hybrid(model, spikes, args.tstop, n_cells)
             floor = run_hybrid(model, spikes, args.tstop, n_cells, record=False)[0]
@@ -283,6 +287,8 @@ def main() -> None:
             best = took if best is None else min(best, took)
             bare = floor if bare is None else min(bare, floor)
             passive = plain if passive is None else min(passive, plain)
+            paired.append(took / floor)
+            paired_passive.append(took / plain)
         lfpy = None if args.no_lfpy else run_lfpy(model, inputs, args.tstop, n_cells)
         peer = run_hybridlfpy(model, inputs, args.tstop, n_cells)
         fmt = lambda v, per=per: f"{v / per:8.3f}" if v else f"{'-':>8}"  # noqa: E731
@@ -291,10 +297,16 @@ def main() -> None:
             f"{which:>5} {res.n_seg // n_cells:>8} {res.n_synapses // n_cells:>8} "
             f"{res.n_events // n_cells:>7} |                    "
             f"{fmt(best)} {fmt(bare)} {fmt(passive)} {fmt(lfpy)} {fmt(peer)} |         "
-            f"{ratio(best, bare)} {ratio(best, passive)} {ratio(lfpy, best)} {ratio(peer, best)}"
+            f"{float(np.median(paired)):8.2f}x {float(np.median(paired_passive)):6.2f}x "
+            f"{ratio(lfpy, best)} {ratio(peer, best)}"
+        )
+        print(
+            f"{'':>5} (a) of each repetition (the block and its floor run one after the "
+            f"other): {', '.join(f'{r:.2f}' for r in paired)}; best / best "
+            f"{best / bare:.2f}"
         )
         parts = ", ".join(f"{k} {v / per:.3f}" for k, v in res.timings.items())
-        print(f"{'':>5} lfpk_hpc's parts (s per cell-second): {parts}")
+        print(f"{'':>5} lfpk_hpc's parts in the last repetition (s per cell-second): {parts}")
 
 
 if __name__ == "__main__":
