@@ -633,10 +633,10 @@ def _kick_events(h, segments, keys, times, classes, n_classes, proto, tau, dt, c
     scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
     for seg, sc in zip(segments, scale, strict=True):
         seg.lfpk_hsyn.scale = sc
-    seg_index = keys // n_classes
-    weights = np.array([w for _m, w in classes])[keys % n_classes]
     order = _time_order(times)
-    return seg_index[order], times[order], weights[order]
+    keys = keys[order]  # two gathers in random order (the costly part), the rest in order
+    weights = np.array([w for _m, w in classes])[keys % n_classes]
+    return keys // n_classes, times[order], weights
 
 
 def _kick_trains(h, segments, seg_index, times, weights):
