@@ -123,8 +123,9 @@ def _delays(dist, u: np.ndarray) -> np.ndarray:
 
 
 def cell_synapses(model: Model, X: str, Y: str, i: int, density: np.ndarray, seed: int):
-    """Draw the synapses of pathway X → Y onto cell ``i`` of Y (see the module
-    docstring, step 2); ``density``: the synapse probability of each segment.
+    """Draw the synapses of pathway X → Y onto cell ``i`` of Y (the rules: this
+    module's docstring and :mod:`lfpk_hpc.hybridsim`'s step 2); ``density``: the
+    synapse probability of each segment.
 
     Parameters
     ----------
