@@ -46,14 +46,11 @@ def on_scalp(radii, electrodes) -> bool:
     return bool(np.all((r > radii[2]) & (r <= radii[3])))
 
 
-def _shell_factors(radii, sigmas, n: int):
+def _shell_factors(r12, r23, r34, s23, s34, n: int):
     """The n-th factors of the series that do not depend on the dipole: (v_n, y_n,
     z_n) of the boundary conditions at the skull/scalp, CSF/skull and brain/CSF
-    surfaces (Næss et al. 2017, eqs. for the corrected model)."""
-    r1, r2, r3, r4 = radii
-    s1, s2, s3, s4 = sigmas
-    r12, r23, r34 = r1 / r2, r2 / r3, r3 / r4
-    s23, s34 = s2 / s3, s3 / s4
+    surfaces (Næss et al. 2017, eqs. for the corrected model); the head's radius
+    ratios r12 = r1/r2, r23, r34 and conductivity ratios s23 = σ2/σ3, s34."""
     k = (n + 1) / n
     q34 = r34 ** (2 * n + 1)
     rv = (q34 - 1) / (k * q34 + 1)
@@ -91,7 +88,7 @@ def scalp_unit_potentials(radii, sigmas, electrodes, locations, stop: float = ST
         Shape (n_loc, n_el, 3): mV per nA·µm of the x, y and z unit dipoles.
     """
     r1, r2, r3, r4 = (float(r) for r in radii)
-    s1, s2 = float(sigmas[0]), float(sigmas[1])
+    s1, s2, s3, s4 = (float(s) for s in sigmas)
     el = np.asarray(electrodes, dtype=float).reshape(-1, 3)
     loc = np.asarray(locations, dtype=float).reshape(-1, 3)
     if not on_scalp(radii, el):
@@ -101,11 +98,13 @@ def scalp_unit_potentials(radii, sigmas, electrodes, locations, stop: float = ST
         raise ValueError("scalp_unit_potentials: dipoles must lie inside the brain sphere")
     r_el = np.linalg.norm(el, axis=1)  # (E,)
     zhat = loc / rz[:, None]  # (L, 3) the radial direction at each dipole
-    cos_t = np.clip((zhat @ el.T) / r_el[None, :], -1.0, 1.0)  # (L, E)
+    along = zhat @ el.T  # (L, E) each electrode's component along ẑ (µm)
+    cos_t = np.clip(along / r_el[None, :], -1.0, 1.0)
     sin_t = np.sqrt(np.maximum(0.0, 1.0 - cos_t * cos_t))
     rz1 = (rz / r1)[:, None]  # (L, 1)
     up, down = (r_el / r4)[None, :], (r4 / r_el)[None, :]  # (1, E)
-    s12, r12, r23, r34 = s1 / s2, r1 / r2, r2 / r3, r3 / r4
+    r12, r23, r34 = r1 / r2, r2 / r3, r3 / r4
+    s12, s23, s34 = s1 / s2, s2 / s3, s3 / s4
 
     shape = cos_t.shape
     sum_rad, sum_tan = np.zeros(shape), np.zeros(shape)  # Σ term_n (stopping rule)
@@ -116,7 +115,7 @@ def scalp_unit_potentials(radii, sigmas, electrodes, locations, stop: float = ST
     q_prev, q_now = np.zeros(shape), -sin_t
     n = 1
     while live_rad.any() or live_tan.any():
-        v, y, z = _shell_factors((r1, r2, r3, r4), sigmas, n)
+        v, y, z = _shell_factors(r12, r23, r34, s23, s34, n)
         k = (n + 1) / n
         a = rz1 ** (n + 1)
         c1 = (k * s12 + z) / (s12 - z) * a
@@ -141,7 +140,7 @@ def scalp_unit_potentials(radii, sigmas, electrodes, locations, stop: float = ST
     out = pot_rad[:, :, None] * (zhat * scale[:, None])[:, None, :]  # (L, E, 3)
     # tangential: −(p_tan · r_uv)/|r_uv| · Σ, r_uv the electrode's part ⟂ ẑ (zero on
     # the axis through the dipole, where the tangential part adds nothing)
-    r_par = (zhat @ el.T)[:, :, None] * zhat[:, None, :]  # (L, E, 3)
+    r_par = along[:, :, None] * zhat[:, None, :]  # (L, E, 3)
     r_uv = el[None, :, :] - r_par
     norm_uv = np.linalg.norm(r_uv, axis=2)  # (L, E)
     # p_tan · r_uv for p = e_k: (e_k − ẑ_k ẑ) · r_uv = r_uv_k (r_uv ⟂ ẑ)
