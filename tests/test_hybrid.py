@@ -479,13 +479,13 @@ def test_compiled_event_delivery_equals_one_train_per_segment(pd14_block_inputs,
         built.clear()
 
 
-def _own_block(h, inputs, name):
-    """Two L2/3 cells with lfpk_hsyn (scale 1, decay 0.9) and their segments."""
+def _own_block(h, inputs, name, n_cells=2):
+    """``n_cells`` L2/3 cells with lfpk_hsyn (scale 1, decay 0.9) and their segments."""
     from lfpk_hpc import mechanisms
 
     mechanisms.load_mechanisms()
     proto = inputs.prototype("L23E")
-    cells = [proto.make(h, f"{name}{i}", "lfpk_hsyn") for i in range(2)]
+    cells = [proto.make(h, f"{name}{i}", "lfpk_hsyn") for i in range(n_cells)]
     segments = [seg for secs in cells for sec in secs for seg in sec]
     for seg in segments:
         seg.lfpk_hsyn.scale = 1.0
@@ -620,6 +620,37 @@ def test_compiled_events_that_moved_are_an_error(pd14_block_inputs):
     a = np.array([seg.lfpk_hsyn.A for seg in segments])
     assert np.all(a > 0) and np.unique(a).size == n  # every event delivered, states differ
     kicks._offsets = kicks._offsets[::-1].copy()  # as if NEURON had moved them
+    with pytest.raises(RuntimeError, match="synapse states moved"):
+        kicks.verify()
+    del cells
+
+
+def test_compiled_events_are_checked_outside_the_sample(pd14_block_inputs):
+    """In a block larger than the sample of pointers that checks every run, every
+    segment's state is compared after the last (EventKicks.verify): two offsets
+    swapped outside the sample pass the first check and fail the second."""
+    from neuron import h
+
+    from lfpk_hpc.cells import delete_all_sections
+    from lfpk_hpc.imem import SAMPLE, CurrentRecorder, EventKicks
+
+    delete_all_sections()
+    cells, segments = _own_block(h, pd14_block_inputs, "outside", n_cells=12)
+    n = len(segments)
+    assert n > 2 * SAMPLE
+    seg_index = np.arange(n)
+    times = np.full(n, 0.3)
+    weights = np.linspace(0.1, 1.0, n)
+    h.finitialize(-65.0)
+    nodes = CurrentRecorder(h, segments)
+    kicks = EventKicks(h, segments, seg_index, times, weights)
+    assert nodes.locate() and kicks.locate(nodes.layout[2])
+    kicks.advance(10)  # its run checked the sample
+    kicks.verify()  # and every segment
+    outside = np.setdiff1d(np.arange(n), kicks._sample)
+    a, b = int(outside[0]), int(outside[-1])
+    kicks._offsets[[a, b]] = kicks._offsets[[b, a]]
+    kicks.verify(full=False)
     with pytest.raises(RuntimeError, match="synapse states moved"):
         kicks.verify()
     del cells

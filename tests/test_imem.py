@@ -80,18 +80,66 @@ def test_block_copy_equals_pointers_and_conserves_current():
     del clamp
 
 
-def test_partial_sections_fall_back_to_pointers():
+def test_part_of_a_section_is_found_by_its_nodes():
+    """A subset of the segments (half a section left out) is found at its nodes'
+    indices and read bit for bit as through one pointer per segment."""
     from neuron import h
 
     _sections, segments, clamp = _cells(h, n_cells=2)
     part = [seg for seg in segments if not (seg.sec.name() == "dend0_3" and seg.x > 0.5)]
     assert len(part) < len(segments)
     recorder = CurrentRecorder(h, part)
-    h.CVode().use_fast_imem(1)
+    by_pointer = _run(h, recorder, locate=False, n=50)
+    by_block = _run(h, recorder, locate=True, n=50)
+    assert np.abs(by_block).max() > 0
+    np.testing.assert_array_equal(by_block, by_pointer)
+    del clamp
+
+
+def test_threads_fall_back_to_pointers():
+    """With two threads NEURON's nodes are in two arrays: the recorder declines the
+    block copy and gathers by pointer, the same currents."""
+    from neuron import h
+
+    _sections, segments, clamp = _cells(h, n_cells=2)
+    recorder = CurrentRecorder(h, segments)
+    one = _run(h, recorder, locate=True, n=50)
+    pc = h.ParallelContext()
+    pc.nthread(2)
+    try:
+        h.finitialize(-65.0)
+        assert not recorder.locate()
+        two = recorder.run(50, False)
+    finally:
+        pc.nthread(1)
+    np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-15)
+    del clamp
+
+
+def test_a_column_outside_the_sample_is_checked_after_the_run():
+    """A large block is checked through a sample's pointers after every run and
+    through every segment's own value by verify(): two columns swapped outside the
+    sample pass the first and fail the second."""
+    from neuron import h
+
+    from lfpk_hpc.imem import SAMPLE
+
+    _sections, segments, clamp = _cells(h, n_cells=12)
+    assert len(segments) > 2 * SAMPLE
+    recorder = CurrentRecorder(h, segments)
     h.finitialize(-65.0)
-    assert not recorder.locate()
-    out = recorder.run(50, False)
-    assert out.shape == (50, len(part)) and np.abs(out).max() > 0
+    h.fcurrent()
+    assert recorder.locate()
+    recorder.run(100, True)
+    recorder.verify()  # every segment where it was found
+    outside = np.setdiff1d(np.arange(len(segments)), recorder._sample)
+    now = np.array([seg.i_membrane_ for seg in segments])
+    a, b = next((int(i), int(j)) for i in outside for j in outside if now[i] != now[j] and i < j)
+    columns = recorder.layout[2]
+    columns[[a, b]] = columns[[b, a]]
+    recorder.run(10, True)  # the sample still matches
+    with pytest.raises(RuntimeError, match="moved"):
+        recorder.verify()
     del clamp
 
 

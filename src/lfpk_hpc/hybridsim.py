@@ -372,18 +372,42 @@ class CellPrototype:
         for k, sec in enumerate(secs):
             if self.parent[k] >= 0:
                 sec.connect(secs[self.parent[k]](self.parent_x[k]), self.child_end[k])
-        i = 0
-        for sec, n in zip(secs, self.nseg, strict=True):
+        ranges = self._ranges(membrane)
+        for sec, n, values in zip(secs, self.nseg, ranges, strict=True):
             sec.nseg = n
             sec.Ra = self.Ra
             sec.cm = self.cm
             sec.insert(membrane)
-            for seg in sec:
-                mech = getattr(seg, membrane)
-                mech.g = self.g_pas[i]
-                mech.e = self.e_pas
-                i += 1
+            for name, value in values:
+                if isinstance(value, float):  # one value for the section's segments
+                    setattr(sec, name, value)
+                else:
+                    for seg, v in zip(sec, value, strict=True):
+                        setattr(seg, name, v)
         return secs
+
+    def _ranges(self, membrane: str) -> list:
+        """Per section, the (name, value) of the membrane's parameters: the leak
+        (g, e) and, for ``lfpk_hsyn``, scale = 100 / area (nA to mA/cm² per segment);
+        a float where the section's segments share it (set once per section), else
+        the list of the segments' values."""
+        cache = self.__dict__.setdefault("_range_cache", {})
+        if membrane not in cache:
+            per_seg = {f"g_{membrane}": self.g_pas}
+            if membrane == "lfpk_hsyn":
+                per_seg["scale_lfpk_hsyn"] = 100.0 / self.area
+            out, i = [], 0
+            for n in self.nseg:
+                values = [(f"e_{membrane}", float(self.e_pas))]
+                for name, v in per_seg.items():
+                    part = v[i : i + n]
+                    values.append(
+                        (name, float(part[0]) if np.all(part == part[0]) else part.tolist())
+                    )
+                out.append(values)
+                i += n
+            cache[membrane] = out
+        return cache[membrane]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -624,15 +648,13 @@ def _point_process(h, model, seg):
     return pp
 
 
-def _kick_events(h, segments, keys, times, classes, n_classes, proto, tau, dt, count):
-    """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak) as
-    events on lfpk_hsyn states: sets each segment's scale and the decay, and returns
-    (segment index, time, weight) of every event in time order (events at equal
-    times in the order they were made: pathway, cell, synapse, spike)."""
+def _kick_events(h, keys, times, classes, n_classes, tau, dt):
+    """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak, its
+    scale set by :meth:`CellPrototype.make`) as events on lfpk_hsyn states: sets the
+    decay and returns (segment index, time, weight) of every event in time order
+    (events at equal times in the order they were made: pathway, cell, synapse,
+    spike)."""
     h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
-    scale = (100.0 / proto.area).tolist() * count  # nA -> mA/cm2 per segment
-    for seg, sc in zip(segments, scale, strict=True):
-        seg.lfpk_hsyn.scale = sc
     order = _time_order(times)
     keys = keys[order]  # two gathers in random order (the costly part), the rest in order
     weights = np.array([w for _m, w in classes])[keys % n_classes]
@@ -754,8 +776,7 @@ def simulate_block(
         # one synapse model, ExpSynI with one tau: every segment's synapses are the
         # state of its lfpk_hsyn (which is also its leak), each event added to it by
         # the compiled loop (or by one train per segment where that cannot be used)
-        kick_events = _kick_events(h, segments, keys, times, classes, n_classes, proto,
-                                   models[0][2], inputs.dt, count)  # fmt: skip
+        kick_events = _kick_events(h, keys, times, classes, n_classes, models[0][2], inputs.dt)
     else:
         # any synapse models: one point process per segment and model, one train per
         # segment and weight with a NetCon to it
@@ -823,6 +844,8 @@ def simulate_block(
         else:
             getattr(h, ADVANCE)(n_bins)
         t_step = time.perf_counter() - t_step
+        if events is not None:
+            events.verify()  # every segment's state (the runs checked a sample)
     else:
         M_rec = recorder.matrix(M)
         chunk = max(1, min(n_bins, CHUNK_VALUES // max(recorder.width, 1)))
@@ -836,6 +859,9 @@ def simulate_block(
             t_step += t_b - t_a
             t_product += time.perf_counter() - t_b
             k += b
+        recorder.verify()  # every segment's current and state (the runs checked a sample)
+        if events is not None:
+            events.verify()
     t_sim = time.perf_counter()
     signals, row = {}, 0
     for p in names if record else ():

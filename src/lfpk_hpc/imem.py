@@ -3,16 +3,24 @@
 Every route that turns membrane currents into signals (the kernel engine, the AP
 kernels, both ground truths) advances NEURON with fixed steps and needs, at each
 step, the ``i_membrane_`` (nA) of all its segments. NEURON (``CVode.use_fast_imem``)
-keeps these values of all nodes in one array in the nodes' order. When that holds
-for the segments at hand — checked, not assumed — :class:`CurrentRecorder` copies
-the whole array each step (one ``memcpy`` in the compiled loop of ``LfpkRec``,
+keeps these values of all nodes in one array in the nodes' order, each segment at
+its node's index (``Segment.node_index``). When that holds for the segments at
+hand — checked, not assumed — :class:`CurrentRecorder` copies the part of the array
+that holds them each step (one copy in the compiled loop of ``LfpkRec``,
 mod/lfpk_rec.mod, which also advances the step: no interpreter between steps) and
 picks the segments' columns out after the run; otherwise it gathers them one by
 one through a ``PtrVector`` in a hoc loop, which costs about 5 ns per segment and
-step. Both read the same
-memory, so the currents are the same bit for bit; the block copy is checked
-against the ``PtrVector`` after every run, and a mismatch is an error, never a
-wrong number.
+step. Both read the same memory, so the currents are the same bit for bit.
+
+The checks: marks written through the own pointers of a sample of the segments
+(every segment of a small block; about :data:`SAMPLE` spread over a large one,
+the first and last always) must appear exactly at their nodes' indices before
+the block copy is used; after every run the sample's pointers must read what the
+block copy holds at their columns, and :meth:`CurrentRecorder.verify` compares
+every segment's own value with it (once, after the last run). A mismatch is an
+error, never a wrong number. A pointer per segment costs about 5 µs to make (a
+node index 0.7 µs): for a block of reconstructed cells that was more than the
+copy of the currents in all its steps, hence the sample.
 """
 
 from __future__ import annotations
@@ -58,27 +66,42 @@ def define_procs(h) -> None:
     )
 
 
-def _node_count(h, segments):
-    """NEURON's node count (every section's nseg nodes and its 1-end, and one root
-    node per cell) and the first root node's i_membrane_ pointer; None when the
-    segments do not cover whole sections."""
-    own = {}
-    for seg in segments:
-        own[seg.sec] = own.get(seg.sec, 0) + 1
-    n_nodes, first_root = 0, None
-    for sec in h.allsec():
-        if sec.parentseg() is None:
-            n_nodes += 1
-            if first_root is None:
-                first_root = sec(0)._ref_i_membrane_
-        if own.get(sec, sec.nseg) != sec.nseg:
-            return None
-        n_nodes += sec.nseg + 1
-    return None if first_root is None else (n_nodes, first_root)
-
+#: segments whose own pointers check a block's layout (every one below twice this)
+SAMPLE = 128
 
 #: values written into the segments' i_membrane_ to find them (no current is 1e200 nA)
 _MARK = 1e200
+
+
+def _sample(n: int) -> np.ndarray:
+    """Indices of the segments checked through their own pointers: all of a small
+    block, else :data:`SAMPLE` evenly spread from the first to the last."""
+    if n <= 2 * SAMPLE:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, SAMPLE).round().astype(np.int64))
+
+
+def _pointers(h, segments, index, ref: str):
+    """A PtrVector of the ``ref`` pointers of ``segments[k]`` for k in ``index``."""
+    ptr = h.PtrVector(max(len(index), 1))
+    for j, k in enumerate(index.tolist()):
+        ptr.pset(j, getattr(segments[k], ref))
+    return ptr
+
+
+def _marks_found(h, ptr, n: int, base, positions: np.ndarray) -> bool:
+    """Write mark j·1e200 through pointer j of ``ptr`` (j = 1 …), read ``n`` values
+    from ``base``, put the values back: True when mark j is at ``positions[j - 1]``
+    and nowhere else."""
+    saved = h.Vector(ptr.size())
+    ptr.gather(saved)
+    ptr.scatter(h.Vector(_MARK * np.arange(1.0, ptr.size() + 1.0)))
+    seen = h.Vector()
+    seen.from_double(n, base)
+    ptr.scatter(saved)
+    expect = np.zeros(n)
+    expect[positions] = np.arange(1.0, positions.size + 1.0)
+    return bool(np.array_equal(np.rint(seen.as_numpy() / _MARK), expect))
 
 
 class CurrentRecorder:
@@ -86,7 +109,8 @@ class CurrentRecorder:
 
     Make it after the cells are built (with ``use_fast_imem`` on); call
     :meth:`locate` after ``finitialize`` to use the block copy, then :meth:`run` or
-    :meth:`run_raw`. NEURON must run one thread for the block copy.
+    :meth:`run_raw`, and :meth:`verify` after the last run. NEURON must run one
+    thread for the block copy.
 
     Parameters
     ----------
@@ -100,22 +124,31 @@ class CurrentRecorder:
         define_procs(h)
         self.h = h
         self.n_seg = len(segments)
-        self.ptr = h.PtrVector(max(self.n_seg, 1))
-        for k, seg in enumerate(segments):
-            self.ptr.pset(k, seg._ref_i_membrane_)
         self._segments = segments
+        self._sample = _sample(self.n_seg)
+        self._sample_ptr = _pointers(h, segments, self._sample, "_ref_i_membrane_")
+        self._ptr = None  # every segment's pointer: made for the hoc loop only
         self.buffer = h.Vector(max(self.n_seg, 1))
-        self.check = h.Vector(max(self.n_seg, 1))
+        self.check = h.Vector(max(self._sample.size, 1))
         self.record = h.Vector()
-        self.layout = None  # (first root's pointer, nodes, columns) once found
-        self._loop = None  # the LfpkRec pointing at the first root's current
+        self.layout = None  # (first segment's pointer, width, columns) once found
+        self._loop = None  # the LfpkRec pointing at the first segment's current
         self.kicks = None  # EventKicks delivered by the same loop (see EventKicks.attach)
 
+    @property
+    def ptr(self):
+        """A ``PtrVector`` of every segment's ``i_membrane_`` (made on first use)."""
+        if self._ptr is None:
+            self._ptr = _pointers(self.h, self._segments, np.arange(self.n_seg), "_ref_i_membrane_")
+        return self._ptr
+
     def locate(self) -> bool:
-        """Find the segments in NEURON's array of all nodes' currents: write a mark
-        k·1e200 into segment k's ``i_membrane_``, copy the array from the first root
-        node, put the values back. True when every mark was found exactly once (then
-        :meth:`run` uses the block copy until the next :meth:`locate`).
+        """Find the segments in NEURON's array of all nodes' currents: at their nodes'
+        indices (``Segment.node_index``) from the lowest, checked by marks k·1e200
+        written through the own pointers of the sample's segments (every segment of
+        a block of at most 2·:data:`SAMPLE`), which must appear exactly there. True
+        when they do (then :meth:`run` uses the block copy until the next
+        :meth:`locate`).
 
         Returns
         -------
@@ -128,31 +161,26 @@ class CurrentRecorder:
             return False
         if not hasattr(h, "LfpkRec"):  # lfpk_hpc's mechanisms are not loaded
             return False
-        found = _node_count(h, self._segments)
-        if found is None:
+        index = np.fromiter(
+            (seg.node_index() for seg in self._segments), dtype=np.int64, count=self.n_seg
+        )
+        lowest = int(np.argmin(index))
+        columns = index - index[lowest]
+        width = int(columns.max()) + 1
+        if np.unique(columns).size != self.n_seg:
             return False
-        n_nodes, first = found
-        saved = h.Vector(self.n_seg)
-        self.ptr.gather(saved)
-        self.ptr.scatter(h.Vector(_MARK * np.arange(1.0, self.n_seg + 1.0)))
-        seen = h.Vector()
-        seen.from_double(n_nodes, first)
-        self.ptr.scatter(saved)
-        mark = seen.as_numpy() / _MARK
-        at = np.flatnonzero(mark >= 0.5)
-        which = np.rint(mark[at]).astype(np.int64) - 1
-        if at.size != self.n_seg or not np.array_equal(np.sort(which), np.arange(self.n_seg)):
+        first = self._segments[lowest]._ref_i_membrane_
+        if not _marks_found(h, self._sample_ptr, width, first, columns[self._sample]):
             return False
-        columns = np.empty(self.n_seg, dtype=np.int64)
-        columns[which] = at
-        self.layout = (first, n_nodes, columns)
+        self.layout = (first, width, columns)
         self._loop = h.LfpkRec()
         h.setpointer(first, "first", self._loop)
         return True
 
     @property
     def width(self) -> int:
-        """Values recorded per sample: the segments, or every node with the block copy."""
+        """Values recorded per sample: the segments, or with the block copy every node
+        from the segments' lowest to their highest."""
         return self.n_seg if self.layout is None else self.layout[1]
 
     def matrix(self, M: np.ndarray) -> np.ndarray:
@@ -198,21 +226,44 @@ class CurrentRecorder:
             self.record.resize(self.n_seg * n)  # (its capacity: the run empties it)
             getattr(h, RUN_PTR)(self.ptr, self.buffer, self.record, n, self.n_seg, int(last))
             return self.record.as_numpy().reshape(n, self.n_seg)
-        first, n_nodes, columns = self.layout
+        width = self.layout[1]
         if self.kicks is None:
-            self._loop.run(self.record, n, n_nodes, int(last))
+            self._loop.run(self.record, n, width, int(last))
         else:
-            self._loop.run(self.record, n, n_nodes, int(last), *self.kicks.vectors)
-            self.kicks.verify()
-        # the same memory read both ways now: a layout that moved is an error
-        self.ptr.gather(self.check)
-        self.buffer.from_double(n_nodes, first)
-        if not np.array_equal(self.buffer.as_numpy()[columns], self.check.as_numpy()):
+            self._loop.run(self.record, n, width, int(last), *self.kicks.vectors)
+            self.kicks.verify(full=False)
+        self.verify(full=False)
+        return self.record.as_numpy().reshape(n, width)
+
+    def verify(self, full: bool = True) -> None:
+        """Compare what the block copy reads now with the segments' own values: every
+        segment's (``full``; about 0.6 µs each) or the sample's pointers (after every
+        run). A layout that moved is an error. Nothing to check without the block
+        copy.
+
+        Parameters
+        ----------
+        full : bool, optional
+            Every segment (True) or the sample only.
+        """
+        if self.layout is None:
+            return
+        first, width, columns = self.layout
+        self.buffer.from_double(width, first)
+        now = self.buffer.as_numpy()
+        if full:
+            own = np.fromiter(
+                (seg.i_membrane_ for seg in self._segments), dtype=float, count=self.n_seg
+            )
+            same = np.array_equal(now[columns], own)
+        else:
+            self._sample_ptr.gather(self.check)
+            same = np.array_equal(now[columns[self._sample]], self.check.as_numpy())
+        if not same:
             raise RuntimeError(
                 "internal error: NEURON's membrane currents moved during the run "
-                "(the block copy no longer matches the segments' pointers)"
+                "(the block copy no longer matches the segments' own values)"
             )
-        return self.record.as_numpy().reshape(n, n_nodes)
 
     def run(self, n: int, last: bool) -> np.ndarray:
         """Take ``n`` samples as :meth:`run_raw` and return the segments' currents.
@@ -240,11 +291,14 @@ class EventKicks:
     ``LfpkTrain`` per segment and NEURON's event queue: no object per segment to set
     up and no queue operation per event.
 
-    Like :class:`CurrentRecorder` it finds the states in memory (marks written into
-    each segment's A and read back from the lowest-addressed one, after
-    ``finitialize``), and after every run compares them with the segments' own
-    pointers (a mismatch is an error); :meth:`locate` returns False where it cannot
-    find them, and the caller then uses trains.
+    NEURON keeps a mechanism's instances in the order of their nodes, so segment k's
+    A is at the rank of its node among the segments' from the lowest one's. As
+    :class:`CurrentRecorder` checks its layout, marks written through the own
+    pointers of a sample of the segments must appear exactly there (after
+    ``finitialize``); after every run the sample's pointers must read the states
+    there, and :meth:`verify` compares every segment's own A (after the last run).
+    A mismatch is an error; :meth:`locate` returns False where the states are not
+    found, and the caller then uses trains.
 
     Parameters
     ----------
@@ -270,13 +324,12 @@ class EventKicks:
         self._seg = np.asarray(seg_index)
         self._weights = np.asarray(weights, dtype=float)
         self._segments = segments
-        self.ptr = h.PtrVector(max(self.n_seg, 1))
-        for k, seg in enumerate(segments):
-            self.ptr.pset(k, seg._ref_A_lfpk_hsyn)
+        self._sample = _sample(self.n_seg)
+        self._sample_ptr = _pointers(h, segments, self._sample, "_ref_A_lfpk_hsyn")
         self.vectors = None  # (times, offsets, weights) once located
         self._base = None
         self._offsets = None
-        self._check = h.Vector(max(self.n_seg, 1))
+        self._check = h.Vector(max(self._sample.size, 1))
         self._read = h.Vector(max(self.n_seg, 1))
 
     def locate(self, columns) -> bool:
@@ -285,8 +338,8 @@ class EventKicks:
         Parameters
         ----------
         columns : numpy.ndarray
-            Each segment's node index (NEURON orders a mechanism's instances as
-            their nodes): the segment with the smallest holds the first A.
+            Each segment's node index (or its offset from the lowest): the
+            segment with the smallest holds the first A.
 
         Returns
         -------
@@ -297,19 +350,12 @@ class EventKicks:
         self.vectors = None
         if self.n_seg == 0 or not hasattr(h, "LfpkRec") or len(columns) != self.n_seg:
             return False
-        base = self._segments[int(np.argmin(columns))]._ref_A_lfpk_hsyn
-        saved = h.Vector(self.n_seg)
-        self.ptr.gather(saved)
-        self.ptr.scatter(h.Vector(_MARK * np.arange(1.0, self.n_seg + 1.0)))
-        seen = h.Vector()
-        seen.from_double(self.n_seg, base)
-        self.ptr.scatter(saved)
-        mark = seen.as_numpy() / _MARK
-        which = np.rint(mark).astype(np.int64) - 1
-        if not np.array_equal(np.sort(which), np.arange(self.n_seg)):
-            return False
+        by_node = np.argsort(columns, kind="stable")
         offsets = np.empty(self.n_seg, dtype=np.int64)
-        offsets[which] = np.arange(self.n_seg)
+        offsets[by_node] = np.arange(self.n_seg)
+        base = self._segments[int(by_node[0])]._ref_A_lfpk_hsyn
+        if not _marks_found(h, self._sample_ptr, self.n_seg, base, offsets[self._sample]):
+            return False
         self._base, self._offsets = base, offsets
         self.vectors = (
             h.Vector(self._times),
@@ -332,15 +378,30 @@ class EventKicks:
         loop.kpos = 0
         loop.kick(*self.vectors)
 
-    def verify(self) -> None:
-        """Compare the states read where they were found with the segments' own
-        pointers; an error when NEURON moved them."""
-        self.ptr.gather(self._check)
+    def verify(self, full: bool = True) -> None:
+        """Compare the states read where they were found with the segments' own: every
+        segment's A (``full``) or the sample's pointers (after every run); an error
+        when NEURON moved them.
+
+        Parameters
+        ----------
+        full : bool, optional
+            Every segment (True) or the sample only.
+        """
         self._read.from_double(self.n_seg, self._base)
-        if not np.array_equal(self._read.as_numpy()[self._offsets], self._check.as_numpy()):
+        read = self._read.as_numpy()
+        if full:
+            own = np.fromiter(
+                (seg.A_lfpk_hsyn for seg in self._segments), dtype=float, count=self.n_seg
+            )
+            same = np.array_equal(read[self._offsets], own)
+        else:
+            self._sample_ptr.gather(self._check)
+            same = np.array_equal(read[self._offsets[self._sample]], self._check.as_numpy())
+        if not same:
             raise RuntimeError(
                 "internal error: NEURON's synapse states moved during the run (the "
-                "compiled event delivery no longer matches the segments' pointers)"
+                "compiled event delivery no longer matches the segments' own states)"
             )
 
     def advance(self, n: int) -> None:
@@ -355,4 +416,4 @@ class EventKicks:
         loop = self.h.LfpkRec()
         self.attach(loop)
         loop.run(self.h.Vector(), int(n), 0, 1, *self.vectors)
-        self.verify()
+        self.verify(full=False)  # (every segment's: verify() after the last run)
