@@ -569,20 +569,38 @@ def test_truncated_normal_delays_by_their_upper_tail():
     np.testing.assert_array_equal(_delays(lognormal, u), st.lognorm.ppf(u, s=0.5, scale=1.5))
 
 
-def test_time_order_is_a_stable_sort():
-    """The events' order (quicksort plus a fix of equal times) is a stable sort's:
-    events of one segment at equal times are added in the order they were made, on
-    any machine, whatever the sort's algorithm does with ties."""
-    from lfpk_hpc.hybridsim import _time_order
+def test_time_order_is_a_stable_sort(monkeypatch):
+    """The events' order (one sort of integer keys: grid step above index, checked)
+    is a stable sort's: events of one segment at equal times are added in the order
+    they were made, on any machine, whatever the sort's algorithm does with ties;
+    where two different times share a grid step the exact sort is used."""
+    from lfpk_hpc import hybridsim
 
+    exact, stable_order = [], hybridsim._stable_order
+
+    def counting(times):
+        exact.append(times.size)
+        return stable_order(times)
+
+    monkeypatch.setattr(hybridsim, "_stable_order", counting)
     rng = np.random.default_rng(5)
     for times in (
         rng.uniform(0, 100, 20_000),  # no ties
         np.round(rng.uniform(0, 100, 20_000), 1),  # many ties (spikes on a grid)
+        rng.uniform(-3, 2, 1000),  # times before the window's start too
         np.zeros(50),
+        np.zeros(1),
         np.zeros(0),
     ):
-        np.testing.assert_array_equal(_time_order(times), np.argsort(times, kind="stable"))
+        order, ordered = hybridsim._time_order(times)
+        np.testing.assert_array_equal(order, np.argsort(times, kind="stable"))
+        np.testing.assert_array_equal(ordered, times[order])
+    assert not exact  # the grid separated every pair of different times
+    # a span of 1e15 ms over 4 events: a grid step of 4e-4 ms, 5.0001 and 5.0 share one
+    times = np.array([0.0, 1e15, 5.0001, 5.0])
+    order, ordered = hybridsim._time_order(times)
+    np.testing.assert_array_equal(order, [0, 3, 2, 1])
+    assert exact == [4]
 
 
 def test_compiled_events_must_be_in_time_order(pd14_block_inputs):

@@ -611,7 +611,7 @@ def _order(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
     return by_time[np.argsort(keys[by_time].astype(np.int64) * n + np.arange(n))]
 
 
-def _time_order(times: np.ndarray) -> np.ndarray:
+def _stable_order(times: np.ndarray) -> np.ndarray:
     """The order of a stable sort of ``times`` (equal times in their given order):
     numpy's quicksort, then, only where some times are equal, a sort of unique
     integer keys (rank of the time, index) — a quarter of a stable sort's cost when
@@ -624,6 +624,39 @@ def _time_order(times: np.ndarray) -> np.ndarray:
         rank = np.concatenate([[0], np.cumsum(~same)])
         order = np.sort(rank * n + order) % n
     return order
+
+
+def _time_order(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order of a stable sort of ``times`` (equal times in their given order) and
+    the times in that order. One sort of 64-bit integers, each the time's place on
+    a grid of 2^(63 − b) steps from the smallest to the largest time (b: the bits
+    of the index) above the event's index: the grid step is a monotone function of
+    the time, so this is the stable sort wherever no two different times share a
+    step; it is checked (the times in that order must not decrease), and where two
+    do (rare: a step is about 1e-10 of the span for a block's 10⁶ events) the
+    exact sort is used instead. About 40 % cheaper than an argsort of the times
+    with its gather (numpy sorts integers with vector instructions)."""
+    n = times.size
+    bits = max(1, (n - 1).bit_length())
+    if bits > 40:  # a grid too coarse to separate the times
+        order = _stable_order(times)
+        return order, times[order]
+    top = (1 << (63 - bits)) - 1
+    lo, hi = (float(times.min()), float(times.max())) if n else (0.0, 0.0)
+    grid = times - lo
+    if hi > lo:
+        grid *= top / (hi - lo)
+    key = grid.astype(np.int64)
+    np.minimum(key, top, out=key)  # (rounding at the largest time)
+    key <<= bits
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    key &= (1 << bits) - 1
+    ordered = times[key]
+    if np.any(ordered[1:] < ordered[:-1]):
+        key = _stable_order(times)
+        ordered = times[key]
+    return key, ordered
 
 
 def _runs(keys: np.ndarray):
@@ -648,17 +681,16 @@ def _point_process(h, model, seg):
     return pp
 
 
-def _kick_events(h, keys, times, classes, n_classes, tau, dt):
+def _kick_events(h, seg_of, cls_of, times, classes, tau, dt):
     """The ExpSynI synapses of a block (whose cells have lfpk_hsyn as their leak, its
     scale set by :meth:`CellPrototype.make`) as events on lfpk_hsyn states: sets the
     decay and returns (segment index, time, weight) of every event in time order
     (events at equal times in the order they were made: pathway, cell, synapse,
-    spike)."""
+    spike), from each event's segment, class (index into ``classes``) and time."""
     h.decay_lfpk_hsyn = float(np.exp(-dt / tau))
-    order = _time_order(times)
-    keys = keys[order]  # two gathers in random order (the costly part), the rest in order
-    weights = np.array([w for _m, w in classes])[keys % n_classes]
-    return keys // n_classes, times[order], weights
+    order, times = _time_order(times)
+    weights = np.array([w for _m, w in classes])[cls_of[order]]
+    return seg_of[order], times, weights
 
 
 def _kick_trains(h, segments, seg_index, times, weights):
@@ -758,17 +790,25 @@ def simulate_block(
     # synapses and their events
     duration = inputs.tstop - inputs.tstart
     n_classes = max(len(classes), 1)
-    keys, times = [], []
+    seg_of, cls_of, times = [], [], []  # each event's segment in the block, class, time
     n_syn = 0
     z_mid = zs.mean(axis=1).reshape(count, n_seg_cell)
     for X, (_m, cls) in of.items():
-        trains = inputs.trains(X)
-        for j, syn in enumerate(block_synapses(inputs, X, Y, first, z_mid)):
-            n_syn += syn.seg.size
-            which, t_ev = _events_of(syn, trains, inputs.tstart, duration)
-            keys.append((j * n_seg_cell + syn.seg[which]) * n_classes + cls)
-            times.append(t_ev)
-    keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        cells = block_synapses(inputs, X, Y, first, z_mid)
+        # the block's synapses of X as one set (cell by cell, each cell's in its
+        # order): their segments in the block, presynaptic neurons, delays
+        syn = CellSynapses(
+            np.concatenate([c.seg + j * n_seg_cell for j, c in enumerate(cells)]),
+            np.concatenate([c.pre for c in cells]),
+            np.concatenate([c.delay for c in cells]),
+        )
+        n_syn += syn.seg.size
+        which, t_ev = _events_of(syn, inputs.trains(X), inputs.tstart, duration)
+        seg_of.append(syn.seg[which])
+        cls_of.append(np.full(which.size, cls, dtype=np.int16))
+        times.append(t_ev)
+    seg_of = np.concatenate(seg_of) if seg_of else np.zeros(0, dtype=np.int64)
+    cls_of = np.concatenate(cls_of) if cls_of else np.zeros(0, dtype=np.int16)
     times = np.concatenate(times) if times else np.zeros(0)
     point_processes, vectors, keep = {}, [], []
     kick_events = None
@@ -776,10 +816,11 @@ def simulate_block(
         # one synapse model, ExpSynI with one tau: every segment's synapses are the
         # state of its lfpk_hsyn (which is also its leak), each event added to it by
         # the compiled loop (or by one train per segment where that cannot be used)
-        kick_events = _kick_events(h, keys, times, classes, n_classes, models[0][2], inputs.dt)
+        kick_events = _kick_events(h, seg_of, cls_of, times, classes, models[0][2], inputs.dt)
     else:
         # any synapse models: one point process per segment and model, one train per
         # segment and weight with a NetCon to it
+        keys = seg_of * n_classes + cls_of
         order = _order(keys, times)
         keys, times = keys[order], times[order]
         vec = h.Vector(times)  # one Vector for the block; each train sends its range
