@@ -601,6 +601,13 @@ def test_time_order_is_a_stable_sort(monkeypatch):
     order, ordered = hybridsim._time_order(times)
     np.testing.assert_array_equal(order, [0, 3, 2, 1])
     assert exact == [4]
+    # times 5e-324 ms apart: no grid step can be had (the exact sort, no warning)
+    times = np.array([5e-324, 0.0, 5e-324, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        order, ordered = hybridsim._time_order(times)
+    np.testing.assert_array_equal(order, [1, 3, 0, 2])
+    assert exact == [4, 4]
 
 
 def test_compiled_events_must_be_in_time_order(pd14_block_inputs):

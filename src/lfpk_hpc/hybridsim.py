@@ -51,6 +51,7 @@ result depends only on the model, the spikes and the seed. Units: µm, ms, mV, n
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -638,14 +639,14 @@ def _time_order(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with its gather (numpy sorts integers with vector instructions)."""
     n = times.size
     bits = max(1, (n - 1).bit_length())
-    if bits > 40:  # a grid too coarse to separate the times
-        order = _stable_order(times)
-        return order, times[order]
     top = (1 << (63 - bits)) - 1
     lo, hi = (float(times.min()), float(times.max())) if n else (0.0, 0.0)
+    factor = top / (hi - lo) if hi > lo else 0.0
+    if bits > 40 or not math.isfinite(factor):  # no grid that separates the times
+        order = _stable_order(times)
+        return order, times[order]
     grid = times - lo
-    if hi > lo:
-        grid *= top / (hi - lo)
+    grid *= factor
     key = grid.astype(np.int64)
     np.minimum(key, top, out=key)  # (rounding at the largest time)
     key <<= bits
