@@ -2,7 +2,7 @@
 ranks, and the plan for 64.
 
     .venv/bin/python benchmarks/scaling.py [PARAMS ...] [--ranks 1 2] [--predict 64]
-    .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.1] [--tstop 1000] [--in-degrees full]
+    .venv/bin/python benchmarks/scaling.py --hybrid [--scale 0.2] [--tstop 1000] [--in-degrees full]
     .venv/bin/python benchmarks/scaling.py --scan benchmarks/scan_16types.py
 
 ``--scan``: the scan on every R of --ranks: the run's wall time, its set-up and task
@@ -87,7 +87,13 @@ def main() -> None:
         help="a scan file: the scan instead (benchmarks/scan_16types.py: 100 points, 11,100 tasks)",
     )
     p.add_argument("--keep", default=None, help="--scan: keep the scan files in this folder")
-    p.add_argument("--scale", type=float, default=0.1, help="--hybrid: network scale")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=0.2,
+        help="--hybrid: network scale (0.2: about 3 minutes on one rank here, long enough "
+        "that the machine's drift over minutes does not decide the efficiency)",
+    )
     p.add_argument("--tstop", type=float, default=1000.0, help="--hybrid: simulated ms")
     p.add_argument(
         "--in-degrees",
