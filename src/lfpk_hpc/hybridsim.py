@@ -790,7 +790,6 @@ def simulate_block(
 
     # synapses and their events
     duration = inputs.tstop - inputs.tstart
-    n_classes = max(len(classes), 1)
     seg_of, cls_of, times = [], [], []  # each event's segment in the block, class, time
     n_syn = 0
     z_mid = zs.mean(axis=1).reshape(count, n_seg_cell)
@@ -821,6 +820,7 @@ def simulate_block(
     else:
         # any synapse models: one point process per segment and model, one train per
         # segment and weight with a NetCon to it
+        n_classes = max(len(classes), 1)
         keys = seg_of * n_classes + cls_of
         order = _order(keys, times)
         keys, times = keys[order], times[order]
@@ -901,7 +901,8 @@ def simulate_block(
             t_step += t_b - t_a
             t_product += time.perf_counter() - t_b
             k += b
-        recorder.verify()  # every segment's current and state (the runs checked a sample)
+        # every segment's current and state (each run checked a sample of them)
+        recorder.verify()
         if events is not None:
             events.verify()
     t_sim = time.perf_counter()
